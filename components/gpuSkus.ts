@@ -1,0 +1,104 @@
+/**
+ * The catalogue of Azure GPU VM sizes this program knows how to size pods for.
+ * Shared by config validation (components/config.ts), the policy pack and the cost estimate.
+ * Facts from Microsoft Learn's N-series size pages (checked November 2026).
+ */
+export interface GpuSku {
+  /** The Azure VM size name, e.g. "Standard_NC4as_T4_v3". */
+  readonly vmSize: string;
+  /** The GPU model, e.g. "NVIDIA T4 16 GB". */
+  readonly gpuModel: string;
+  /** GPUs one node of this size exposes as `nvidia.com/gpu`. */
+  readonly gpusPerNode: number;
+  readonly vCpus: number;
+  readonly memoryGiB: number;
+  /** Present when Azure has retired the size: when, and what to use instead. */
+  readonly retired?: { readonly date: string; readonly replacement: string };
+}
+
+const T4_REPLACEMENT = "Standard_NC4as_T4_v3";
+
+const skus: readonly GpuSku[] = [
+  {
+    vmSize: "Standard_NC6",
+    gpuModel: "NVIDIA Tesla K80 (half card)",
+    gpusPerNode: 1,
+    vCpus: 6,
+    memoryGiB: 56,
+    retired: { date: "2023-09-06", replacement: T4_REPLACEMENT },
+  },
+  {
+    vmSize: "Standard_NC12",
+    gpuModel: "NVIDIA Tesla K80 (half card)",
+    gpusPerNode: 2,
+    vCpus: 12,
+    memoryGiB: 112,
+    retired: { date: "2023-09-06", replacement: "Standard_NC8as_T4_v3" },
+  },
+  {
+    vmSize: "Standard_NC24",
+    gpuModel: "NVIDIA Tesla K80 (half card)",
+    gpusPerNode: 4,
+    vCpus: 24,
+    memoryGiB: 224,
+    retired: { date: "2023-09-06", replacement: "Standard_NC64as_T4_v3" },
+  },
+  {
+    vmSize: "Standard_NC6s_v3",
+    gpuModel: "NVIDIA Tesla V100 16 GB",
+    gpusPerNode: 1,
+    vCpus: 6,
+    memoryGiB: 112,
+    retired: { date: "2025-09-30", replacement: T4_REPLACEMENT },
+  },
+  { vmSize: "Standard_NC4as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 1, vCpus: 4, memoryGiB: 28 },
+  { vmSize: "Standard_NC8as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 1, vCpus: 8, memoryGiB: 56 },
+  { vmSize: "Standard_NC16as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 1, vCpus: 16, memoryGiB: 110 },
+  { vmSize: "Standard_NC64as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 4, vCpus: 64, memoryGiB: 440 },
+  {
+    vmSize: "Standard_NC24ads_A100_v4",
+    gpuModel: "NVIDIA A100 80 GB PCIe",
+    gpusPerNode: 1,
+    vCpus: 24,
+    memoryGiB: 220,
+  },
+  {
+    vmSize: "Standard_NC48ads_A100_v4",
+    gpuModel: "NVIDIA A100 80 GB PCIe",
+    gpusPerNode: 2,
+    vCpus: 48,
+    memoryGiB: 440,
+  },
+  {
+    vmSize: "Standard_NC96ads_A100_v4",
+    gpuModel: "NVIDIA A100 80 GB PCIe",
+    gpusPerNode: 4,
+    vCpus: 96,
+    memoryGiB: 880,
+  },
+  {
+    vmSize: "Standard_NC40ads_H100_v5",
+    gpuModel: "NVIDIA H100 NVL 94 GB",
+    gpusPerNode: 1,
+    vCpus: 40,
+    memoryGiB: 320,
+  },
+  {
+    vmSize: "Standard_NC80adis_H100_v5",
+    gpuModel: "NVIDIA H100 NVL 94 GB",
+    gpusPerNode: 2,
+    vCpus: 80,
+    memoryGiB: 640,
+  },
+];
+
+/** Every known GPU size, keyed by its exact Azure name. */
+export const gpuSkuCatalogue: Readonly<Record<string, GpuSku>> = Object.freeze(
+  Object.fromEntries(skus.map((sku) => [sku.vmSize, sku])),
+);
+
+/** Sizes Azure still offers: the ones a policy may accept for a GPU pool. */
+export function isSupportedGpuSize(vmSize: string): boolean {
+  const sku = gpuSkuCatalogue[vmSize];
+  return sku !== undefined && sku.retired === undefined;
+}
