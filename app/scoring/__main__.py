@@ -1,0 +1,102 @@
+"""`python3 -m scoring` (from app/): read the settings, listen, load the model, serve, drain.
+
+The port opens before init() runs so liveness (GET /) answers during a long model load while
+readiness stays 503; on SIGTERM readiness turns 503 at once, admitted requests finish (at most
+DRAIN_SECONDS), then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from scoring.entry import EntryScriptError, load_entry_script
+from scoring.server import ScoringServer
+from scoring.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("scoring")
+
+
+def _export_for_entry_script(settings: Settings) -> None:
+    # The entry script reads its own environment, as on Azure ML (which sets AZUREML_MODEL_DIR):
+    # hand it the values the server resolved, so aliases and the detected device agree.
+    os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
+    os.environ["MODEL_DIR"] = str(settings.model_dir)
+    os.environ["DEVICE"] = settings.device
+    os.environ["MAX_BATCH_ROWS"] = str(settings.max_batch_rows)
+
+
+async def _drain(server: ScoringServer, deadline_s: float) -> None:
+    server.begin_drain()
+    until = time.monotonic() + deadline_s
+    while server.in_flight > 0 and time.monotonic() < until:
+        await asyncio.sleep(0.02)
+    if server.in_flight:
+        log.warning("drain deadline of %.0f s reached with %d requests in flight", deadline_s, server.in_flight)
+
+
+async def serve(settings: Settings) -> int:
+    try:
+        entry = load_entry_script(settings.entry_script)
+    except EntryScriptError as exc:
+        log.error("%s", exc)
+        return 1
+    server = ScoringServer(settings, entry)
+    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    await site.start()
+    log.info("listening on %s:%d (auth %s)", settings.host, settings.port, "on" if settings.auth_enabled else "OFF")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    model = loop.create_task(server.start_model())
+    stopper = loop.create_task(stop.wait())
+    await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if model.done() and model.exception() is not None:
+        exc = model.exception()
+        log.error("entry script init() failed: %s: %s", type(exc).__name__, exc)
+        code = 1
+    else:
+        await stopper
+        log.info("SIGTERM: draining (at most %.0f s)", settings.drain_seconds)
+        await _drain(server, settings.drain_seconds)
+    model.cancel()
+    await runner.cleanup()
+    await server.close()
+    log.info("stopped")
+    return code
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _export_for_entry_script(settings)
+    try:
+        import uvloop  # optional: a faster event loop where installed (it is in the image)
+    except ImportError:
+        return asyncio.run(serve(settings))
+    return uvloop.run(serve(settings)) if hasattr(uvloop, "run") else _run_with_policy(uvloop, settings)
+
+
+def _run_with_policy(uvloop_module: object, settings: Settings) -> int:
+    # uvloop before 0.18 had no uvloop.run; install its policy instead.
+    asyncio.set_event_loop_policy(uvloop_module.EventLoopPolicy())  # type: ignore[attr-defined]
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Every environment variable the server reads, parsed once, with errors that name the variable,
+the value and the fix. Nothing else in the package reads os.environ (score.py, the user's code,
+reads its own variables, as Azure ML entry scripts do)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# app/ (the folder holding scoring/, score.py and model/): relative defaults resolve against it so
+# `python3 -m scoring` works from app/ and the tests work from the repository root.
+APP_DIR = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    model_dir: Path
+    entry_script: Path
+    model_name: str
+    auth_enabled: bool
+    # Keys are bytes so the comparison in auth.py is hmac.compare_digest over bytes, never str.
+    keys: tuple[bytes, ...]
+    device: str
+    max_body_bytes: int
+    max_batch_rows: int
+    max_batch_wait_s: float
+    max_pending_rows: int
+    max_pending_bytes: int
+    body_read_timeout_s: float
+    scoring_timeout_s: float
+    drain_seconds: float
+    retry_after_s: int
+
+
+def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
+    """The first of names that is set and non-empty, with its value."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; set it to an integer such as {default}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingsError(f"{name}={value} is out of range; it must be {bound}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float, scale: float = 1.0) -> float:
+    """A non-negative duration; `scale` converts the variable's unit (e.g. ms) to seconds."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; set it to a duration such as {default / scale:g}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise SettingsError(f"{name}={raw} is out of range; it must be a finite number of at least {minimum:g}")
+    return value * scale
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def _path(env: Mapping[str, str], names: tuple[str, ...], default: Path) -> Path:
+    """Relative paths resolve against the current directory when they exist there, else against app/."""
+    found = _first(env, *names)
+    path = Path(found[1]) if found else default
+    if path.is_absolute():
+        return path
+    return path.resolve() if path.exists() else APP_DIR / path
+
+
+def _default_device() -> str:
+    # Imported here so parsing the other settings (and their errors) never waits for torch.
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _device(env: Mapping[str, str], detect: Callable[[], str]) -> str:
+    raw = env.get("DEVICE", "").strip().lower()
+    if not raw:
+        return detect()
+    if raw == "cpu" or raw == "cuda" or (raw.startswith("cuda:") and raw[5:].isdigit()):
+        return raw
+    raise SettingsError(f"DEVICE={raw!r} is not a device; use cpu, cuda or cuda:<index>")
+
+
+def _keys(env: Mapping[str, str], auth_enabled: bool) -> tuple[bytes, ...]:
+    keys: list[bytes] = []
+    for name in ("SCORING_PRIMARY_KEY", "SCORING_SECONDARY_KEY"):
+        value = env.get(name, "")
+        if not value:
+            continue
+        if value != value.strip() or any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in value):
+            # A key that cannot travel in an HTTP header would lock every client out silently.
+            raise SettingsError(f"{name} must be printable ASCII without spaces (it travels in the Authorization header)")
+        keys.append(value.encode("ascii"))
+    if auth_enabled and not keys:
+        raise SettingsError(
+            "AUTH_ENABLED is true but no key is configured: set SCORING_PRIMARY_KEY (and optionally "
+            "SCORING_SECONDARY_KEY), or set AUTH_ENABLED=false to serve without authentication"
+        )
+    return tuple(keys)
+
+
+def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
+    """Parses env; raises SettingsError naming the first bad variable."""
+    auth_enabled = _bool(env, "AUTH_ENABLED", True)
+    keys = _keys(env, auth_enabled)
+    model_name = env.get("MODEL_NAME", "").strip() or "mnist"
+    if not all(ch.isalnum() or ch in "-_." for ch in model_name):
+        raise SettingsError(f"MODEL_NAME={model_name!r} may hold only letters, digits, '-', '_' and '.' (it is a URL segment)")
+    max_batch_rows = _int(env, "MAX_BATCH_ROWS", 4096, 1, 1 << 20)
+    max_body_bytes = _int(env, "MAX_BODY_BYTES", 64 << 20, 1024)
+    settings = Settings(
+        host=env.get("HOST", "").strip() or "0.0.0.0",
+        port=_int(env, "PORT", 5001, 0, 65535),
+        model_dir=_path(env, ("MODEL_DIR", "AZUREML_MODEL_DIR"), Path("model")),
+        entry_script=_path(env, ("ENTRY_SCRIPT", "AZUREML_ENTRY_SCRIPT"), Path("score.py")),
+        model_name=model_name,
+        auth_enabled=auth_enabled,
+        keys=keys,
+        device=_device(env, detect_device),
+        max_body_bytes=max_body_bytes,
+        max_batch_rows=max_batch_rows,
+        max_batch_wait_s=_seconds(env, "MAX_BATCH_WAIT_MS", 0.002, 0.0, scale=0.001),
+        max_pending_rows=_int(env, "MAX_PENDING_ROWS", 16 * max_batch_rows, 1),
+        max_pending_bytes=_int(env, "MAX_PENDING_BYTES", 4 * max_body_bytes, 1024),
+        body_read_timeout_s=_seconds(env, "BODY_READ_TIMEOUT_S", 30.0, 0.001),
+        scoring_timeout_s=_seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001),
+        drain_seconds=_seconds(env, "DRAIN_SECONDS", 20.0, 0.0),
+        retry_after_s=_int(env, "RETRY_AFTER_S", 1, 0, 3600),
+    )
+    if settings.max_pending_bytes < settings.max_body_bytes:
+        raise SettingsError(
+            f"MAX_PENDING_BYTES={settings.max_pending_bytes} is below MAX_BODY_BYTES={settings.max_body_bytes}: "
+            "a request of the allowed size could never be admitted; raise MAX_PENDING_BYTES"
+        )
+    return settings
