@@ -45,3 +45,12 @@ async def json_errors(request: web.Request, handler: web.RequestHandler) -> web.
         # Logged with the traceback for operators; the client learns only that it was not its fault.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal server error; the request was not scored (see the server log)")
+
+
+def first_refusal(*refusals: web.Response | None) -> web.Response | None:
+    """The first refusal that is not None. (`a or b` is wrong here: an aiohttp Response is a
+    mapping with no items, so it is falsy.)"""
+    for refusal in refusals:
+        if refusal is not None:
+            return refusal
+    return None

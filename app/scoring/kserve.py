@@ -19,7 +19,7 @@ from aiohttp import web
 
 from scoring.body import BodyRejected
 from scoring.encoding import labels_json
-from scoring.errors import json_error
+from scoring.errors import first_refusal, json_error
 
 if TYPE_CHECKING:
     from scoring.server import ScoringServer
@@ -192,10 +192,11 @@ class KServeRoutes:
         return web.json_response({"live": True})
 
     async def ready(self, request: web.Request) -> web.Response:
-        return self.server.unavailable() or web.json_response({"ready": True})
+        refusal = self.server.unavailable()
+        return refusal if refusal is not None else web.json_response({"ready": True})
 
     async def model_metadata(self, request: web.Request) -> web.Response:
-        refusal = self.server.auth.reject(request) or self._unknown_model(request)
+        refusal = first_refusal(self.server.auth.reject(request), self._unknown_model(request))
         if refusal is not None:
             return refusal
         return web.json_response(
@@ -210,14 +211,15 @@ class KServeRoutes:
         )
 
     async def model_ready(self, request: web.Request) -> web.Response:
-        refusal = self.server.auth.reject(request) or self._unknown_model(request)
+        refusal = first_refusal(self.server.auth.reject(request), self._unknown_model(request))
         if refusal is not None:
             return refusal
-        return self.server.unavailable() or web.json_response({"name": self.name, "ready": True})
+        refusal = self.server.unavailable()
+        return refusal if refusal is not None else web.json_response({"name": self.name, "ready": True})
 
     async def infer(self, request: web.Request) -> web.Response:
         server = self.server
-        refusal = server.gate(request) or self._unknown_model(request)
+        refusal = first_refusal(server.gate(request), self._unknown_model(request))
         if refusal is not None:
             return refusal
         reservation = server.admission.reservation()

@@ -24,7 +24,7 @@ from scoring.body import BodyRejected, read_body
 from scoring.decode import DecodeError
 from scoring.encoding import labels_json, result_json
 from scoring.entry import EntryScript
-from scoring.errors import json_error, json_errors
+from scoring.errors import first_refusal, json_error, json_errors
 from scoring.metrics import Metrics
 from scoring.settings import Settings
 from scoring.swagger import openapi_document
@@ -127,7 +127,7 @@ class ScoringServer:
 
     def gate(self, request: web.Request) -> web.Response | None:
         """The checks every scoring request passes before its body is read: readiness, then auth."""
-        refusal = self.unavailable() or self.auth.reject(request)
+        refusal = first_refusal(self.unavailable(), self.auth.reject(request))
         if refusal is not None:
             self.metrics.rejected.labels("unavailable" if refusal.status == 503 else "unauthorized").inc()
         return refusal
@@ -171,7 +171,8 @@ class ScoringServer:
         return web.Response(text="Healthy")
 
     async def readiness(self, request: web.Request) -> web.Response:
-        return self.unavailable() or web.Response(text="Ready")
+        refusal = self.unavailable()
+        return refusal if refusal is not None else web.Response(text="Ready")
 
     async def swagger(self, request: web.Request) -> web.Response:
         return web.Response(body=self._swagger, content_type="application/json")

@@ -1,0 +1,177 @@
+"""Shared fixtures: the REAL server started as a subprocess (`python3 -m scoring` from app/) on a
+free port, and a small stdlib HTTP helper, so tests see exactly what a client sees."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+APP_DIR = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PRIMARY_KEY = "primary-key-0123456789abcdef"
+SECONDARY_KEY = "secondary-key-fedcba9876543210"
+
+sys.path.insert(0, str(APP_DIR))
+from mnist_digits import load_digits  # noqa: E402  (needs app/ on sys.path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:  # Any: a decoded JSON document
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        key: str | None = PRIMARY_KEY,
+        timeout: float = 30.0,
+    ) -> Reply:
+        all_headers = {"Content-Type": "application/json"} if body is not None else {}
+        if key is not None:
+            all_headers["Authorization"] = f"Bearer {key}"
+        all_headers.update(headers or {})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=all_headers)
+            response = conn.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            conn.close()
+
+    def score(self, rows: np.ndarray, key: str | None = PRIMARY_KEY) -> Reply:
+        return self.request("POST", "/score", seed_body(rows), key=key)
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """The value of one sample from /metrics, e.g. metric("scoring_rows_total")."""
+        wanted = f"{name}{{{labels}}}" if labels else name
+        for line in self.request("GET", "/metrics", key=None).body.decode().splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("VmRSS not found")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"server did not exit within {timeout} s of SIGTERM; log:\n{self.log()}") from None
+
+
+def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCORING_", "AZUREML_", "MAX_", "ENTRY_", "MODEL_"))}
+    env.update(
+        {
+            "SCORING_PRIMARY_KEY": PRIMARY_KEY,
+            "SCORING_SECONDARY_KEY": SECONDARY_KEY,
+            "DEVICE": "cpu",
+            "HOST": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def launch(tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server:
+    port = free_port()
+    env = server_env({"PORT": str(port), **(overrides or {})})
+    log_path = tmp_dir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(port, process, log_path, env)
+    deadline = time.monotonic() + 90
+    path = "/ready" if wait_ready else "/"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode} before it was up; log:\n{server.log()}")
+        try:
+            if server.request("GET", path, key=None, timeout=2).status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise AssertionError(f"server not up within 90 s; log:\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def heldout() -> tuple[np.ndarray, np.ndarray]:
+    return load_digits("heldout")
+
+
+def seed_body(rows: np.ndarray) -> bytes:
+    """Exactly what the seed's sample query sent: {"data": rows.tolist()}."""
+    return json.dumps({"data": rows.tolist()}).encode()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default server: real score.py, real weights, CPU, both keys."""
+    running = launch(tmp_path_factory.mktemp("server"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Starts extra servers with given env overrides; all are stopped when the module ends."""
+    started: list[Server] = []
+
+    def make(overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server:
+        running = launch(tmp_path_factory.mktemp("server"), overrides, wait_ready)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        if running.process.poll() is None:
+            running.stop()
