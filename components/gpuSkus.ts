@@ -1,7 +1,17 @@
 /**
  * The catalogue of Azure GPU VM sizes this program knows how to size pods for.
  * Shared by config validation (components/config.ts), the policy pack and the cost estimate.
- * Facts from Microsoft Learn's N-series size pages (checked November 2026).
+ *
+ * Every row was checked against public sources (November 2026):
+ * - NC (v1) sizes, one GPU = half a Tesla K80 (12 GiB): MicrosoftDocs/azure-docs articles/virtual-machines/nc-series.md
+ *   (NC6 6 vCPU/56 GiB/1 GPU, NC12 12/112/2, NC24 24/224/4); retired 6 September 2023 per
+ *   articles/virtual-machines/sizes/migration-guides/nc-series-retirement.md ("set to a deallocated state").
+ * - NCv3 (V100 16 GB): NC6s_v3 6 vCPU/112 GiB/1 GPU; retired 30 September 2025 per
+ *   articles/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement.md, which recommends NC A100 v4 as the successor.
+ * - NCasT4_v3 (T4 16 GB): NC4as 4/28/1, NC8as 8/56/1, NC16as 16/110/1, NC64as 64/440/4.
+ * - NC A100 v4 (A100 80 GB PCIe): NC24ads 24/220/1, NC48ads 48/440/2, NC96ads 96/880/4.
+ * - NCads H100 v5 (H100 NVL 94 GB): NC40ads 40/320/1, NC80adis 80/640/2.
+ *   (sizes of the last three series: Azure's published VM size lists, as mirrored by Aspire's AKS node size table)
  */
 export interface GpuSku {
   /** The Azure VM size name, e.g. "Standard_NC4as_T4_v3". */
@@ -49,7 +59,8 @@ const skus: readonly GpuSku[] = [
     gpusPerNode: 1,
     vCpus: 6,
     memoryGiB: 112,
-    retired: { date: "2025-09-30", replacement: T4_REPLACEMENT },
+    // Microsoft's NCv3 migration guide names NC A100 v4 as the successor.
+    retired: { date: "2025-09-30", replacement: "Standard_NC24ads_A100_v4" },
   },
   { vmSize: "Standard_NC4as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 1, vCpus: 4, memoryGiB: 28 },
   { vmSize: "Standard_NC8as_T4_v3", gpuModel: "NVIDIA T4 16 GB", gpusPerNode: 1, vCpus: 8, memoryGiB: 56 },

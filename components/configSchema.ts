@@ -1,0 +1,144 @@
+/**
+ * Every stack config key this program reads: its type, default and meaning.
+ * Pulumi.yaml declares the same keys (test/configSchema.test.ts keeps the two in step), and
+ * components/config.ts validates values against this table, so defaults live in exactly two places
+ * that a test compares, never in component code.
+ */
+export type ConfigType = "string" | "integer" | "number" | "boolean";
+
+export interface ConfigKeySpec {
+  readonly type: ConfigType;
+  /** Absent for keys that are only needed in some cases (the VM size overrides). */
+  readonly default?: string | number | boolean;
+  readonly description: string;
+}
+
+export const configSchema = {
+  location: {
+    type: "string",
+    default: "eastus",
+    description: "Azure region for every resource, as Azure spells it (lowercase, no spaces), e.g. eastus.",
+  },
+  namePrefix: {
+    type: "string",
+    default: "gpuinf",
+    description:
+      "Lowercase letters and digits (3-10) that start every Azure resource name; Pulumi appends a random suffix.",
+  },
+  kubernetesVersion: {
+    type: "string",
+    default: "1.35",
+    description:
+      "AKS Kubernetes version (major.minor or major.minor.patch); must be one AKS supports in the region.",
+  },
+  systemVmSize: {
+    type: "string",
+    default: "Standard_D4s_v5",
+    description:
+      "VM size of the AKS system node pool (cluster add-ons and the Azure ML extension run there).",
+  },
+  systemNodeCount: {
+    type: "integer",
+    default: 2,
+    description: "Nodes in the AKS system pool.",
+  },
+  gpuVmSize: {
+    type: "string",
+    default: "Standard_NC4as_T4_v3",
+    description:
+      "VM size of the GPU user node pool. Sizes outside the built-in catalogue need the three overrides below.",
+  },
+  gpuNodeCount: {
+    type: "integer",
+    default: 3,
+    description: "Nodes in the GPU pool.",
+  },
+  gpusPerNode: {
+    type: "integer",
+    description: "GPUs one node of gpuVmSize exposes; required only when gpuVmSize is not in the catalogue.",
+  },
+  gpuVmVcpus: {
+    type: "integer",
+    description: "vCPUs of gpuVmSize; required only when gpuVmSize is not in the catalogue.",
+  },
+  gpuVmMemoryGiB: {
+    type: "number",
+    description: "Memory (GiB) of gpuVmSize; required only when gpuVmSize is not in the catalogue.",
+  },
+  replicas: {
+    type: "integer",
+    default: 3,
+    description: "Scoring pods (the seed's num_replicas).",
+  },
+  replicaGpus: {
+    type: "integer",
+    default: 1,
+    description: "GPUs (nvidia.com/gpu) each scoring pod gets.",
+  },
+  replicaCpu: {
+    type: "number",
+    default: 2,
+    description: "CPU cores each scoring pod requests and is limited to (the seed's cpu_cores).",
+  },
+  replicaMemoryGiB: {
+    type: "number",
+    default: 4,
+    description: "Memory (GiB) each scoring pod requests and is limited to (the seed's memory_gb).",
+  },
+  namespace: {
+    type: "string",
+    default: "scoring",
+    description: "Kubernetes namespace of the scoring service.",
+  },
+  modelName: {
+    type: "string",
+    default: "mnist-mlp",
+    description: "Name of the model registered in the Azure ML workspace.",
+  },
+  modelVersion: {
+    type: "string",
+    default: "1",
+    description: "Version of the registered model; bump it when the model file changes.",
+  },
+  modelFile: {
+    type: "string",
+    default: "app/model/mnist_mlp.npz",
+    description: "Model file (relative to the project) uploaded to storage and registered in the workspace.",
+  },
+  attachToWorkspace: {
+    type: "boolean",
+    default: true,
+    description:
+      "Install the Azure ML extension on the cluster and attach it to the workspace as a Kubernetes compute target.",
+  },
+  computeName: {
+    type: "string",
+    default: "aks-gpu",
+    description: "Name of the workspace compute target for the cluster (the seed's aks_name).",
+  },
+  primaryKeyVersion: {
+    type: "integer",
+    default: 1,
+    description: "Bump to rotate the primary scoring key (the secondary keeps working meanwhile).",
+  },
+  secondaryKeyVersion: {
+    type: "integer",
+    default: 1,
+    description: "Bump to rotate the secondary scoring key (the primary keeps working meanwhile).",
+  },
+  preStopSeconds: {
+    type: "integer",
+    default: 10,
+    description: "Seconds a stopping pod keeps serving so the load balancer stops sending it traffic first.",
+  },
+  drainSeconds: {
+    type: "integer",
+    default: 20,
+    description:
+      "Seconds the app may take to finish in-flight requests after SIGTERM (app env DRAIN_SECONDS).",
+  },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKey = keyof typeof configSchema;
+
+export const configKeys = Object.keys(configSchema) as ConfigKey[];

@@ -1,0 +1,167 @@
+/**
+ * GpuCluster: the AKS cluster that replaces the seed's `AksCompute.provisioning_configuration(
+ * vm_size="Standard_NC6")`: a small system pool for add-ons, a separate tainted GPU user pool, AcrPull
+ * for the kubelet identity, the kubeconfig (secret) and an explicit Kubernetes provider built from it.
+ * azure-native 3.28.0 pins Microsoft.ContainerService API 2025-09-01.
+ *
+ * Local accounts stay enabled (disableLocalAccounts: false), deliberately: the Azure ML extension
+ * that attaches the cluster to the workspace does not support clusters with local accounts disabled,
+ * and the kubeconfig output comes from listManagedClusterUserCredentials, which on a cluster without
+ * Entra ID integration is that local cluster-user credential. Kubernetes RBAC is on either way.
+ */
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as containerservice from "@pulumi/azure-native/containerservice";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { attachClusterToWorkspace } from "./computeAttachment";
+import { builtInRoleId } from "./roles";
+
+/** The GPU pool's taint: only pods that tolerate it (scoring, device plugin) land on GPU nodes. */
+export const GPU_TAINT = { key: "sku", value: "gpu", effect: "NoSchedule" } as const;
+/** The GPU pool's node label, which the scoring pods select. */
+export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
+
+export interface GpuClusterArgs {
+  readonly resourceGroupName: pulumi.Input<string>;
+  readonly location: string;
+  readonly namePrefix: string;
+  readonly kubernetesVersion: string;
+  readonly systemVmSize: string;
+  readonly systemNodeCount: number;
+  readonly gpuVmSize: string;
+  readonly gpuNodeCount: number;
+  readonly subscriptionId: pulumi.Input<string>;
+  /** The registry the kubelet pulls the scoring image from. */
+  readonly registryId: pulumi.Input<string>;
+  /** When given, the cluster is attached to this workspace as a compute target. */
+  readonly workspace?: { readonly name: pulumi.Input<string>; readonly computeName: string };
+}
+
+export class GpuCluster extends pulumi.ComponentResource {
+  readonly clusterName: pulumi.Output<string>;
+  readonly clusterId: pulumi.Output<string>;
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly provider: k8s.Provider;
+  /** Labels of the GPU nodes, read back from the pool, so pods selecting them wait for the pool. */
+  readonly gpuNodeSelector: pulumi.Output<Record<string, string>>;
+  /** Resources that must exist before scoring pods can start (GPU nodes, the pull grant). */
+  readonly readyForWorkloads: pulumi.Resource[];
+  /** Name of the workspace compute target, when attached. */
+  readonly computeName?: pulumi.Output<string>;
+
+  constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpu-inference-aks:cluster:GpuCluster", name, {}, opts);
+    const parent = { parent: this };
+
+    const cluster = new containerservice.ManagedCluster(
+      `${args.namePrefix}-aks`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        dnsPrefix: `${args.namePrefix}-aks`,
+        kubernetesVersion: args.kubernetesVersion,
+        enableRBAC: true,
+        disableLocalAccounts: false,
+        identity: { type: containerservice.ResourceIdentityType.SystemAssigned },
+        sku: { name: "Base", tier: "Free" },
+        agentPoolProfiles: [
+          {
+            name: "system",
+            mode: containerservice.AgentPoolMode.System,
+            count: args.systemNodeCount,
+            vmSize: args.systemVmSize,
+            osType: containerservice.OSType.Linux,
+            type: containerservice.AgentPoolType.VirtualMachineScaleSets,
+          },
+        ],
+        networkProfile: {
+          networkPlugin: containerservice.NetworkPlugin.Azure,
+          networkPluginMode: containerservice.NetworkPluginMode.Overlay,
+          loadBalancerSku: containerservice.LoadBalancerSku.Standard,
+        },
+        autoUpgradeProfile: {
+          upgradeChannel: containerservice.UpgradeChannel.Patch,
+          nodeOSUpgradeChannel: containerservice.NodeOSUpgradeChannel.NodeImage,
+        },
+      },
+      parent,
+    );
+
+    const gpuPool = new containerservice.AgentPool(
+      "gpu",
+      {
+        resourceGroupName: args.resourceGroupName,
+        resourceName: cluster.name,
+        agentPoolName: "gpu",
+        mode: containerservice.AgentPoolMode.User,
+        vmSize: args.gpuVmSize,
+        count: args.gpuNodeCount,
+        osType: containerservice.OSType.Linux,
+        type: containerservice.AgentPoolType.VirtualMachineScaleSets,
+        orchestratorVersion: args.kubernetesVersion,
+        nodeTaints: [`${GPU_TAINT.key}=${GPU_TAINT.value}:${GPU_TAINT.effect}`],
+        nodeLabels: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value },
+        // AKS installs the NVIDIA driver; the device plugin (nvidiaDevicePlugin.ts) still has to run.
+        gpuProfile: { driver: containerservice.GPUDriver.Install },
+      },
+      parent,
+    );
+
+    const kubeletObjectId = cluster.identityProfile.apply((profile) => {
+      const objectId = profile?.kubeletidentity?.objectId;
+      if (!objectId)
+        throw new Error("AKS returned no kubelet identity (identityProfile.kubeletidentity.objectId)");
+      return objectId;
+    });
+    const acrPull = new authorization.RoleAssignment(
+      "kubelet-acrpull",
+      {
+        scope: args.registryId,
+        principalId: kubeletObjectId,
+        principalType: authorization.PrincipalType.ServicePrincipal,
+        roleDefinitionId: builtInRoleId(args.subscriptionId, "AcrPull"),
+      },
+      parent,
+    );
+
+    const credentials = containerservice.listManagedClusterUserCredentialsOutput(
+      { resourceGroupName: args.resourceGroupName, resourceName: cluster.name },
+      parent,
+    );
+    this.kubeconfig = pulumi.secret(
+      credentials.kubeconfigs.apply((configs) => {
+        const encoded = configs?.[0]?.value;
+        if (!encoded) throw new Error("AKS returned no user kubeconfig for the cluster");
+        return Buffer.from(encoded, "base64").toString("utf8");
+      }),
+    );
+
+    this.provider = new k8s.Provider(
+      "aks",
+      { kubeconfig: this.kubeconfig, deleteUnreachable: true },
+      { parent: this },
+    );
+
+    // Only this attachment waits on the workspace; everything else on the cluster goes ahead without it.
+    if (args.workspace) {
+      const attachment = attachClusterToWorkspace(
+        {
+          resourceGroupName: args.resourceGroupName,
+          location: args.location,
+          clusterName: cluster.name,
+          clusterId: cluster.id,
+          workspaceName: args.workspace.name,
+          computeName: args.workspace.computeName,
+        },
+        this,
+      );
+      this.computeName = attachment.compute.name;
+    }
+
+    this.clusterName = cluster.name;
+    this.clusterId = cluster.id;
+    this.gpuNodeSelector = gpuPool.nodeLabels.apply((labels) => ({ ...(labels ?? {}) }));
+    this.readyForWorkloads = [gpuPool, acrPull];
+    this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * MlWorkspace: the Azure ML workspace the seed connected to with `Workspace.from_config()`, with the
+ * four resources it needs (storage, key vault, Application Insights on Log Analytics, container
+ * registry) and the model registered in it, like the seed's `Model(ws, "tf-dnn-mnist")`.
+ *
+ * azure-native 3.28.0 pins the API versions: Microsoft.MachineLearningServices 2025-12-01,
+ * Storage 2024-01-01, KeyVault 2024-11-01, ContainerRegistry 2023-01-01-preview,
+ * OperationalInsights 2023-09-01, Insights 2020-02-02.
+ */
+import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
+import * as keyvault from "@pulumi/azure-native/keyvault";
+import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
+import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
+import * as storage from "@pulumi/azure-native/storage";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface MlWorkspaceArgs {
+  readonly resourceGroupName: pulumi.Input<string>;
+  readonly location: string;
+  /** Lowercase letters and digits; starts every resource's auto-generated name. */
+  readonly namePrefix: string;
+  /** Tenant of the deploying identity: the key vault trusts it. */
+  readonly tenantId: pulumi.Input<string>;
+  readonly model: { readonly name: string; readonly version: string; readonly file: string };
+}
+
+export class MlWorkspace extends pulumi.ComponentResource {
+  readonly workspaceName: pulumi.Output<string>;
+  readonly workspaceId: pulumi.Output<string>;
+  readonly registryId: pulumi.Output<string>;
+  readonly registryName: pulumi.Output<string>;
+  readonly registryLoginServer: pulumi.Output<string>;
+  readonly storageAccountName: pulumi.Output<string>;
+  readonly keyVaultName: pulumi.Output<string>;
+  readonly modelName: pulumi.Output<string>;
+  readonly modelVersion: pulumi.Output<string>;
+  /** The blob the registered model version points at. */
+  readonly modelUri: pulumi.Output<string>;
+
+  constructor(name: string, args: MlWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpu-inference-aks:ml:MlWorkspace", name, {}, opts);
+    const parent = { parent: this };
+    const common = { resourceGroupName: args.resourceGroupName, location: args.location };
+
+    const account = new storage.StorageAccount(
+      `${args.namePrefix}st`,
+      {
+        ...common,
+        kind: storage.Kind.StorageV2,
+        sku: { name: storage.SkuName.Standard_LRS },
+        enableHttpsTrafficOnly: true,
+        minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
+        allowBlobPublicAccess: false,
+      },
+      parent,
+    );
+
+    const vault = new keyvault.Vault(
+      `${args.namePrefix}-kv`,
+      {
+        ...common,
+        properties: {
+          tenantId: args.tenantId,
+          sku: { family: keyvault.SkuFamily.A, name: keyvault.SkuName.Standard },
+          // Access goes through Azure RBAC role assignments, not vault access policies.
+          enableRbacAuthorization: true,
+          enableSoftDelete: true,
+          softDeleteRetentionInDays: 7,
+          // Irreversible by design: a deleted vault stays recoverable for the retention period.
+          enablePurgeProtection: true,
+        },
+      },
+      parent,
+    );
+
+    const logs = new operationalinsights.Workspace(
+      `${args.namePrefix}-logs`,
+      { ...common, sku: { name: operationalinsights.WorkspaceSkuNameEnum.PerGB2018 }, retentionInDays: 30 },
+      parent,
+    );
+    const insights = new applicationinsights.Component(
+      `${args.namePrefix}-appi`,
+      {
+        ...common,
+        kind: "web",
+        applicationType: applicationinsights.ApplicationType.Web,
+        ingestionMode: applicationinsights.IngestionMode.LogAnalytics,
+        workspaceResourceId: logs.id,
+      },
+      parent,
+    );
+
+    const registry = new containerregistry.Registry(
+      `${args.namePrefix}acr`,
+      {
+        ...common,
+        sku: { name: containerregistry.SkuName.Standard },
+        // Pushes use the deployer's Entra ID token and pulls the kubelet identity's AcrPull role.
+        adminUserEnabled: false,
+      },
+      parent,
+    );
+
+    const workspace = new machinelearningservices.Workspace(
+      `${args.namePrefix}-mlw`,
+      {
+        ...common,
+        identity: { type: machinelearningservices.ManagedServiceIdentityType.SystemAssigned },
+        sku: { name: "Basic", tier: "Basic" },
+        friendlyName: `${args.namePrefix} GPU inference`,
+        storageAccount: account.id,
+        keyVault: vault.id,
+        applicationInsights: insights.id,
+        containerRegistry: registry.id,
+      },
+      parent,
+    );
+
+    // The model file goes to a private container of the workspace's own storage account; the model
+    // version registered below points at it (Azure ML accepts an https blob URI as a model path).
+    const models = new storage.BlobContainer(
+      "models",
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: account.name,
+        publicAccess: storage.PublicAccess.None,
+      },
+      parent,
+    );
+    const fileName = args.model.file.split("/").pop() ?? args.model.file;
+    const blob = new storage.Blob(
+      "model-file",
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: account.name,
+        containerName: models.name,
+        blobName: `${args.model.name}/${args.model.version}/${fileName}`,
+        type: storage.BlobType.Block,
+        source: new pulumi.asset.FileAsset(args.model.file),
+      },
+      parent,
+    );
+
+    const container = new machinelearningservices.ModelContainer(
+      "model",
+      {
+        resourceGroupName: args.resourceGroupName,
+        workspaceName: workspace.name,
+        name: args.model.name,
+        properties: { description: "MNIST digit classifier served by the GPU scoring service" },
+      },
+      parent,
+    );
+    const version = new machinelearningservices.ModelVersion(
+      "model-version",
+      {
+        resourceGroupName: args.resourceGroupName,
+        workspaceName: workspace.name,
+        name: container.name,
+        version: args.model.version,
+        properties: {
+          modelType: "custom_model",
+          modelUri: blob.url,
+          description: `${fileName}: the seed's 784-100-100-10 MLP weights`,
+        },
+      },
+      parent,
+    );
+
+    this.workspaceName = workspace.name;
+    this.workspaceId = workspace.id;
+    this.registryId = registry.id;
+    this.registryName = registry.name;
+    this.registryLoginServer = registry.loginServer;
+    this.storageAccountName = account.name;
+    this.keyVaultName = vault.name;
+    this.modelName = container.name;
+    this.modelVersion = version.name;
+    this.modelUri = blob.url;
+    this.registerOutputs({
+      workspaceName: this.workspaceName,
+      registryLoginServer: this.registryLoginServer,
+      modelUri: this.modelUri,
+    });
+  }
+}

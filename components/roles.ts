@@ -1,0 +1,15 @@
+/** Azure built-in role definition ids this program grants (the same GUID in every tenant). */
+import * as pulumi from "@pulumi/pulumi";
+
+export const builtInRoles = {
+  AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+  AcrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+} as const;
+
+/** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */
+export function builtInRoleId(
+  subscriptionId: pulumi.Input<string>,
+  role: keyof typeof builtInRoles,
+): pulumi.Output<string> {
+  return pulumi.interpolate`/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${builtInRoles[role]}`;
+}

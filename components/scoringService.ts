@@ -1,0 +1,230 @@
+/**
+ * ScoringService: what the seed's `Model.deploy(... AksWebservice.deploy_configuration(num_replicas=3,
+ * cpu_cores=2, memory_gb=4))` created, as plain Kubernetes objects: a namespace, the key Secret, a
+ * GPU Deployment, a disruption budget and a LoadBalancer Service on port 80.
+ *
+ * The pods follow the app contract (DESIGN.md): port 5001, GET / for liveness, GET /ready for
+ * readiness, keys in SCORING_PRIMARY_KEY / SCORING_SECONDARY_KEY, uid 10001, writes only to /tmp,
+ * drains for DRAIN_SECONDS after SIGTERM.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
+import { generateScoringKeys } from "./scoringKeys";
+
+export const APP_PORT = 5001;
+export const APP_UID = 10001;
+
+export interface ScoringServiceArgs {
+  readonly namespace: string;
+  readonly imageRef: pulumi.Input<string>;
+  readonly replicas: number;
+  readonly gpusPerReplica: number;
+  readonly cpuPerReplica: number;
+  readonly memoryGiBPerReplica: number;
+  /** GPUs the whole pool offers: decides whether a rollout may surge. */
+  readonly poolGpus: number;
+  readonly gpuTaint: { readonly key: string; readonly value: string; readonly effect: string };
+  readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
+  readonly primaryKeyVersion: number;
+  readonly secondaryKeyVersion: number;
+  readonly preStopSeconds: number;
+  readonly drainSeconds: number;
+  /** Must exist before pods can start, though nothing of theirs flows into the pods (GPU nodes, pull grant, device plugin). */
+  readonly startAfter: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Kubernetes CPU quantity: whole cores as "2", fractions in millicores. */
+export function cpuQuantity(cores: number): string {
+  return Number.isInteger(cores) ? String(cores) : `${Math.round(cores * 1000)}m`;
+}
+
+/** Kubernetes memory quantity: whole GiB as "4Gi", fractions in MiB. */
+export function memoryQuantity(gib: number): string {
+  return Number.isInteger(gib) ? `${gib}Gi` : `${Math.round(gib * 1024)}Mi`;
+}
+
+export class ScoringService extends pulumi.ComponentResource {
+  readonly namespaceName: pulumi.Output<string>;
+  readonly serviceAddress: pulumi.Output<string>;
+  readonly scoringUri: pulumi.Output<string>;
+  readonly swaggerUri: pulumi.Output<string>;
+  readonly v2BaseUri: pulumi.Output<string>;
+  readonly primaryKey: pulumi.Output<string>;
+  readonly secondaryKey: pulumi.Output<string>;
+
+  constructor(name: string, args: ScoringServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpu-inference-aks:service:ScoringService", name, {}, opts);
+    const parent = { parent: this };
+    const labels = { "app.kubernetes.io/name": "scoring", "app.kubernetes.io/part-of": "gpu-inference-aks" };
+
+    const ns = new k8s.core.v1.Namespace(
+      name,
+      {
+        metadata: {
+          name: args.namespace,
+          // The pods below meet the "restricted" Pod Security Standard; enforce it for anything else here too.
+          labels: {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+          },
+        },
+      },
+      parent,
+    );
+    const namespace = ns.metadata.name;
+
+    const keys = generateScoringKeys(args.primaryKeyVersion, args.secondaryKeyVersion, this);
+    const secret = new k8s.core.v1.Secret(
+      "scoring-keys",
+      {
+        metadata: { namespace, labels },
+        type: "Opaque",
+        stringData: { primaryKey: keys.primaryKey, secondaryKey: keys.secondaryKey },
+      },
+      parent,
+    );
+    const keyEnv = (envName: string, key: string): k8s.types.input.core.v1.EnvVar => ({
+      name: envName,
+      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
+    });
+
+    const strategy = rolloutStrategy(args.poolGpus, args.replicas, args.gpusPerReplica);
+    const resources = {
+      cpu: cpuQuantity(args.cpuPerReplica),
+      memory: memoryQuantity(args.memoryGiBPerReplica),
+      "nvidia.com/gpu": String(args.gpusPerReplica),
+    };
+
+    new k8s.apps.v1.Deployment(
+      "scoring",
+      {
+        metadata: { namespace, labels },
+        spec: {
+          replicas: args.replicas,
+          selector: { matchLabels: labels },
+          strategy: { type: "RollingUpdate", rollingUpdate: strategy },
+          template: {
+            metadata: {
+              labels,
+              // Pods read the keys once at start, so a rotated key must roll them.
+              annotations: {
+                "scoring/key-versions": `primary=${args.primaryKeyVersion},secondary=${args.secondaryKeyVersion}`,
+              },
+            },
+            spec: {
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: APP_UID,
+                runAsGroup: APP_UID,
+                fsGroup: APP_UID,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              nodeSelector: args.gpuNodeSelector,
+              tolerations: [
+                {
+                  key: args.gpuTaint.key,
+                  operator: "Equal",
+                  value: args.gpuTaint.value,
+                  effect: args.gpuTaint.effect,
+                },
+              ],
+              // One pod per node where possible; matchLabelKeys scopes the skew to one ReplicaSet, so old
+              // pods of a rollout never block new ones.
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: "kubernetes.io/hostname",
+                  whenUnsatisfiable: "DoNotSchedule",
+                  labelSelector: { matchLabels: labels },
+                  matchLabelKeys: ["pod-template-hash"],
+                },
+              ],
+              terminationGracePeriodSeconds: terminationGraceSeconds(args.preStopSeconds, args.drainSeconds),
+              containers: [
+                {
+                  name: "scoring",
+                  image: args.imageRef,
+                  imagePullPolicy: "IfNotPresent",
+                  ports: [{ name: "http", containerPort: APP_PORT }],
+                  env: [
+                    { name: "PORT", value: String(APP_PORT) },
+                    { name: "MODEL_DIR", value: "/app/model" },
+                    { name: "DEVICE", value: "cuda" },
+                    { name: "AUTH_ENABLED", value: "true" },
+                    { name: "DRAIN_SECONDS", value: String(args.drainSeconds) },
+                    keyEnv("SCORING_PRIMARY_KEY", "primaryKey"),
+                    keyEnv("SCORING_SECONDARY_KEY", "secondaryKey"),
+                  ],
+                  // Requests equal limits: Guaranteed QoS, the seed's fixed cores and memory per replica.
+                  resources: { requests: resources, limits: resources },
+                  readinessProbe: {
+                    httpGet: { path: "/ready", port: "http" },
+                    periodSeconds: 5,
+                    failureThreshold: 2,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: "/", port: "http" },
+                    initialDelaySeconds: 10,
+                    periodSeconds: 10,
+                    failureThreshold: 3,
+                  },
+                  // Keep serving while the load balancer and kube-proxy stop routing here, then SIGTERM.
+                  lifecycle: { preStop: { sleep: { seconds: args.preStopSeconds } } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    privileged: false,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                  volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                },
+              ],
+              volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }],
+            },
+          },
+        },
+      },
+      { parent: this, dependsOn: args.startAfter },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      "scoring",
+      {
+        metadata: { namespace, labels },
+        // Node drains and upgrades take at most one scoring pod at a time.
+        spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+      },
+      parent,
+    );
+
+    const service = new k8s.core.v1.Service(
+      "scoring",
+      {
+        metadata: { namespace, labels },
+        spec: {
+          type: "LoadBalancer",
+          selector: labels,
+          ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+        },
+      },
+      parent,
+    );
+
+    this.namespaceName = namespace;
+    this.serviceAddress = service.status.loadBalancer.ingress.apply((ingress) => {
+      const first = ingress?.[0];
+      const address = first?.ip ?? first?.hostname;
+      if (!address) throw new Error("the scoring Service got no load balancer address");
+      return address;
+    });
+    this.scoringUri = pulumi.interpolate`http://${this.serviceAddress}/score`;
+    this.swaggerUri = pulumi.interpolate`http://${this.serviceAddress}/swagger.json`;
+    this.v2BaseUri = pulumi.interpolate`http://${this.serviceAddress}/v2`;
+    this.primaryKey = keys.primaryKey;
+    this.secondaryKey = keys.secondaryKey;
+    this.registerOutputs({ scoringUri: this.scoringUri, swaggerUri: this.swaggerUri });
+  }
+}
