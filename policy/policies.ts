@@ -1,0 +1,233 @@
+/**
+ * The pack's policies: each wraps a pure rule from rules/ with its name, enforcement level and
+ * config. Kept apart from index.ts because constructing a PolicyPack starts its gRPC server; tests
+ * import this list instead.
+ */
+import type {
+  EnforcementLevel,
+  Policies,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+import type { Props } from "./lib/props";
+import type { StackResource } from "./lib/stackResource";
+import { DEFAULT_GPU_NODE_LABELS, isWorkloadType, type Workload, workloadOf } from "./lib/workloads";
+import { type AvailabilityConfig, checkAvailability } from "./rules/availability";
+import { checkBlobContainer, checkKeyVault, checkRegistry, checkStorageAccount } from "./rules/azureData";
+import { type ContainerSecurityConfig, checkContainerSecurity } from "./rules/containerSecurity";
+import { checkGpuPoolSize, checkGpuPoolTaint, nodePoolsOf } from "./rules/gpuPool";
+import { checkGpuWorkload, type GpuWorkloadConfig } from "./rules/gpuWorkloads";
+import { checkImages, type ImageConfig } from "./rules/images";
+
+export const PACK_NAME = "gpu-inference-aks";
+export const PACK_ENFORCEMENT: EnforcementLevel = "mandatory";
+
+/** Defaults merged under whatever the policy config file sets, so a partial config keeps the rest. */
+export const configDefaults = {
+  "gpu-workload-scheduling": { gpuNodeLabels: DEFAULT_GPU_NODE_LABELS } satisfies GpuWorkloadConfig,
+  "container-hardening": {
+    // The NVIDIA device plugin must create its socket in the root-owned /var/lib/kubelet/device-plugins.
+    rootAllowedRepositories: ["nvidia/k8s-device-plugin"],
+  } satisfies ContainerSecurityConfig,
+  "images-from-project-registry-by-digest": { allowedExternalImages: [] } satisfies ImageConfig,
+  "scoring-availability": { minReplicas: 2 } satisfies AvailabilityConfig,
+} as const;
+
+type ConfiguredPolicy = keyof typeof configDefaults;
+
+function configOf<K extends ConfiguredPolicy>(
+  name: K,
+  args: ResourceValidationArgs | StackValidationArgs,
+): (typeof configDefaults)[K] {
+  return { ...configDefaults[name], ...args.getConfig<Partial<(typeof configDefaults)[K]>>() };
+}
+
+function reportAll(report: ReportViolation, messages: readonly string[]): void {
+  for (const message of messages) report(message);
+}
+
+/** A resource policy over workloads (anything with a pod template). */
+function workloadPolicy(
+  fields: Omit<ResourceValidationPolicy, "validateResource">,
+  check: (workload: Workload, args: ResourceValidationArgs) => string[],
+): ResourceValidationPolicy {
+  return {
+    ...fields,
+    validateResource: (args, report) => {
+      if (!isWorkloadType(args.type)) return;
+      const workload = workloadOf(args.type, args.name, args.props as Props);
+      if (workload !== undefined) reportAll(report, check(workload, args));
+    },
+  };
+}
+
+function typedPolicy(
+  fields: Omit<ResourceValidationPolicy, "validateResource">,
+  type: string,
+  check: (name: string, props: Props) => string[],
+): ResourceValidationPolicy {
+  return {
+    ...fields,
+    validateResource: (args, report) => {
+      if (args.type === type) reportAll(report, check(args.name, args.props as Props));
+    },
+  };
+}
+
+function stackResources(args: StackValidationArgs): StackResource[] {
+  return args.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.props as Props }));
+}
+
+const gpuWorkloadScheduling = workloadPolicy(
+  {
+    name: "gpu-workload-scheduling",
+    description: "GPU workloads request nvidia.com/gpu and tolerate the GPU pool's taint sku=gpu:NoSchedule.",
+    enforcementLevel: "mandatory",
+    configSchema: {
+      properties: {
+        gpuNodeLabels: { type: "object", description: "Node labels (key: value) that select the GPU pool." },
+      },
+    },
+  },
+  (workload, args) => checkGpuWorkload(workload, configOf("gpu-workload-scheduling", args)),
+);
+
+const gpuPoolVmSize: ResourceValidationPolicy = {
+  name: "gpu-pool-vm-size-supported",
+  description:
+    "The GPU node pool uses a VM size from the supported catalogue (components/gpuSkus.ts), not a retired one.",
+  // Mandatory: a retired size passes preview and then fails `pulumi up` after the cluster is built.
+  // A stack that deliberately keeps one opts in per stack with enforcementLevel "advisory" in its
+  // policy config (policy/config/<stack>.json), which keeps the warning in every preview.
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    for (const pool of nodePoolsOf(args.type, args.name, args.props as Props))
+      reportAll(report, checkGpuPoolSize(pool));
+  },
+};
+
+const gpuPoolTainted: ResourceValidationPolicy = {
+  name: "gpu-pool-tainted",
+  description: "The GPU node pool carries the taint sku=gpu:NoSchedule.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    for (const pool of nodePoolsOf(args.type, args.name, args.props as Props))
+      reportAll(report, checkGpuPoolTaint(pool));
+  },
+};
+
+const registryNoAdmin = typedPolicy(
+  {
+    name: "registry-admin-user-disabled",
+    description: "The container registry's admin user is off.",
+    enforcementLevel: "mandatory",
+  },
+  "azure-native:containerregistry:Registry",
+  checkRegistry,
+);
+
+const storageSecure = typedPolicy(
+  {
+    name: "storage-https-tls12-private",
+    description: "Storage accounts refuse HTTP, require TLS 1.2 or later and forbid public blob access.",
+    enforcementLevel: "mandatory",
+  },
+  "azure-native:storage:StorageAccount",
+  checkStorageAccount,
+);
+
+const blobContainerPrivate = typedPolicy(
+  {
+    name: "blob-container-private",
+    description: "Blob containers are not anonymously readable.",
+    enforcementLevel: "mandatory",
+  },
+  "azure-native:storage:BlobContainer",
+  checkBlobContainer,
+);
+
+const keyVaultProtected = typedPolicy(
+  {
+    name: "key-vault-purge-protection-rbac",
+    description: "Key vaults have purge protection and use Azure RBAC.",
+    enforcementLevel: "mandatory",
+  },
+  "azure-native:keyvault:Vault",
+  checkKeyVault,
+);
+
+const containerHardening = workloadPolicy(
+  {
+    name: "container-hardening",
+    description:
+      "Containers run as non-root, cannot escalate privileges and have a read-only root filesystem.",
+    enforcementLevel: "mandatory",
+    configSchema: {
+      properties: {
+        rootAllowedRepositories: {
+          type: "array",
+          items: { type: "string" },
+          description:
+            "Image repositories (no host, tag or digest) allowed to run as root; only that check is waived.",
+        },
+      },
+    },
+  },
+  (workload, args) => checkContainerSecurity(workload, configOf("container-hardening", args)),
+);
+
+const imagesByDigest: StackValidationPolicy = {
+  name: "images-from-project-registry-by-digest",
+  description: "Every container image comes from the project's registry and is pinned by digest.",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      allowedExternalImages: {
+        type: "array",
+        items: { type: "string", pattern: "@sha256:[0-9a-f]{64}$" },
+        description: "Exact digest-pinned references allowed from outside the project's registry.",
+      },
+    },
+  },
+  validateStack: (args, report) => {
+    for (const finding of checkImages(
+      stackResources(args),
+      configOf("images-from-project-registry-by-digest", args),
+    )) {
+      report(finding.message, finding.urn);
+    }
+  },
+};
+
+const scoringAvailability: StackValidationPolicy = {
+  name: "scoring-availability",
+  description:
+    "Deployments run at least two replicas and have a PodDisruptionBudget that still lets drains finish.",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      minReplicas: { type: "integer", minimum: 1, description: "Fewest replicas a Deployment may run." },
+    },
+  },
+  validateStack: (args, report) => {
+    for (const finding of checkAvailability(stackResources(args), configOf("scoring-availability", args))) {
+      report(finding.message, finding.urn);
+    }
+  },
+};
+
+export const policies: Policies = [
+  gpuWorkloadScheduling,
+  gpuPoolVmSize,
+  gpuPoolTainted,
+  registryNoAdmin,
+  storageSecure,
+  blobContainerPrivate,
+  keyVaultProtected,
+  containerHardening,
+  imagesByDigest,
+  scoringAvailability,
+];
