@@ -15,6 +15,7 @@ import sys
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from scoring.entry import EntryScriptError, load_entry_script
 from scoring.server import ScoringServer
@@ -48,7 +49,9 @@ async def serve(settings: Settings) -> int:
         log.error("%s", exc)
         return 1
     server = ScoringServer(settings, entry)
-    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False)
+    # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
+    # instead of reading and discarding the rest of an upload for up to 10 s.
+    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False, lingering_time=0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
@@ -77,8 +80,18 @@ async def serve(settings: Settings) -> int:
     return code
 
 
+class _DropMalformedHttp(logging.Filter):
+    """aiohttp before 3.9 logs every malformed request from a client as an ERROR with a traceback;
+    those are answered 400 and are the client's problem, so keep them out of the server's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("aiohttp.server").addFilter(_DropMalformedHttp())
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
@@ -86,16 +99,13 @@ def main() -> int:
         return 2
     _export_for_entry_script(settings)
     try:
-        import uvloop  # optional: a faster event loop where installed (it is in the image)
+        import uvloop  # a faster event loop where installed (it is in the image)
     except ImportError:
+        uvloop = None
+    if uvloop is None:
         return asyncio.run(serve(settings))
-    return uvloop.run(serve(settings)) if hasattr(uvloop, "run") else _run_with_policy(uvloop, settings)
-
-
-def _run_with_policy(uvloop_module: object, settings: Settings) -> int:
-    # uvloop before 0.18 had no uvloop.run; install its policy instead.
-    asyncio.set_event_loop_policy(uvloop_module.EventLoopPolicy())  # type: ignore[attr-defined]
-    return asyncio.run(serve(settings))
+    log.info("using uvloop %s", uvloop.__version__)
+    return uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

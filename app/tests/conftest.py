@@ -175,3 +175,64 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for running in started:
         if running.process.poll() is None:
             running.stop()
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0, shut_write: bool = False) -> Reply | None:
+    """Sends raw bytes and reads one response; None when the server closed without answering.
+
+    For requests http.client refuses to build: broken framing, injected header bytes, cut-off bodies.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        if shut_write:
+            sock.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+                head, sep, rest = bytes(received).partition(b"\r\n\r\n")
+                if sep:
+                    length = _content_length(head)
+                    if length is not None and len(rest) >= length:
+                        break
+        except ConnectionResetError:
+            pass
+    return parse_response(bytes(received))
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return None
+
+
+def parse_response(received: bytes) -> Reply | None:
+    head, sep, body = received.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = _content_length(head)
+    return Reply(status, headers, body[:length] if length is not None else body)
+
+
+def raw_request(
+    method: str, path: str, body: bytes, headers: Mapping[str, str] | None = None, key: str | None = PRIMARY_KEY
+) -> bytes:
+    """A well-formed HTTP/1.1 request (Connection: close) as bytes, for raw_exchange."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    merged = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    if key is not None:
+        merged["Authorization"] = f"Bearer {key}"
+    merged.update(headers or {})
+    lines += [f"{name}: {value}" for name, value in merged.items() if value is not None]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
