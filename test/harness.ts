@@ -1,0 +1,253 @@
+/**
+ * Runs the real program (index.ts) under Pulumi mocks and records every resource it registers with
+ * the inputs Pulumi resolved for it. The mocks stand in only for Azure and Kubernetes: they echo
+ * inputs back and add the few outputs the cloud would compute (login server, kubelet identity, image
+ * digest, load balancer address). The ACR token exchange is answered by a fake `fetch` that records
+ * the request. Each test file runs in its own process, so one program run per file.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export const PROJECT = "gpu-inference-aks";
+export const ROOT = path.resolve(__dirname, "..");
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  // Pulumi hands mocks deserialized JSON-like inputs; tests read them with the helpers below.
+  readonly inputs: Record<string, unknown>;
+  readonly provider?: string;
+}
+
+export interface FetchCall {
+  readonly url: string;
+  readonly body: string;
+}
+
+export const MOCK = {
+  tenantId: "tenant-0000",
+  subscriptionId: "sub-0000",
+  deployerObjectId: "deployer-oid",
+  aadToken: "aad-access-token-of-deployer",
+  acrRefreshToken: "acr-refresh-token-from-exchange",
+  kubeletObjectId: "kubelet-oid",
+  lbAddress: "20.30.40.50",
+  digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+  kubeconfig:
+    "apiVersion: v1\nkind: Config\nusers:\n- name: clusterUser\n  user:\n    token: kube-secret-token\n",
+} as const;
+
+/** The dev stack's config (Pulumi.dev.yaml), keyed without the project prefix. */
+export function devStackConfig(): Record<string, string> {
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc.config)) {
+    if (key.startsWith(`${PROJECT}:`)) out[key.slice(PROJECT.length + 1)] = String(value);
+  }
+  return out;
+}
+
+function azureName(args: pulumi.runtime.MockResourceArgs): string {
+  const inputs = args.inputs as Record<string, unknown>;
+  // A child resource's own name field, if given; otherwise Pulumi-style auto-naming from the logical name.
+  const own: Record<string, string> = {
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:containerregistry:Registry": "registryName",
+    "azure-native:machinelearningservices:Workspace": "workspaceName",
+    "azure-native:machinelearningservices:Compute": "computeName",
+    "azure-native:machinelearningservices:ModelContainer": "name",
+    "azure-native:machinelearningservices:ModelVersion": "version",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:kubernetesconfiguration:Extension": "extensionName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:Blob": "blobName",
+  };
+  const key = own[args.type];
+  const value = key ? inputs[key] : undefined;
+  return typeof value === "string" ? value : `${args.name}abc123`;
+}
+
+function newResourceState(args: pulumi.runtime.MockResourceArgs): {
+  id: string;
+  state: Record<string, unknown>;
+} {
+  const inputs = args.inputs as Record<string, unknown>;
+  if (args.type.startsWith("azure-native:")) {
+    const name = azureName(args);
+    const id = `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${args.type}/${name}`;
+    const state: Record<string, unknown> = { ...inputs, name, id };
+    if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
+    if (args.type === "azure-native:containerservice:ManagedCluster") {
+      state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
+    }
+    if (args.type === "azure-native:storage:Blob") {
+      state.url = `https://${String(inputs.accountName)}.blob.core.windows.net/${String(inputs.containerName)}/${name}`;
+    }
+    return { id, state };
+  }
+  if (args.type === "docker:index/image:Image") {
+    const imageName = String(inputs.imageName);
+    const repository = imageName.slice(0, imageName.lastIndexOf(":"));
+    return { id: `${imageName}-id`, state: { ...inputs, repoDigest: `${repository}@${MOCK.digest}` } };
+  }
+  if (args.type === "random:index/randomPassword:RandomPassword") {
+    return { id: args.name, state: { ...inputs, result: `generated-${args.name}-value` } };
+  }
+  if (args.type.startsWith("kubernetes:")) {
+    const metadata = { ...((inputs.metadata as Record<string, unknown> | undefined) ?? {}) };
+    metadata.name ??= `${args.name}-k8sid`;
+    const state: Record<string, unknown> = { ...inputs, metadata };
+    if (args.type === "kubernetes:core/v1:Service")
+      state.status = { loadBalancer: { ingress: [{ ip: MOCK.lbAddress }] } };
+    return { id: `${args.name}-id`, state };
+  }
+  return { id: `${args.name}-id`, state: inputs };
+}
+
+function callResult(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+  switch (args.token) {
+    case "azure-native:authorization:getClientConfig":
+      return {
+        clientId: "client",
+        objectId: MOCK.deployerObjectId,
+        subscriptionId: MOCK.subscriptionId,
+        tenantId: MOCK.tenantId,
+      };
+    case "azure-native:authorization:getClientToken":
+      return { token: MOCK.aadToken };
+    case "azure-native:containerservice:listManagedClusterUserCredentials":
+      return {
+        kubeconfigs: [{ name: "clusterUser", value: Buffer.from(MOCK.kubeconfig).toString("base64") }],
+      };
+    default:
+      throw new Error(`unexpected invoke ${args.token}`);
+  }
+}
+
+export interface RunOptions {
+  /** Stack config without the project prefix. */
+  readonly config: Record<string, string>;
+  /** Awaited before a resource's mock answers: lets a test hold a resource back to prove others don't wait on it. */
+  readonly beforeCreate?: (type: string, name: string) => Promise<void>;
+  readonly onRegister?: (record: Recorded) => void;
+}
+
+export interface ProgramRun {
+  readonly resources: Recorded[];
+  readonly outputs: Record<string, pulumi.Output<unknown> | unknown>;
+  readonly fetchCalls: FetchCall[];
+  readonly warnings: string[];
+}
+
+export function findAll(resources: readonly Recorded[], type: string): Recorded[] {
+  return resources.filter((r) => r.type === type);
+}
+
+export function findOne(resources: readonly Recorded[], type: string, name?: string): Recorded {
+  const matches = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+  if (matches.length !== 1) {
+    throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}`);
+  }
+  return matches[0];
+}
+
+/** Reads a nested value from recorded inputs, e.g. get(deployment, "spec.template.spec"). */
+export function get(record: Recorded | Record<string, unknown>, dotted: string): unknown {
+  let current: unknown = "inputs" in record && "type" in record ? record.inputs : record;
+  for (const part of dotted.split(".")) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** True when a recorded input reached the engine marked secret (Pulumi's secret signature). */
+export function isSecretInput(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
+}
+
+/** The value inside a secret input; fails if the input was not marked secret. */
+export function secretInput(value: unknown): unknown {
+  if (!isSecretInput(value)) throw new Error(`expected a secret input, got ${JSON.stringify(value)}`);
+  return (value as Record<string, unknown>).value;
+}
+
+export function outputValue<T>(output: pulumi.Output<T> | T): Promise<T> {
+  if (!pulumi.Output.isInstance(output)) return Promise.resolve(output as T);
+  return new Promise((resolve) => (output as pulumi.Output<T>).apply((value) => resolve(value)));
+}
+
+async function settle(resources: readonly Recorded[]): Promise<void> {
+  let last = -1;
+  let stable = 0;
+  while (stable < 5) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stable = resources.length === last ? stable + 1 : 0;
+    last = resources.length;
+  }
+}
+
+/** Runs index.ts under mocks with the given config; resolves once every resource has registered. */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const resources: Recorded[] = [];
+  const fetchCalls: FetchCall[] = [];
+  const warnings: string[] = [];
+
+  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    fetchCalls.push({ url: String(input), body: String(init?.body ?? "") });
+    return new Response(JSON.stringify({ refresh_token: MOCK.acrRefreshToken }), { status: 200 });
+  };
+  const originalWarn = pulumi.log.warn;
+  pulumi.log.warn = (message: string) => {
+    warnings.push(message);
+    return Promise.resolve();
+  };
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        if (options.beforeCreate) await options.beforeCreate(args.type, args.name);
+        const record: Recorded = {
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          provider: args.provider,
+        };
+        resources.push(record);
+        options.onRegister?.(record);
+        return newResourceState(args);
+      },
+      call: (args) => callResult(args),
+    },
+    PROJECT,
+    "dev",
+    false,
+  );
+  const full: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options.config)) full[`${PROJECT}:${key}`] = value;
+  pulumi.runtime.setAllConfig(full);
+
+  // The program is `export = async () => outputs`, exactly what `pulumi up` runs.
+  const program = (await import("../index")).default as unknown as () => Promise<Record<string, unknown>>;
+  try {
+    const outputs = await program();
+    await Promise.all(Object.values(outputs).map((value) => outputValue(value)));
+    await settle(resources);
+    return { resources, outputs, fetchCalls, warnings };
+  } finally {
+    pulumi.log.warn = originalWarn;
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * The dev stack (Pulumi.dev.yaml: 3 × Standard_NC6, 3 replicas of 1 GPU / 2 CPU / 4 GiB) run under
+ * mocks: every resource the issue asks for, with the properties a reviewer would check.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  devStackConfig,
+  findAll,
+  findOne,
+  get,
+  isSecretInput,
+  MOCK,
+  outputValue,
+  type ProgramRun,
+  ROOT,
+  runProgram,
+  secretInput,
+} from "./harness";
+
+let run: ProgramRun;
+const T = {
+  rg: "azure-native:resources:ResourceGroup",
+  storage: "azure-native:storage:StorageAccount",
+  blob: "azure-native:storage:Blob",
+  vault: "azure-native:keyvault:Vault",
+  logs: "azure-native:operationalinsights:Workspace",
+  insights: "azure-native:applicationinsights:Component",
+  registry: "azure-native:containerregistry:Registry",
+  workspace: "azure-native:machinelearningservices:Workspace",
+  modelContainer: "azure-native:machinelearningservices:ModelContainer",
+  modelVersion: "azure-native:machinelearningservices:ModelVersion",
+  compute: "azure-native:machinelearningservices:Compute",
+  extension: "azure-native:kubernetesconfiguration:Extension",
+  cluster: "azure-native:containerservice:ManagedCluster",
+  pool: "azure-native:containerservice:AgentPool",
+  role: "azure-native:authorization:RoleAssignment",
+  image: "docker:index/image:Image",
+  k8sProvider: "pulumi:providers:kubernetes",
+  namespace: "kubernetes:core/v1:Namespace",
+  secret: "kubernetes:core/v1:Secret",
+  deployment: "kubernetes:apps/v1:Deployment",
+  daemonSet: "kubernetes:apps/v1:DaemonSet",
+  service: "kubernetes:core/v1:Service",
+  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+} as const;
+
+// Mock ids are derived from type and name (harness.ts); recompute them from what the mock recorded.
+function mockId(type: string, name?: string): string {
+  const record = findOne(run.resources, type, name);
+  return `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${type}/${azureNameOf(record.type, record)}`;
+}
+function azureNameOf(type: string, record: { name: string; inputs: Record<string, unknown> }): string {
+  const own: Record<string, string> = {
+    [T.storage]: "accountName",
+    [T.vault]: "vaultName",
+    [T.registry]: "registryName",
+    [T.workspace]: "workspaceName",
+    [T.cluster]: "resourceName",
+  };
+  const value = own[type] ? record.inputs[own[type]] : undefined;
+  return typeof value === "string" ? value : `${record.name}abc123`;
+}
+const loginServer = (): string => `${azureNameOf(T.registry, findOne(run.resources, T.registry))}.azurecr.io`;
+const podSpec = (): Record<string, unknown> =>
+  get(findOne(run.resources, T.deployment), "spec.template.spec") as Record<string, unknown>;
+const container = (): Record<string, unknown> => (podSpec().containers as Record<string, unknown>[])[0];
+
+before(async () => {
+  run = await runProgram({ config: devStackConfig() });
+});
+
+describe("ML workspace component", () => {
+  it("puts everything in one resource group in the configured region", () => {
+    assert.equal(get(findOne(run.resources, T.rg), "location"), "eastus");
+    for (const type of [T.storage, T.vault, T.logs, T.insights, T.registry, T.workspace, T.cluster]) {
+      assert.equal(get(findOne(run.resources, type), "location"), "eastus", type);
+    }
+  });
+
+  it("storage is HTTPS-only, TLS 1.2, without public blob access", () => {
+    const account = findOne(run.resources, T.storage);
+    assert.equal(get(account, "enableHttpsTrafficOnly"), true);
+    assert.equal(get(account, "minimumTlsVersion"), "TLS1_2");
+    assert.equal(get(account, "allowBlobPublicAccess"), false);
+  });
+
+  it("key vault uses RBAC authorization and purge protection in the deployer's tenant", () => {
+    const vault = findOne(run.resources, T.vault);
+    assert.equal(get(vault, "properties.enableRbacAuthorization"), true);
+    assert.equal(get(vault, "properties.enablePurgeProtection"), true);
+    assert.equal(get(vault, "properties.tenantId"), MOCK.tenantId);
+  });
+
+  it("registry has its admin user off", () => {
+    assert.equal(get(findOne(run.resources, T.registry), "adminUserEnabled"), false);
+  });
+
+  it("Application Insights sends to the Log Analytics workspace", () => {
+    assert.equal(get(findOne(run.resources, T.insights), "workspaceResourceId"), mockId(T.logs));
+  });
+
+  it("the workspace has a system-assigned identity and is wired to storage, vault, insights and registry", () => {
+    const ws = findOne(run.resources, T.workspace);
+    assert.equal(get(ws, "identity.type"), "SystemAssigned");
+    assert.equal(get(ws, "storageAccount"), mockId(T.storage));
+    assert.equal(get(ws, "keyVault"), mockId(T.vault));
+    assert.equal(get(ws, "applicationInsights"), mockId(T.insights));
+    assert.equal(get(ws, "containerRegistry"), mockId(T.registry));
+  });
+
+  it("uploads the model file and registers a model version pointing at that blob", async () => {
+    const blob = findOne(run.resources, T.blob);
+    const source = get(blob, "source") as pulumi.asset.FileAsset;
+    assert.ok(source instanceof pulumi.asset.FileAsset);
+    const file = await source.path;
+    assert.equal(file, "app/model/mnist_mlp.npz");
+    assert.ok(fs.existsSync(path.join(ROOT, file)), "the model file the app ships must exist");
+
+    const container = findOne(run.resources, T.modelContainer);
+    assert.equal(get(container, "name"), "mnist-mlp");
+    const version = findOne(run.resources, T.modelVersion);
+    assert.equal(get(version, "name"), "mnist-mlp");
+    assert.equal(get(version, "version"), "1");
+    assert.equal(
+      get(version, "workspaceName"),
+      azureNameOf(T.workspace, findOne(run.resources, T.workspace)),
+    );
+    const account = azureNameOf(T.storage, findOne(run.resources, T.storage));
+    assert.match(
+      String(get(version, "properties.modelUri")),
+      new RegExp(`^https://${account}\\.blob\\.core\\.windows\\.net/.+/mnist-mlp/1/mnist_mlp\\.npz$`),
+    );
+  });
+});
+
+describe("GPU cluster component", () => {
+  it("AKS: RBAC on, managed identity, version from config, a small system pool", () => {
+    const cluster = findOne(run.resources, T.cluster);
+    assert.equal(get(cluster, "enableRBAC"), true);
+    assert.equal(get(cluster, "disableLocalAccounts"), false);
+    assert.equal(get(cluster, "identity.type"), "SystemAssigned");
+    assert.equal(get(cluster, "kubernetesVersion"), "1.35");
+    const pools = get(cluster, "agentPoolProfiles") as Record<string, unknown>[];
+    assert.equal(pools.length, 1);
+    assert.deepEqual([pools[0].mode, pools[0].vmSize, pools[0].count], ["System", "Standard_D4s_v5", 2]);
+  });
+
+  it("a separate user pool of the configured GPU size and count, tainted and labelled", () => {
+    const pool = findOne(run.resources, T.pool);
+    assert.equal(get(pool, "vmSize"), "Standard_NC6");
+    assert.equal(get(pool, "count"), 3);
+    assert.equal(get(pool, "mode"), "User");
+    assert.deepEqual(get(pool, "nodeTaints"), ["sku=gpu:NoSchedule"]);
+    assert.deepEqual(get(pool, "nodeLabels"), { workload: "gpu-inference" });
+    assert.equal(get(pool, "resourceName"), azureNameOf(T.cluster, findOne(run.resources, T.cluster)));
+    assert.equal(get(pool, "gpuProfile.driver"), "Install");
+  });
+
+  it("grants AcrPull on the registry to the kubelet identity", () => {
+    const grant = findOne(run.resources, T.role, "kubelet-acrpull");
+    assert.equal(get(grant, "principalId"), MOCK.kubeletObjectId);
+    assert.equal(get(grant, "scope"), mockId(T.registry));
+    assert.equal(
+      get(grant, "roleDefinitionId"),
+      `/subscriptions/${MOCK.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`,
+    );
+  });
+
+  it("builds an explicit Kubernetes provider from the kubeconfig, passed as a secret", () => {
+    const provider = findOne(run.resources, T.k8sProvider);
+    const kubeconfig = get(provider, "kubeconfig") as Record<string, unknown>;
+    // Secrets reach the engine wrapped with Pulumi's secret signature, never as a bare string.
+    assert.equal(kubeconfig["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+    assert.equal(kubeconfig.value, MOCK.kubeconfig);
+  });
+
+  it("attaches the cluster to the workspace as a v2 Kubernetes compute named aks-gpu, after the Azure ML extension", () => {
+    const extension = findOne(run.resources, T.extension);
+    assert.equal(get(extension, "extensionType"), "Microsoft.AzureML.Kubernetes");
+    assert.equal(get(extension, "configurationSettings.enableInference"), "True");
+    assert.equal(get(extension, "clusterName"), azureNameOf(T.cluster, findOne(run.resources, T.cluster)));
+    const compute = findOne(run.resources, T.compute);
+    assert.equal(get(compute, "computeName"), "aks-gpu");
+    assert.equal(get(compute, "properties.computeType"), "Kubernetes");
+    assert.equal(get(compute, "properties.resourceId"), mockId(T.cluster));
+    assert.equal(
+      get(compute, "workspaceName"),
+      azureNameOf(T.workspace, findOne(run.resources, T.workspace)),
+    );
+    const order = run.resources.map((r) => r.type);
+    assert.ok(
+      order.indexOf(T.extension) < order.indexOf(T.compute),
+      "compute attach registered before the extension",
+    );
+  });
+});
+
+describe("NVIDIA device plugin", () => {
+  it("runs the pinned official image in kube-system as in NVIDIA's static manifest, tolerating the GPU taint", () => {
+    const ds = findOne(run.resources, T.daemonSet);
+    assert.equal(get(ds, "metadata.namespace"), "kube-system");
+    const spec = get(ds, "spec.template.spec") as Record<string, unknown>;
+    const ctr = (spec.containers as Record<string, unknown>[])[0];
+    assert.equal(ctr.image, "nvcr.io/nvidia/k8s-device-plugin:v0.20.0");
+    assert.equal(spec.priorityClassName, "system-node-critical");
+    assert.deepEqual(spec.tolerations, [
+      { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+      { key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule" },
+    ]);
+    assert.deepEqual(spec.volumes, [
+      {
+        name: "kubelet-device-plugins-dir",
+        hostPath: { path: "/var/lib/kubelet/device-plugins", type: "Directory" },
+      },
+    ]);
+    assert.deepEqual(get(ctr as Record<string, unknown>, "securityContext"), {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    assert.match(String(ds.provider), /pulumi:providers:kubernetes::aks::/);
+  });
+});
+
+describe("scoring image", () => {
+  it("is built from app/ with app/Dockerfile, pushed to the registry, never built at preview", () => {
+    const image = findOne(run.resources, T.image);
+    assert.equal(get(image, "imageName"), `${loginServer()}/scoring:dev`);
+    assert.equal(get(image, "build.context"), "app");
+    assert.equal(get(image, "build.dockerfile"), "app/Dockerfile");
+    assert.equal(get(image, "buildOnPreview"), false);
+  });
+
+  it("pushes with the deployer's exchanged Entra ID token, not the admin user", () => {
+    const image = findOne(run.resources, T.image);
+    const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
+    assert.equal(registry.server, loginServer());
+    assert.equal(registry.username, "00000000-0000-0000-0000-000000000000");
+    assert.equal(registry.password, MOCK.acrRefreshToken);
+    assert.equal(run.fetchCalls.length, 1);
+    assert.equal(run.fetchCalls[0].url, `https://${loginServer()}/oauth2/exchange`);
+    const form = new URLSearchParams(run.fetchCalls[0].body);
+    assert.equal(form.get("grant_type"), "access_token");
+    assert.equal(form.get("service"), loginServer());
+    assert.equal(form.get("tenant"), MOCK.tenantId);
+    assert.equal(form.get("access_token"), MOCK.aadToken);
+    const push = findOne(run.resources, T.role, "scoring-image-acrpush");
+    assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
+    assert.equal(get(push, "scope"), mockId(T.registry));
+    assert.match(
+      String(get(push, "roleDefinitionId")),
+      /\/roleDefinitions\/8311e382-0749-4cb8-b61a-304f252e45ec$/,
+    );
+  });
+});
+
+describe("scoring service", () => {
+  it("runs 3 replicas of the image by digest from the workspace registry", () => {
+    const deployment = findOne(run.resources, T.deployment);
+    assert.equal(get(deployment, "spec.replicas"), 3);
+    assert.equal(container().image, `${loginServer()}/scoring@${MOCK.digest}`);
+    assert.match(String(deployment.provider), /pulumi:providers:kubernetes::aks::/);
+  });
+
+  it("limits each pod to 1 GPU, 2 CPU and 4Gi (requests = limits)", () => {
+    const expected = { cpu: "2", memory: "4Gi", "nvidia.com/gpu": "1" };
+    assert.deepEqual(get(container(), "resources.limits"), expected);
+    assert.deepEqual(get(container(), "resources.requests"), expected);
+  });
+
+  it("tolerates the GPU taint and selects the GPU pool's label", () => {
+    assert.deepEqual(podSpec().tolerations, [
+      { key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule" },
+    ]);
+    const poolLabels = get(findOne(run.resources, T.pool), "nodeLabels");
+    assert.deepEqual(podSpec().nodeSelector, poolLabels);
+  });
+
+  it("probes readiness on /ready and liveness on / of port 5001", () => {
+    const ports = container().ports as Record<string, unknown>[];
+    assert.deepEqual(ports, [{ name: "http", containerPort: 5001 }]);
+    assert.deepEqual(get(container(), "readinessProbe.httpGet"), { path: "/ready", port: "http" });
+    assert.deepEqual(get(container(), "livenessProbe.httpGet"), { path: "/", port: "http" });
+  });
+
+  it("passes the contract's environment, keys only by reference to the Secret", () => {
+    const env = container().env as Record<string, unknown>[];
+    const byName = new Map(env.map((e) => [String(e.name), e]));
+    assert.equal(get(byName.get("PORT") ?? {}, "value"), "5001");
+    assert.equal(get(byName.get("MODEL_DIR") ?? {}, "value"), "/app/model");
+    assert.equal(get(byName.get("DEVICE") ?? {}, "value"), "cuda");
+    assert.equal(get(byName.get("DRAIN_SECONDS") ?? {}, "value"), "20");
+    const secretName = get(findOne(run.resources, T.secret), "metadata.name") ?? "scoring-keys-k8sid";
+    for (const [envName, key] of [
+      ["SCORING_PRIMARY_KEY", "primaryKey"],
+      ["SCORING_SECONDARY_KEY", "secondaryKey"],
+    ]) {
+      const entry = byName.get(envName) ?? {};
+      assert.equal(get(entry, "value"), undefined, `${envName} must not be a literal`);
+      assert.deepEqual(get(entry, "valueFrom.secretKeyRef"), { name: secretName, key });
+    }
+  });
+
+  it("stores the two generated keys in the Secret", async () => {
+    const secret = findOne(run.resources, T.secret);
+    assert.equal(get(secret, "metadata.namespace"), "scoring");
+    const stringData = get(secret, "stringData");
+    assert.ok(isSecretInput(stringData), "the keys reach Kubernetes marked secret");
+    const data = secretInput(stringData) as Record<string, unknown>;
+    assert.equal(data.primaryKey, await outputValue(run.outputs.primaryKey));
+    assert.equal(data.secondaryKey, await outputValue(run.outputs.secondaryKey));
+    assert.notEqual(data.primaryKey, data.secondaryKey);
+  });
+
+  it("exposes a LoadBalancer on port 80 to the pods' port 5001, selecting exactly the pod labels", () => {
+    const service = findOne(run.resources, T.service);
+    assert.equal(get(service, "spec.type"), "LoadBalancer");
+    assert.deepEqual(get(service, "spec.ports"), [
+      { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+    ]);
+    const podLabels = get(findOne(run.resources, T.deployment), "spec.template.metadata.labels");
+    assert.deepEqual(get(service, "spec.selector"), podLabels);
+    assert.deepEqual(get(findOne(run.resources, T.deployment), "spec.selector.matchLabels"), podLabels);
+  });
+
+  it("with every GPU taken (3 pods on 3 single-GPU nodes) rolls by stopping one pod first, never surging", () => {
+    assert.deepEqual(get(findOne(run.resources, T.deployment), "spec.strategy"), {
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+    });
+  });
+
+  it("keeps all but one replica through disruptions and spreads pods across nodes", () => {
+    const pdb = findOne(run.resources, T.pdb);
+    assert.equal(get(pdb, "spec.maxUnavailable"), 1);
+    assert.deepEqual(
+      get(pdb, "spec.selector.matchLabels"),
+      get(findOne(run.resources, T.deployment), "spec.template.metadata.labels"),
+    );
+    const spread = (podSpec().topologySpreadConstraints as Record<string, unknown>[])[0];
+    assert.equal(spread.topologyKey, "kubernetes.io/hostname");
+    assert.equal(spread.maxSkew, 1);
+  });
+
+  it("drains: preStop pause, then a grace period longer than the pause plus the app's drain", () => {
+    assert.deepEqual(get(container(), "lifecycle.preStop"), { sleep: { seconds: 10 } });
+    const grace = Number(podSpec().terminationGracePeriodSeconds);
+    assert.ok(grace > 10 + 20, `grace ${grace}s must exceed preStop 10s + drain 20s`);
+  });
+
+  it("pods run non-root, read-only, unprivileged, RuntimeDefault seccomp, without a service-account token", () => {
+    const spec = podSpec();
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.equal(get(spec, "securityContext.runAsNonRoot"), true);
+    assert.equal(get(spec, "securityContext.runAsUser"), 10001);
+    assert.equal(get(spec, "securityContext.seccompProfile.type"), "RuntimeDefault");
+    assert.equal(get(container(), "securityContext.readOnlyRootFilesystem"), true);
+    assert.equal(get(container(), "securityContext.allowPrivilegeEscalation"), false);
+    assert.deepEqual(get(container(), "securityContext.capabilities.drop"), ["ALL"]);
+    assert.deepEqual(container().volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+    assert.deepEqual(get((spec.volumes as Record<string, unknown>[])[0], "emptyDir"), { sizeLimit: "1Gi" });
+    const labels = get(findOne(run.resources, T.namespace), "metadata.labels") as Record<string, unknown>;
+    assert.equal(labels["pod-security.kubernetes.io/enforce"], "restricted");
+  });
+});
+
+describe("stack outputs", () => {
+  it("has the outputs the README promises, with the service's address", async () => {
+    const values: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(run.outputs)) values[key] = await outputValue(value);
+    assert.equal(values.scoringUri, `http://${MOCK.lbAddress}/score`);
+    assert.equal(values.swaggerUri, `http://${MOCK.lbAddress}/swagger.json`);
+    assert.equal(values.v2InferenceBaseUri, `http://${MOCK.lbAddress}/v2`);
+    assert.equal(values.imageRef, `${loginServer()}/scoring@${MOCK.digest}`);
+    assert.equal(values.registryLoginServer, loginServer());
+    assert.equal(values.gpuVmSize, "Standard_NC6");
+    assert.equal(values.gpuNodeCount, 3);
+    assert.equal(values.replicas, 3);
+    assert.equal(values.computeTargetName, "aks-gpu");
+    assert.equal(values.kubeconfig, MOCK.kubeconfig);
+    for (const key of [
+      "resourceGroupName",
+      "workspaceName",
+      "clusterName",
+      "primaryKey",
+      "secondaryKey",
+      "modelName",
+      "modelVersion",
+    ]) {
+      assert.ok(typeof values[key] === "string" && values[key] !== "", key);
+    }
+  });
+
+  it("keys and kubeconfig are secret; nothing else is, and no plain output contains them", async () => {
+    const secretOutputs = ["primaryKey", "secondaryKey", "kubeconfig"];
+    const secretValues: string[] = [];
+    for (const key of secretOutputs) {
+      const output = run.outputs[key] as pulumi.Output<string>;
+      assert.equal(await pulumi.isSecret(output), true, `${key} must be secret`);
+      secretValues.push(await outputValue(output));
+    }
+    for (const [key, value] of Object.entries(run.outputs)) {
+      if (secretOutputs.includes(key) || !pulumi.Output.isInstance(value)) continue;
+      assert.equal(await pulumi.isSecret(value), false, `${key} should be a plain output`);
+      const text = JSON.stringify(await outputValue(value));
+      for (const secretValue of secretValues) assert.ok(!text.includes(secretValue), `${key} leaks a secret`);
+    }
+  });
+
+  it("warns at preview that Standard_NC6 is retired, with the replacement and the config key to change", () => {
+    assert.equal(run.warnings.length, 1);
+    assert.match(run.warnings[0], /Standard_NC6 was retired by Azure on 2023-09-06/);
+    assert.match(run.warnings[0], /K80/);
+    assert.match(run.warnings[0], /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
+  });
+
+  it("declares each resource once (no duplicate logical names per type)", () => {
+    const seen = new Set<string>();
+    for (const r of run.resources) {
+      const key = `${r.type}::${r.name}`;
+      assert.ok(!seen.has(key), `duplicate ${key}`);
+      seen.add(key);
+    }
+    assert.equal(findAll(run.resources, T.role).length, 2);
+  });
+});
