@@ -73,7 +73,10 @@ describe("the policy pack as the Pulumi engine runs it", { timeout: BOOT_TIMEOUT
   });
 
   it("reports its name, version and every policy as mandatory", async () => {
-    const info = await call(client.getAnalyzerInfo.bind(client), new Empty());
+    const info = await call<emptyPb.Empty, analyzerPb.AnalyzerInfo>(
+      client.getAnalyzerInfo.bind(client),
+      new Empty(),
+    );
     assert.equal(info.getName(), "gpu-inference-aks");
     assert.equal(info.getVersion(), "0.1.0");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
@@ -96,7 +99,10 @@ describe("the policy pack as the Pulumi engine runs it", { timeout: BOOT_TIMEOUT
       }),
     );
     request.setOptions(options);
-    const response = await call(client.analyze.bind(client), request);
+    const response = await call<analyzerPb.AnalyzeRequest, analyzerPb.AnalyzeResponse>(
+      client.analyze.bind(client),
+      request,
+    );
     const diagnostics = response.getDiagnosticsList();
     assert.equal(diagnostics.length, 1);
     assert.equal(diagnostics[0].getPolicyname(), "gpu-pool-vm-size-supported");
