@@ -1,0 +1,135 @@
+/**
+ * app/Dockerfile, parsed with dockerfile-ast: a pinned CUDA 12 base, a non-root numeric user, the
+ * server's command and port, the env defaults the Deployment relies on, and COPY sources that
+ * exist in app/ and survive app/.dockerignore. app/requirements.txt pins every package.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { DockerfileParser } from "dockerfile-ast";
+
+const APP = path.resolve(__dirname, "..", "app");
+const dockerfile = DockerfileParser.parse(fs.readFileSync(path.join(APP, "Dockerfile"), "utf8"));
+const dockerignore = fs
+  .readFileSync(path.join(APP, ".dockerignore"), "utf8")
+  .split("\n")
+  .map((line) => line.trim())
+  .filter((line) => line !== "" && !line.startsWith("#"));
+
+function instructions(keyword: string) {
+  return dockerfile.getInstructions().filter((i) => i.getKeyword() === keyword);
+}
+
+function envValues(): Map<string, string | null> {
+  const values = new Map<string, string | null>();
+  for (const env of dockerfile.getENVs()) {
+    for (const property of env.getProperties()) {
+      values.set(property.getName(), property.getValue());
+    }
+  }
+  return values;
+}
+
+describe("app/Dockerfile", () => {
+  it("builds on a CUDA 12 runtime image pinned by an exact version tag", () => {
+    const froms = dockerfile.getFROMs();
+    assert.ok(froms.length >= 1);
+    const base = froms[froms.length - 1];
+    assert.equal(base.getImageName(), "nvidia/cuda");
+    const tag = base.getImageTag() ?? "";
+    assert.match(
+      tag,
+      /^12\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d{2}\.\d{2}$/,
+      `tag ${tag} is not a pinned CUDA 12 runtime tag`,
+    );
+  });
+
+  it("runs as a non-root user with a numeric uid", () => {
+    const users = instructions("USER");
+    assert.ok(users.length >= 1, "no USER instruction: the container would run as root");
+    const user = users[users.length - 1].getArgumentsContent() ?? "";
+    const uid = user.split(":")[0];
+    assert.match(uid, /^\d+$/, `USER ${user} is not numeric (Kubernetes runAsNonRoot needs a numeric uid)`);
+    assert.notEqual(Number(uid), 0);
+    assert.equal(uid, "10001");
+    // USER comes after every RUN, so nothing later runs as root.
+    const all = dockerfile.getInstructions();
+    const lastUser = all.lastIndexOf(users[users.length - 1]);
+    assert.ok(all.slice(lastUser).every((i) => i.getKeyword() !== "RUN"));
+  });
+
+  it("starts the server with python3 -m scoring on port 5001", () => {
+    const cmds = dockerfile.getCMDs();
+    assert.equal(cmds.length, 1);
+    assert.deepEqual(
+      cmds[0].getJSONStrings().map((s) => s.getJSONValue()),
+      ["python3", "-m", "scoring"],
+    );
+    const exposed = instructions("EXPOSE").map((i) => i.getArgumentsContent());
+    assert.deepEqual(exposed, ["5001"]);
+  });
+
+  it("sets the environment defaults the Deployment relies on", () => {
+    const env = envValues();
+    assert.equal(env.get("MODEL_DIR"), "/app/model");
+    assert.equal(env.get("DEVICE"), "cuda");
+    assert.equal(env.get("PORT"), "5001");
+    assert.equal(env.get("ENTRY_SCRIPT"), "/app/score.py");
+  });
+
+  it("copies only sources that exist in app/ and that .dockerignore lets through", () => {
+    const copies = dockerfile.getCOPYs();
+    assert.ok(copies.length >= 3);
+    const sources: string[] = [];
+    for (const copy of copies) {
+      assert.equal(
+        copy.getFlags().filter((f) => f.getName() === "from").length,
+        0,
+        "no multi-stage copies expected",
+      );
+      const args = copy.getArguments().map((a) => a.getValue());
+      sources.push(...args.slice(0, -1));
+    }
+    for (const source of sources) {
+      assert.ok(fs.existsSync(path.join(APP, source)), `COPY source ${source} does not exist in app/`);
+      const entry = source.replace(/\/$/, "");
+      assert.ok(
+        dockerignore.some((line) => line === `!${entry}` || line === `!${entry}/`),
+        `COPY source ${source} is not allowed through app/.dockerignore`,
+      );
+    }
+    for (const needed of ["scoring/", "score.py", "model/"]) {
+      assert.ok(sources.includes(needed), `the image must contain ${needed}`);
+    }
+    assert.ok(!sources.some((s) => s.startsWith("tests")), "tests must not be copied into the image");
+    assert.ok(
+      fs.existsSync(path.join(APP, "model", "mnist_mlp.npz")),
+      "the weights the image serves are missing",
+    );
+  });
+});
+
+describe("app/requirements.txt", () => {
+  const lines = fs
+    .readFileSync(path.join(APP, "requirements.txt"), "utf8")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+
+  it("pins every package to an exact version", () => {
+    const packages = lines.filter((line) => !line.startsWith("--"));
+    for (const line of packages) {
+      assert.match(line, /^[A-Za-z0-9_.-]+==[0-9][^\s]*$/, `${line} is not pinned with ==`);
+    }
+    const names = packages.map((line) => line.split("==")[0].toLowerCase());
+    for (const needed of ["torch", "numpy", "aiohttp", "prometheus_client", "uvloop"]) {
+      assert.ok(names.includes(needed), `${needed} is missing`);
+    }
+  });
+
+  it("takes torch built for CUDA 12 from the PyTorch index", () => {
+    assert.ok(lines.includes("--index-url https://download.pytorch.org/whl/cu128"));
+    assert.ok(lines.some((line) => /^torch==2\.\d+\.\d+\+cu12\d$/.test(line)));
+  });
+});
