@@ -134,6 +134,7 @@ function gpuPoolSettings(r: Reader): GpuPoolSettings {
     MAX_NODES_PER_POOL,
     "pulumi config set gpuNodeCount 3 (AKS allows 1-1000 nodes per pool)",
   );
+  const nameIsValid = /^Standard_[A-Za-z0-9_]+$/.test(vmSize);
   const sku: GpuSku | undefined = gpuSkuCatalogue[vmSize];
   const gpusOverride = r.optionalNumber("gpusPerNode", true);
   const vCpusOverride = r.optionalNumber("gpuVmVcpus", true);
@@ -144,7 +145,7 @@ function gpuPoolSettings(r: Reader): GpuPoolSettings {
       ["gpuVmVcpus", vCpusOverride],
       ["gpuVmMemoryGiB", memoryOverride],
     ] as const
-  ).filter(([, value]) => value === undefined && sku === undefined);
+  ).filter(([, value]) => value === undefined && sku === undefined && nameIsValid);
   if (missing.length > 0) {
     r.problem(
       "gpuVmSize",
@@ -166,7 +167,9 @@ function gpuPoolSettings(r: Reader): GpuPoolSettings {
       r.problem(key, value, "must be at least 1", `set it to what one ${vmSize} node really has`);
     }
   }
-  return { vmSize, nodeCount, gpusPerNode, vCpus, memoryGiB, sku };
+  // An out-of-range count is already reported; NaN keeps the capacity checks from piling on.
+  const countIsValid = nodeCount >= 1 && nodeCount <= MAX_NODES_PER_POOL;
+  return { vmSize, nodeCount: countIsValid ? nodeCount : Number.NaN, gpusPerNode, vCpus, memoryGiB, sku };
 }
 
 function kubernetesVersion(r: Reader): string {

@@ -1,0 +1,59 @@
+/** Pulumi.yaml declares exactly the keys the program validates, with the same types and defaults. */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { configSchema } from "../components/configSchema";
+import { gpuSkuCatalogue, isSupportedGpuSize } from "../components/gpuSkus";
+import { PROJECT, ROOT } from "./harness";
+
+interface ProjectFile {
+  name: string;
+  runtime: { name: string };
+  config: Record<string, { type: string; default?: unknown; description?: string }>;
+}
+const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectFile;
+
+describe("Pulumi.yaml", () => {
+  it("is the nodejs project the components' type tokens and tests name", () => {
+    assert.equal(project.name, PROJECT);
+    assert.equal(project.runtime.name, "nodejs");
+  });
+
+  it("declares every key the program reads, each with type, description and the program's default", () => {
+    assert.deepEqual(Object.keys(project.config).sort(), Object.keys(configSchema).sort());
+    for (const [key, spec] of Object.entries(configSchema)) {
+      const declared = project.config[key];
+      assert.equal(declared.type, spec.type, key);
+      assert.ok(declared.description && declared.description.length > 10, `${key} needs a description`);
+      assert.equal(declared.default, "default" in spec ? spec.default : undefined, `${key} default`);
+    }
+  });
+
+  it("the dev stack sets only declared keys, with values of the declared types", () => {
+    const dev = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    for (const [fullKey, value] of Object.entries(dev.config)) {
+      if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+      const declared = project.config[fullKey.slice(PROJECT.length + 1)];
+      assert.ok(declared, `${fullKey} is not declared in Pulumi.yaml`);
+      const expected = declared.type === "integer" || declared.type === "number" ? "number" : declared.type;
+      assert.equal(typeof value, expected, fullKey);
+    }
+    assert.equal(dev.config[`${PROJECT}:gpuVmSize`], "Standard_NC6");
+    assert.equal(dev.config[`${PROJECT}:replicas`], 3);
+  });
+});
+
+describe("GPU size catalogue", () => {
+  it("knows the retired sizes as retired and offers supported replacements for them", () => {
+    assert.equal(isSupportedGpuSize("Standard_NC6"), false);
+    assert.equal(isSupportedGpuSize("Standard_NC4as_T4_v3"), true);
+    for (const sku of Object.values(gpuSkuCatalogue)) {
+      if (sku.retired)
+        assert.ok(isSupportedGpuSize(sku.retired.replacement), `${sku.vmSize} → ${sku.retired.replacement}`);
+    }
+  });
+});
