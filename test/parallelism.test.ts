@@ -1,0 +1,66 @@
+/**
+ * The slow paths run in parallel: the mocks hold the AKS cluster back until the image has been
+ * registered, and the ML workspace back until the scoring Deployment and device plugin have been.
+ * If the image waited on the cluster, or anything on the cluster (other than the compute attachment)
+ * waited on the workspace, the held resource's dependents could not register first and the order
+ * assertions below fail. A hold gives up after a few seconds so a regression fails instead of hanging.
+ */
+import assert from "node:assert/strict";
+import { before, it } from "node:test";
+import { devStackConfig, type ProgramRun, runProgram } from "./harness";
+
+const CLUSTER = "azure-native:containerservice:ManagedCluster";
+const WORKSPACE = "azure-native:machinelearningservices:Workspace";
+const IMAGE = "docker:index/image:Image";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
+
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return { promise, fire };
+}
+const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+let run: ProgramRun;
+const order: string[] = [];
+before(async () => {
+  const imageSeen = signal();
+  const workloadsSeen = signal();
+  const waiting = new Set([DEPLOYMENT, DAEMONSET]);
+  run = await runProgram({
+    config: devStackConfig(),
+    beforeCreate: async (type) => {
+      if (type === CLUSTER) await Promise.race([imageSeen.promise, giveUpAfter(5000)]);
+      if (type === WORKSPACE) await Promise.race([workloadsSeen.promise, giveUpAfter(5000)]);
+    },
+    onRegister: (record) => {
+      order.push(record.type);
+      if (record.type === IMAGE) imageSeen.fire();
+      waiting.delete(record.type);
+      if (waiting.size === 0) workloadsSeen.fire();
+    },
+  });
+});
+
+it("the image is built and pushed without waiting for the AKS cluster", () => {
+  assert.ok(order.includes(IMAGE) && order.includes(CLUSTER));
+  assert.ok(order.indexOf(IMAGE) < order.indexOf(CLUSTER), order.join("\n"));
+});
+
+it("the device plugin and scoring Deployment do not wait for the ML workspace", () => {
+  assert.ok(order.indexOf(DEPLOYMENT) < order.indexOf(WORKSPACE), order.join("\n"));
+  assert.ok(order.indexOf(DAEMONSET) < order.indexOf(WORKSPACE), order.join("\n"));
+});
+
+it("only the compute attachment (and the model) wait for the workspace", () => {
+  const afterWorkspace = order.slice(order.indexOf(WORKSPACE) + 1);
+  assert.deepEqual([...new Set(afterWorkspace)].sort(), [
+    "azure-native:machinelearningservices:Compute",
+    "azure-native:machinelearningservices:ModelContainer",
+    "azure-native:machinelearningservices:ModelVersion",
+  ]);
+  assert.equal(run.resources.length, order.length);
+});
