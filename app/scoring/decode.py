@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 DEFAULT_ROW_LENGTH = 784
 
@@ -96,9 +98,9 @@ def _describe(value: Any) -> str:  # Any: an element of a JSON document
     return repr(value)
 
 
-def _find_bad_element(data: list[Any], row_length: int) -> DecodeError:
+def _find_bad_element(data: list[Any], row_length: int, first_row: int = 0) -> DecodeError:
     """The slow, precise scan behind the fast checks: the first element that is not a float32 number."""
-    for i, row in enumerate(data):
+    for i, row in enumerate(data[first_row:], start=first_row):
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return DecodeError(f"data[{i}][{j}] is {_describe(value)}, expected a number")
@@ -110,7 +112,9 @@ def _find_bad_element(data: list[Any], row_length: int) -> DecodeError:
                     return DecodeError(f"data[{i}][{j}] is an integer too large for float32, expected a number in range")
             if as_float != as_float or as_float in (float("inf"), float("-inf")):
                 return DecodeError(f"data[{i}][{j}] is NaN/Infinity, expected a finite number")
-            if not np.isfinite(np.float32(as_float)):
+            with np.errstate(over="ignore"):
+                in_range = np.isfinite(np.float32(as_float))
+            if not in_range:
                 return DecodeError(f"data[{i}][{j}] is {value!r}, beyond the float32 range (about 3.4e38)")
     return DecodeError(f'"data" could not be read as rows of {row_length} numbers')
 
@@ -140,7 +144,7 @@ def _rows_from_document(doc: Any, body: bytes, row_length: int) -> np.ndarray:  
         for i, row in enumerate(data):
             kinds = set(map(type, row))
             if not kinds <= {float, int}:
-                raise _find_bad_element(data[i : i + 1], row_length) from None
+                raise _find_bad_element(data, row_length, first_row=i) from None
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             rows = np.array(data, dtype=np.float32)
@@ -168,13 +172,265 @@ def _decode_or_error(body: bytes, row_length: int) -> np.ndarray | DecodeError:
         return error
 
 
+# ---------------------------------------------------------------------------------------------
+# The byte-level parser: all bodies of a batch at once, as tensor operations (GPU or CPU).
+#
+# It accepts only the plain shape {"data": [[n, n, ...], [n, ...]]} (whitespace anywhere JSON
+# allows it) with numbers in JSON's grammar without exponents, checks the structure (brackets,
+# commas, row lengths) and each number's grammar (sign, leading zeros, one dot with digits on both
+# sides), and computes each value the way json.loads + float32 does: the decimal's correctly
+# rounded float64, then float32. A body it does not accept outright -- invalid, unusual (other
+# keys, exponents, over 18 digits) or one of the rare numbers where float64 -> float32 rounding
+# could not be settled -- is decoded by the exact CPU path instead, which also words its error.
+# ---------------------------------------------------------------------------------------------
+
+# JSON's whitespace only (not \\s, which also matches \\f and \\v that json.loads refuses).
+_HEAD = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"data"[ \t\n\r]*:[ \t\n\r]*\[')
+_TAIL = re.compile(rb'\][ \t\n\r]*\}[ \t\n\r]*\Z')
+_MAX_DIGITS = 18  # 10**18 < 2**63: the mantissa stays exact in int64
+_MAX_FRACTION = 22  # 10**22 is the largest power of ten that float64 holds exactly
+_EXACT_MANTISSA = 2**53
+# A float64 is settled as a float32 unless its 29 discarded bits lie this close (in float64 ulps)
+# to the float32 rounding midpoint; the approximation below is within ~2.5 ulps of the true value.
+_MIDPOINT_MARGIN = 8
+_LOW29 = (1 << 29) - 1
+_MIDPOINT = 1 << 28
+
+# Symbol kinds, in the order the grammar check uses them.
+_NUM, _COMMA, _OPEN, _CLOSE = 0, 1, 2, 3
+
+
+def _array_text(body: bytes) -> memoryview | None:
+    """The text between the outer brackets of "data" when the body has the plain shape, else None."""
+    head = _HEAD.match(body)
+    if head is None:
+        return None
+    tail = _TAIL.search(body, head.end())
+    if tail is None:
+        return None
+    return memoryview(body)[head.end() : tail.start()]
+
+
+class _ByteParser:
+    """Parses many array texts in one pass on one device; one call at a time (a lock enforces it)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._lock = threading.Lock()
+        self._host: torch.Tensor | None = None
+        self._pow10_int = torch.tensor([10**k for k in range(_MAX_DIGITS + 1)], dtype=torch.int64, device=device)
+        self._pow10_float = torch.tensor(
+            [float(10**k) for k in range(_MAX_FRACTION + 1)], dtype=torch.float64, device=device
+        )
+
+    def _staging(self, size: int) -> torch.Tensor:
+        """A reused host buffer (pinned for CUDA, so the upload is one DMA without a bounce copy)."""
+        if self._host is None or self._host.numel() < size:
+            capacity = max(size, 1 << 20, 0 if self._host is None else 2 * self._host.numel())
+            self._host = torch.empty(capacity, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        return self._host[:size]
+
+    def parse(self, texts: Sequence[memoryview], row_length: int) -> list[np.ndarray | None]:
+        """One float32 (rows, row_length) array per text, or None where the exact CPU path must decide."""
+        with self._lock, torch.inference_mode():
+            return self._parse(texts, row_length)
+
+    def _parse(self, texts: Sequence[memoryview], row_length: int) -> list[np.ndarray | None]:
+        count = len(texts)
+        lengths = [len(text) + 1 for text in texts]  # +1: a space after each keeps tokens apart
+        starts = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        total = int(starts[-1])
+        host = self._staging(total)
+        host_np = host.numpy()
+        for i, text in enumerate(texts):
+            host_np[starts[i] : starts[i + 1] - 1] = np.frombuffer(text, dtype=np.uint8)
+            host_np[starts[i + 1] - 1] = 32
+        data = host.to(self.device, non_blocking=True)
+        # Byte offset where each body starts, and one past the end of the last.
+        bounds = torch.from_numpy(starts).to(self.device, non_blocking=True)
+        dev = self.device
+
+        def per_body(per_byte: torch.Tensor) -> torch.Tensor:
+            """How many marked bytes each body holds (a prefix sum read at the body bounds)."""
+            through = torch.zeros(total + 1, dtype=torch.int64, device=dev)
+            torch.cumsum(per_byte, 0, out=through[1:])
+            return through[bounds[1:]] - through[bounds[:-1]]
+
+        is_digit = (data >= 48) & (data <= 57)
+        is_minus = data == 45
+        is_dot = data == 46
+        is_num = is_digit | is_minus | is_dot
+        is_ws = (data == 32) | (data == 10) | (data == 13) | (data == 9)
+        is_comma = data == 44
+        is_open = data == 91
+        is_close = data == 93
+
+        def shifted(mask: torch.Tensor, by: int) -> torch.Tensor:
+            """mask moved `by` bytes later (positive) or earlier (negative), False at the edges."""
+            out = torch.zeros_like(mask)
+            if by > 0:
+                out[by:] = mask[:-by]
+            else:
+                out[:by] = mask[-by:]
+            return out
+
+        prev_num, next_num = shifted(is_num, 1), shifted(is_num, -1)
+        prev_digit, next_digit = shifted(is_digit, 1), shifted(is_digit, -1)
+        token_start = is_num & ~prev_num
+
+        # Every problem found is counted at a byte; a body with any is left to the exact path.
+        # Per byte: bytes JSON numbers without exponents never hold (exponents, letters, quotes,
+        # braces...), '-' other than first and before a digit, '.' not between digits, and a
+        # leading zero before more digits.
+        bad_at = (~(is_num | is_ws | is_comma | is_open | is_close)).to(torch.int32)
+        bad_at += is_minus & ~(token_start & next_digit)
+        bad_at += is_dot & ~(prev_digit & next_digit)
+        bad_at += (data == 48) & (token_start | shifted(is_minus, 1)) & next_digit
+
+        # Structure: the symbols (number tokens, commas, brackets) of each body must read
+        # [ n (, n)* ] ( , [ n (, n)* ] )*
+        symbol_pos = torch.nonzero(token_start | is_comma | is_open | is_close).flatten()
+        symbol_byte = data[symbol_pos]
+        kind = torch.full_like(symbol_pos, _NUM)
+        kind.masked_fill_(symbol_byte == 44, _COMMA)
+        kind.masked_fill_(symbol_byte == 91, _OPEN)
+        kind.masked_fill_(symbol_byte == 93, _CLOSE)
+        owner = torch.searchsorted(bounds, symbol_pos, right=True) - 1
+        if symbol_pos.numel():
+            first = torch.ones_like(kind, dtype=torch.bool)
+            first[1:] = owner[1:] != owner[:-1]
+            last = torch.ones_like(kind, dtype=torch.bool)
+            last[:-1] = owner[1:] != owner[:-1]
+            prev_kind = torch.full_like(kind, -1)
+            prev_kind[1:] = kind[:-1]
+            prev_kind.masked_fill_(first, -1)
+            next_kind = torch.full_like(kind, -1)
+            next_kind[:-1] = kind[1:]
+            next_kind.masked_fill_(last, -1)
+            is_number = kind == _NUM
+            opens = kind == _OPEN
+            closes = kind == _CLOSE
+            bad_symbol = (first & ~opens) | (last & ~closes)
+            bad_symbol |= opens & (next_kind != _NUM)
+            bad_symbol |= is_number & (next_kind != _COMMA) & (next_kind != _CLOSE)
+            bad_symbol |= closes & ~last & (next_kind != _COMMA)
+            bad_symbol |= (kind == _COMMA) & ~(
+                ((prev_kind == _NUM) & (next_kind == _NUM)) | ((prev_kind == _CLOSE) & (next_kind == _OPEN))
+            )
+            # Row lengths: at each ']', the numbers since the latest '['.
+            numbers_through = torch.cumsum(is_number, 0)
+            at_latest_open = torch.cummax(torch.where(opens, numbers_through, torch.zeros_like(numbers_through)), 0).values
+            bad_symbol |= closes & (numbers_through - at_latest_open != row_length)
+            bad_at.index_add_(0, symbol_pos, bad_symbol.to(torch.int32))
+
+        # Values, per token t: mantissa = sum of digit * 10**(digits after it in t), the fraction
+        # length, the sign; computed over all bytes so no step waits for a count from the device.
+        token_of_byte = (torch.cumsum(token_start, 0) - 1).clamp_(min=0)
+        tokens = int(token_start.sum())
+        digits_through = torch.cumsum(is_digit, 0)
+        digits_before_token = torch.cummax(
+            torch.where(token_start, digits_through - is_digit.long(), torch.zeros_like(digits_through)), 0
+        ).values
+        digits_in_token = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, is_digit.long())
+        dots_in_token = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, is_dot.long())
+        power = digits_in_token[token_of_byte] - (digits_through - digits_before_token)
+        digit_value = (data.long() - 48) * is_digit
+        # Leading zeros cost nothing; a nonzero digit at 10**18 or above would overflow int64.
+        bad_at += (digit_value != 0) & (power >= _MAX_DIGITS)
+        contribution = digit_value * self._pow10_int[power.clamp(0, _MAX_DIGITS)]
+        mantissa = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, contribution)
+        # At a '.', power counts the digits after it: the fraction's length.
+        fraction = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, power * is_dot)
+
+        token_starts = symbol_pos[kind == _NUM] if symbol_pos.numel() else symbol_pos
+        value = mantissa.double() / self._pow10_float[fraction.clamp(0, _MAX_FRACTION)]
+        negative = data[token_starts] == 45
+        # json.loads reads "-0" as the int 0 (+0.0) but "-0.0" as -0.0.
+        negative &= (mantissa != 0) | (dots_in_token > 0)
+        value = torch.where(negative, -value, value)
+        low = value.view(torch.int64) & _LOW29
+        unsettled = (mantissa >= _EXACT_MANTISSA) & ((low - _MIDPOINT).abs() <= _MIDPOINT_MARGIN)
+        unsettled |= (fraction > _MAX_FRACTION) | (dots_in_token > 1)
+        bad_at.index_add_(0, token_starts, unsettled.to(torch.int32))
+        values = value.float()
+
+        # One trip back for the per-body facts, one for the values.
+        facts = torch.stack(
+            [per_body(bad_at), per_body(token_start), per_body(is_open), per_body(token_start | is_comma | is_open | is_close)]
+        ).cpu().numpy()
+        host_values = values.cpu().numpy()
+        bad_host = (facts[0] > 0) | (facts[3] == 0)  # no symbols at all: "data": [] -> exact path's message
+        tokens_host = facts[1]
+        rows_host = facts[2]
+
+        results: list[np.ndarray | None] = []
+        offset = 0
+        for i in range(count):
+            n_tokens = int(tokens_host[i])
+            if bad_host[i]:
+                results.append(None)
+            else:
+                results.append(host_values[offset : offset + n_tokens].reshape(int(rows_host[i]), row_length))
+            offset += n_tokens
+        return results
+
+
+_parsers: dict[str, _ByteParser] = {}
+_parsers_lock = threading.Lock()
+
+
+def _parser_for(device: str) -> _ByteParser | None:
+    """The byte parser for a CUDA device, or None when the exact CPU path is the faster choice."""
+    target = torch.device(device)
+    if target.type != "cuda" or not torch.cuda.is_available():
+        return None
+    key = str(target)
+    with _parsers_lock:
+        if key not in _parsers:
+            _parsers[key] = _ByteParser(target)
+        return _parsers[key]
+
+
+# Below this many bytes in a batch the GPU's fixed launch cost exceeds the CPU parser's work.
+GPU_MIN_BATCH_BYTES = 64 * 1024
+
+
 def decode_scoring_bodies(
     bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH, device: str = "cpu"
 ) -> list[np.ndarray | DecodeError]:
     """Many bodies -> one result per body, in order: the rows, or the DecodeError for that body."""
-    return [_decode_or_error(bytes(body), row_length) for body in bodies]
+    blobs = [bytes(body) for body in bodies]
+    parser = _parser_for(device)
+    if parser is None or sum(len(blob) for blob in blobs) < GPU_MIN_BATCH_BYTES:
+        return [_decode_or_error(blob, row_length) for blob in blobs]
+    texts = [_array_text(blob) for blob in blobs]
+    plain = [i for i, text in enumerate(texts) if text is not None]
+    parsed = parser.parse([texts[i] for i in plain], row_length) if plain else []
+    results: list[np.ndarray | DecodeError | None] = [None] * len(blobs)
+    for i, rows in zip(plain, parsed):
+        results[i] = rows
+    return [
+        result if result is not None else _decode_or_error(blobs[i], row_length)
+        for i, result in enumerate(results)
+    ]
 
 
-def available_decoders() -> list[str]:
-    """The decoding paths this process uses, for logs and metrics."""
-    return [f"cpu:{_FAST_NAME}"]
+def parse_bytes_on(device: str, bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH) -> list[np.ndarray | None]:
+    """The byte parser alone on any device (tests and benchmarks): rows, or None where it defers."""
+    texts = [_array_text(bytes(body)) for body in bodies]
+    parser = _ByteParser(torch.device(device))
+    plain = [i for i, text in enumerate(texts) if text is not None]
+    parsed = parser.parse([texts[i] for i in plain], row_length) if plain else []
+    results: list[np.ndarray | None] = [None] * len(bodies)
+    for i, rows in zip(plain, parsed):
+        results[i] = rows
+    return results
+
+
+def available_decoders(device: str = "cpu") -> list[str]:
+    """The decoding paths this process uses on `device`, for logs and metrics."""
+    paths = [f"cpu:{_FAST_NAME}"]
+    if _parser_for(device) is not None:
+        paths.insert(0, f"{device}:byteparse")
+    return paths

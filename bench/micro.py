@@ -1,0 +1,111 @@
+"""Micro-benchmarks of the two parts the server's speed rests on: decoding JSON bodies and the predictor.
+
+Run from the repository root: `python3 bench/micro.py [--device cuda]`. Prints a markdown table of
+median timings (and checks the byte parser is bit-identical to json.loads + float32 on all 10,000
+real digits in both number formats clients use), so the numbers in RESULTS.md can be reproduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "app"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from mnist_digits import load_digits  # noqa: E402
+from payloads import json_body  # noqa: E402
+from scoring import decode  # noqa: E402
+from scoring.model import Predictor  # noqa: E402
+
+
+def median_ms(fn: Callable[[], object], repeat: int, sync: bool) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        if sync:
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        fn()
+        if sync:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def reference(body: bytes) -> np.ndarray:
+    return np.asarray(json.loads(body)["data"], dtype=np.float32)
+
+
+def check_exact(device: str, rows: np.ndarray) -> str:
+    lines = []
+    for style in ("short", "float32repr"):
+        bodies = [json_body(rows[i : i + 500], style) for i in range(0, rows.shape[0], 500)]
+        parsed = decode.parse_bytes_on(device, bodies)
+        deferred = sum(result is None for result in parsed)
+        for body, result in zip(bodies, parsed):
+            if result is not None and not np.array_equal(result.view(np.uint32), reference(body).view(np.uint32)):
+                raise SystemExit(f"byte parser on {device} differs from json.loads + float32 ({style})")
+        lines.append(f"- {style} numbers: {rows.shape[0]} rows bit-identical, {deferred} of {len(bodies)} bodies deferred to the CPU path")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    device: str = args.device
+    sync = device.startswith("cuda")
+    rows, _ = load_digits("all")
+    uint8_rows = np.round(rows * 255).astype(np.uint8)
+    print(f"# micro-benchmarks on {torch.cuda.get_device_name() if sync else 'CPU'}, torch {torch.__version__}, numpy {np.__version__}")
+    print(f"decoders: {decode.available_decoders(device)}\n")
+    print(check_exact(device, rows))
+
+    print("\n| decode | rows | body KB | json.loads+asarray ms | exact CPU path ms | byte parser ms | decode_scoring_bodies ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for style in ("short", "float32repr"):
+        for count, per_body in ((1, 1), (64, 64), (1024, 64), (4096, 64), (1024, 1024)):
+            bodies = [json_body(rows[(i * per_body) % 9000 : (i * per_body) % 9000 + per_body], style) for i in range(count // per_body)]
+            ref_ms = median_ms(lambda: [reference(b) for b in bodies], max(3, args.repeat // 5), False)
+            cpu_ms = median_ms(lambda: [decode.decode_scoring_body(b) for b in bodies], max(3, args.repeat // 5), False)
+            gpu_ms = median_ms(lambda: decode.parse_bytes_on(device, bodies), args.repeat, sync) if sync else float("nan")
+            batch_ms = median_ms(lambda: decode.decode_scoring_bodies(bodies, device=device), args.repeat, sync)
+            size_kb = sum(len(b) for b in bodies) / 1024
+            print(f"| {style} | {count} ({count // per_body} bodies) | {size_kb:.0f} | {ref_ms:.2f} | {cpu_ms:.2f} | {gpu_ms:.2f} | {batch_ms:.2f} |")
+
+    print("\n| predictor | batch | float32 ms | uint8 ms | float32 no graphs ms | uint8 no graphs ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    model_dir = REPO / "app" / "model"
+    with_graphs = Predictor(model_dir, device, 4096)
+    with_graphs.warmup()
+    without = Predictor(model_dir, device, 4096, cuda_graphs=False)
+    without.warmup()
+    for batch in (1, 16, 64, 256, 1024, 4096, 16384):
+        f32 = rows[:batch] if batch <= rows.shape[0] else np.tile(rows, (batch // rows.shape[0] + 1, 1))[:batch]
+        u8 = np.round(f32 * 255).astype(np.uint8)
+        timings = [
+            median_ms(lambda p=p, x=x: p.predict(x), args.repeat, False)
+            for p in (with_graphs, without)
+            for x in (f32, u8)
+        ]
+        print(f"| | {batch} | {timings[0]:.3f} | {timings[1]:.3f} | {timings[2]:.3f} | {timings[3]:.3f} |")
+    same = np.array_equal(with_graphs.predict(rows), without.predict(rows)) and np.array_equal(
+        with_graphs.predict(uint8_rows), without.predict(uint8_rows)
+    )
+    print(f"\ngraph and plain paths give the same labels on all 10,000 digits: {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
