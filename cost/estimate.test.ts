@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { gpuSkuCatalogue } from "../components/gpuSkus";
+import { estimateGpuCost } from "./estimate";
+import { gpuPriceTable, parsePriceTable } from "./priceTable";
+import { gpuCostInputFromYaml } from "./stackConfig";
+
+describe("estimateGpuCost", () => {
+  it("prices a known size from the table, naming the price date and source", () => {
+    const estimate = estimateGpuCost({
+      gpuVmSize: "Standard_NC4as_T4_v3",
+      gpuNodeCount: 3,
+      location: "eastus",
+    });
+    assert.equal(estimate.nodeHoursPerDay, 72);
+    assert.equal(estimate.nodeHoursPerMonth, 2190);
+    assert.ok(Math.abs((estimate.usdPerHour ?? 0) - 1.578) < 1e-9);
+    assert.ok(Math.abs((estimate.usdPerDay ?? 0) - 37.872) < 1e-9);
+    assert.ok(Math.abs((estimate.usdPerMonth ?? 0) - 1151.94) < 1e-9);
+    assert.match(
+      estimate.summary,
+      /3 × Standard_NC4as_T4_v3 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month/,
+    );
+    assert.match(
+      estimate.summary,
+      /about \$37\.87 per day and \$1,151\.94 per month at \$0\.526 per node-hour/,
+    );
+    assert.match(
+      estimate.summary,
+      /recorded 2026-11-25, source: https:\/\/prices\.azure\.com\/api\/retail\/prices/,
+    );
+    assert.doesNotMatch(estimate.summary, /may differ/);
+  });
+
+  it("says when the stack's region is not the one the price was recorded for", () => {
+    const estimate = estimateGpuCost({
+      gpuVmSize: "Standard_NC4as_T4_v3",
+      gpuNodeCount: 1,
+      location: "westeurope",
+    });
+    assert.match(estimate.summary, /The price is for eastus; westeurope may differ\./);
+  });
+
+  it("says clearly that a retired size has no price, and still counts node-hours", () => {
+    const estimate = estimateGpuCost({ gpuVmSize: "Standard_NC6", gpuNodeCount: 3, location: "eastus" });
+    assert.equal(estimate.usdPerHour, undefined);
+    assert.equal(estimate.usdPerMonth, undefined);
+    assert.equal(estimate.nodeHoursPerMonth, 2190);
+    assert.match(estimate.summary, /No price: Azure retired Standard_NC6 on 2023-09-06/);
+  });
+
+  it("says clearly that no price is known for a size missing from the table", () => {
+    const estimate = estimateGpuCost({
+      gpuVmSize: "Standard_NC8as_T4_v3",
+      gpuNodeCount: 2,
+      location: "eastus",
+    });
+    assert.equal(estimate.usdPerDay, undefined);
+    assert.match(estimate.summary, /No price is known for Standard_NC8as_T4_v3/);
+    assert.match(estimate.summary, /48 GPU node-hours per day, 1,460 per month/);
+  });
+
+  it("rejects a node count that is not a whole number, naming it", () => {
+    assert.throws(
+      () => estimateGpuCost({ gpuVmSize: "Standard_NC4as_T4_v3", gpuNodeCount: 1.5, location: "eastus" }),
+      /gpuNodeCount must be a whole number of nodes \(0 or more\), got 1\.5/,
+    );
+    assert.throws(
+      () => estimateGpuCost({ gpuVmSize: " ", gpuNodeCount: 1, location: "eastus" }),
+      /gpuVmSize must name an Azure VM size/,
+    );
+  });
+});
+
+describe("cost/gpuPrices.json", () => {
+  it("marks exactly the catalogue's retired sizes as retired, on the catalogue's dates", () => {
+    for (const [size, sku] of Object.entries(gpuSkuCatalogue)) {
+      const entry = gpuPriceTable.sizes[size];
+      if (sku.retired !== undefined) {
+        assert.deepEqual(entry, { kind: "retired", retired: sku.retired.date }, size);
+      } else if (entry !== undefined) {
+        assert.equal(entry.kind, "priced", size);
+      }
+    }
+  });
+
+  it("rejects a price without a source and a retired size with a price", () => {
+    const base = { currency: "USD", region: "eastus", recordedOn: "2026-11-25" };
+    assert.throws(
+      () => parsePriceTable({ ...base, sizes: { Standard_X: { usdPerHour: 1 } } }),
+      /Standard_X\.source must be an https URL/,
+    );
+    assert.throws(
+      () => parsePriceTable({ ...base, sizes: { Standard_X: { retired: "2023-09-06", usdPerHour: 1 } } }),
+      /Standard_X is retired, so it must not carry a price/,
+    );
+  });
+});
+
+describe("the stack config reader", () => {
+  const projectYaml = [
+    "name: gpu-inference-aks",
+    "runtime: nodejs",
+    "config:",
+    "  location: { type: string, default: westus3 }",
+    "  gpuVmSize: { type: string, default: Standard_NC4as_T4_v3 }",
+    "  gpuNodeCount: { type: integer, default: 1 }",
+  ].join("\n");
+
+  it("takes stack values over Pulumi.yaml defaults", () => {
+    const stackYaml =
+      "config:\n  gpu-inference-aks:gpuVmSize: Standard_NC6\n  gpu-inference-aks:gpuNodeCount: 3\n";
+    assert.deepEqual(gpuCostInputFromYaml(projectYaml, stackYaml, "dev"), {
+      gpuVmSize: "Standard_NC6",
+      gpuNodeCount: 3,
+      location: "westus3",
+    });
+  });
+
+  it("names the missing key", () => {
+    assert.throws(
+      () => gpuCostInputFromYaml("name: p\nconfig: {}\n", "config: {}\n", "prod"),
+      /Cannot estimate the GPU cost of stack prod: p:gpuVmSize is not set in Pulumi\.prod\.yaml or Pulumi\.yaml/,
+    );
+  });
+});
+
+describe("cost/print-estimate.ts", () => {
+  it("prints the dev stack's estimate as Markdown from the repository's own files", () => {
+    const tsx = path.resolve(__dirname, "../node_modules/.bin/tsx");
+    const output = execFileSync(tsx, [path.join(__dirname, "print-estimate.ts"), "dev"], {
+      encoding: "utf8",
+    });
+    assert.match(output, /^### GPU cost of stack `dev`\n\nGPU cost: \d+ × Standard_\w+/);
+  });
+
+  it("fails with a clear message for a stack that has no file", () => {
+    const tsx = path.resolve(__dirname, "../node_modules/.bin/tsx");
+    assert.throws(
+      () =>
+        execFileSync(tsx, [path.join(__dirname, "print-estimate.ts"), "nosuchstack"], {
+          encoding: "utf8",
+          stdio: "pipe",
+        }),
+      (error: { stderr?: string }) => /Pulumi\.nosuchstack\.yaml does not exist/.test(error.stderr ?? ""),
+    );
+  });
+});

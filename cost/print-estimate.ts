@@ -1,0 +1,38 @@
+/**
+ * Prints the GPU cost of a stack as Markdown, from Pulumi.yaml and Pulumi.<stack>.yaml, with no
+ * Pulumi CLI or cloud access. The pull request workflow appends it to the job summary and the PR.
+ * Usage: npx tsx cost/print-estimate.ts <stack>
+ */
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { estimateGpuCost } from "./estimate";
+import { gpuCostInputFromYaml } from "./stackConfig";
+
+function main(argv: readonly string[]): number {
+  const stack = argv[0];
+  if (stack === undefined || !/^[A-Za-z0-9_.-]+$/.test(stack)) {
+    process.stderr.write("usage: tsx cost/print-estimate.ts <stack>   (e.g. dev)\n");
+    return 2;
+  }
+  const root = path.resolve(__dirname, "..");
+  const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!existsSync(stackFile)) {
+    process.stderr.write(`error: ${stackFile} does not exist; is "${stack}" the stack's name?\n`);
+    return 1;
+  }
+  const input = gpuCostInputFromYaml(
+    readFileSync(path.join(root, "Pulumi.yaml"), "utf8"),
+    readFileSync(stackFile, "utf8"),
+    stack,
+  );
+  const estimate = estimateGpuCost(input);
+  process.stdout.write(`### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n`);
+  return 0;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}
