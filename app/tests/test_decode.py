@@ -221,7 +221,7 @@ def test_byte_parser_settles_float32_ties_exactly_when_the_mantissa_is_exact() -
     # Each lies exactly halfway between two float32s and has under 16 digits, so its float64 is
     # exact: the parser must not defer it and must round half to even, as numpy does.
     texts = [repr(0.5 + 2.0**-25), "16777217", "16777219", "-16777217", "0.75", "-0.5"]
-    body = body_with([texts + ["0"] * 780])
+    body = body_with([texts + ["0"] * (784 - len(texts))])
     (result,) = parse_bytes_on(DEVICE, [body])
     assert result is not None
     assert_bits_equal(result, reference(body))
