@@ -1,0 +1,38 @@
+/**
+ * Runs the real program (../index.ts) with a stack's config under the program's own Pulumi mocks
+ * (test/harness.ts) and returns what the policy engine would see: every registered resource with its
+ * inputs, secrets unwrapped (policies receive plain values), and the registry's login server output.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type { PolicyPackConfig } from "@pulumi/policy";
+import { devStackConfig, outputValue, runProgram } from "../../test/harness";
+import type { CapturedResource } from "./evaluate";
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Replaces Pulumi's secret envelopes ({<sig>: ..., value}) with their values, recursively. */
+export function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (typeof value !== "object" || value === null) return value;
+  const object = value as Record<string, unknown>;
+  if (SECRET_SIG_KEY in object) return unwrapSecrets(object.value);
+  return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, unwrapSecrets(inner)]));
+}
+
+export async function captureDevStack(): Promise<CapturedResource[]> {
+  const run = await runProgram({ config: devStackConfig() });
+  const loginServer = await outputValue(run.outputs.registryLoginServer);
+  return run.resources.map((r) => {
+    const props = unwrapSecrets(r.inputs) as Record<string, unknown>;
+    if (r.type === "azure-native:containerregistry:Registry") props.loginServer = loginServer;
+    return { type: r.type, name: r.name, props };
+  });
+}
+
+/** The policy config file a stack's preview passes to the pack (policy/config/<stack>.json). */
+export function stackPolicyConfig(stack: string): PolicyPackConfig {
+  return JSON.parse(
+    readFileSync(path.resolve(__dirname, "..", "config", `${stack}.json`), "utf8"),
+  ) as PolicyPackConfig;
+}

@@ -1,0 +1,57 @@
+/**
+ * The pack against the real program: index.ts with the dev stack's config (Pulumi.dev.yaml) under
+ * mocks, every registered resource evaluated by every policy. One test per policy, so a failure names
+ * the rule and prints the messages `pulumi preview --policy-pack policy` would show.
+ */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { policies } from "../policies";
+import { type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
+import { captureDevStack, stackPolicyConfig } from "../testing/program";
+
+let resources: CapturedResource[];
+let violations: Violation[];
+
+before(async () => {
+  resources = await captureDevStack();
+  violations = await evaluatePolicies(policies, resources, stackPolicyConfig("dev"));
+});
+
+function of(policyName: string): Violation[] {
+  return violations.filter((v) => v.policyName === policyName);
+}
+
+describe("the dev stack under the policy pack", () => {
+  it("declares the resources the policies are about", () => {
+    const types = new Set(resources.map((r) => r.type));
+    for (const type of [
+      "azure-native:containerservice:AgentPool",
+      "azure-native:containerregistry:Registry",
+      "azure-native:storage:StorageAccount",
+      "azure-native:keyvault:Vault",
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:apps/v1:DaemonSet",
+      "kubernetes:policy/v1:PodDisruptionBudget",
+    ]) {
+      assert.ok(types.has(type), `the program declares no ${type}`);
+    }
+  });
+
+  it("warns, without failing, that the dev stack's Standard_NC6 is retired (the stack's opt-in)", () => {
+    const found = of("gpu-pool-vm-size-supported");
+    assert.equal(found.length, 1);
+    assert.equal(found[0].enforcementLevel, "advisory");
+    assert.match(found[0].message, /uses Standard_NC6 .* which Azure retired on 2023-09-06/);
+  });
+
+  for (const policy of policies.filter((p) => p.name !== "gpu-pool-vm-size-supported")) {
+    it(`passes ${policy.name}`, () => {
+      const found = of(policy.name);
+      assert.deepEqual(
+        found.map((v) => v.message),
+        [],
+        `${policy.name} fails on the real program:\n  ${found.map((v) => v.message).join("\n  ")}`,
+      );
+    });
+  }
+});
