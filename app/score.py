@@ -4,7 +4,7 @@ An existing Azure ML entry script with only init()/run() can replace this file (
 server then calls run() per request. This one also offers run_batch(), which the server prefers:
 it decodes queued request bodies together and scores all their rows in one GPU call.
 
-Environment: AZUREML_MODEL_DIR or MODEL_DIR (folder holding mnist_mlp.npz; default: model/ beside
+Environment: MODEL_DIR or AZUREML_MODEL_DIR, in that order as the server reads them (folder holding mnist_mlp.npz; default: model/ beside
 this file), DEVICE ("cuda" or "cpu"; default cuda when a GPU is visible), MAX_BATCH_ROWS (largest
 batch the predictor runs in one call; default 4096).
 """
@@ -29,7 +29,7 @@ _predictor: Predictor | None = None
 
 
 def _model_dir() -> Path:
-    configured = os.environ.get("AZUREML_MODEL_DIR") or os.environ.get("MODEL_DIR")
+    configured = os.environ.get("MODEL_DIR") or os.environ.get("AZUREML_MODEL_DIR")
     return Path(configured) if configured else Path(__file__).resolve().parent / "model"
 
 
