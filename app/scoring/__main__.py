@@ -13,13 +13,15 @@ import os
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from scoring.entry import EntryScriptError, load_entry_script
-from scoring.server import ScoringServer
 from scoring.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from scoring.server import ScoringServer
 
 log = logging.getLogger("scoring")
 
@@ -43,6 +45,11 @@ async def _drain(server: ScoringServer, deadline_s: float) -> None:
 
 
 async def serve(settings: Settings) -> int:
+    # Imported here, after the settings were accepted: these pull in torch (seconds), and a
+    # misconfigured pod should say what is wrong at once.
+    from scoring.entry import EntryScriptError, load_entry_script
+    from scoring.server import ScoringServer
+
     try:
         entry = load_entry_script(settings.entry_script)
     except EntryScriptError as exc:

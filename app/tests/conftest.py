@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pytest
@@ -161,8 +161,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
+class MakeServer(Protocol):
+    def __call__(self, overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server: ...
+
+
 @pytest.fixture(scope="module")
-def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeServer]:
     """Starts extra servers with given env overrides; all are stopped when the module ends."""
     started: list[Server] = []
 

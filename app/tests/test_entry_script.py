@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, Server, seed_body
+from conftest import MakeServer, FIXTURES, Server, seed_body
 
 
 @pytest.fixture(scope="module")
-def seed_server(make_server) -> Server:  # noqa: ANN001
+def seed_server(make_server: MakeServer) -> Server:
     return make_server({"ENTRY_SCRIPT": str(FIXTURES / "seed_numpy_score.py"), "FAIL_ON_ALL_ZERO_ROW": "1"})
 
 
@@ -56,7 +56,7 @@ def test_kserve_infer_works_through_run_too(seed_server: Server, heldout: tuple[
     assert np.mean(np.array(predicted) == labels[:16]) >= 0.8
 
 
-def test_scoring_deadline_is_504_json(make_server, heldout: tuple[np.ndarray, np.ndarray]) -> None:  # noqa: ANN001
+def test_scoring_deadline_is_504_json(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     slow: Server = make_server(
         {"ENTRY_SCRIPT": str(FIXTURES / "slow_score.py"), "SLOW_RUN_S": "1.5", "SCORING_TIMEOUT_S": "0.3"}
     )

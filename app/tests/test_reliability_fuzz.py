@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import PRIMARY_KEY, SECONDARY_KEY, Server, raw_exchange, raw_request, seed_body
+from conftest import MakeServer, PRIMARY_KEY, SECONDARY_KEY, Server, raw_exchange, raw_request, seed_body
 
 MAX_BODY = 1 << 20
 ROW = [0.5] * 784
@@ -25,7 +25,7 @@ def numbers_row(tokens: list[str]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def strict(make_server) -> Server:  # noqa: ANN001
+def strict(make_server: MakeServer) -> Server:
     return make_server({"MAX_BODY_BYTES": str(MAX_BODY), "BODY_READ_TIMEOUT_S": "1", "MAX_PENDING_BYTES": str(8 * MAX_BODY)})
 
 

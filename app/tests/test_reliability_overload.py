@@ -5,20 +5,21 @@ bounded flood the server's memory stays flat while every accepted request is ans
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from conftest import Server, raw_exchange, raw_request, seed_body
+from conftest import MakeServer, Server, raw_exchange, raw_request, seed_body
 
 MAX_BODY = 1 << 20
 BUDGET = 4 * MAX_BODY
 
 
 @pytest.fixture(scope="module")
-def tight(make_server) -> Server:  # noqa: ANN001
+def tight(make_server: MakeServer) -> Server:
     return make_server({"MAX_BODY_BYTES": str(MAX_BODY), "MAX_PENDING_BYTES": str(BUDGET), "RETRY_AFTER_S": "3"})
 
 
@@ -29,7 +30,7 @@ def hold_upload(port: int, declared: int) -> socket.socket:
     return sock
 
 
-def wait_for_metric(server: Server, name: str, predicate, timeout: float = 5.0) -> float:  # noqa: ANN001
+def wait_for_metric(server: Server, name: str, predicate: Callable[[float], bool], timeout: float = 5.0) -> float:
     deadline = time.monotonic() + timeout
     value = server.metric(name)
     while not predicate(value) and time.monotonic() < deadline:

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from conftest import Server, parse_response, raw_request, seed_body
+from conftest import MakeServer, Server, parse_response, raw_request, seed_body
 
 
 def start_upload(port: int, body: bytes, sent: int) -> socket.socket:
@@ -38,7 +38,7 @@ def wait_in_flight(server: Server, at_least: int) -> None:
         time.sleep(0.02)
 
 
-def test_sigterm_under_load_finishes_in_flight_requests(make_server, heldout: tuple[np.ndarray, np.ndarray]) -> None:  # noqa: ANN001
+def test_sigterm_under_load_finishes_in_flight_requests(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     server: Server = make_server({"DRAIN_SECONDS": "15"})
     rows, _ = heldout
     chunks = [rows[i : i + 25] for i in range(0, 400, 25)]
@@ -67,7 +67,7 @@ def test_sigterm_under_load_finishes_in_flight_requests(make_server, heldout: tu
     assert "draining" in server.log()
 
 
-def test_drain_deadline_bounds_shutdown_when_a_client_stalls(make_server) -> None:  # noqa: ANN001
+def test_drain_deadline_bounds_shutdown_when_a_client_stalls(make_server: MakeServer) -> None:
     server: Server = make_server({"DRAIN_SECONDS": "1.5"})
     body = b'{"data": [[' + b"0," * 783 + b"0]]}"
     stalled = start_upload(server.port, body, 20)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 
 import numpy as np
 
-from conftest import APP_DIR, FIXTURES, Server, free_port, server_env
+from conftest import MakeServer, APP_DIR, FIXTURES, Server, free_port, server_env
 
 
 def start_and_fail(overrides: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -63,7 +64,7 @@ def test_failing_init_exits_non_zero_with_the_reason() -> None:
     assert "mnist-tf.model.meta" in result.stderr
 
 
-def test_not_ready_while_init_runs_then_ready(make_server, heldout: tuple[np.ndarray, np.ndarray]) -> None:  # noqa: ANN001
+def test_not_ready_while_init_runs_then_ready(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     server: Server = make_server(
         {"ENTRY_SCRIPT": str(FIXTURES / "slow_score.py"), "SLOW_INIT_S": "3", "RETRY_AFTER_S": "2"}, wait_ready=False
     )
@@ -74,17 +75,14 @@ def test_not_ready_while_init_runs_then_ready(make_server, heldout: tuple[np.nda
     refused = server.score(heldout[0][:1])
     assert refused.status == 503 and refused.header("Retry-After") == "2"
     assert server.request("GET", "/v2/health/ready", key=None).status == 503
-    server.process.poll()
-    for _ in range(200):
-        if server.request("GET", "/ready", key=None).status == 200:
-            break
-        import time
-
+    deadline = time.monotonic() + 30
+    while server.request("GET", "/ready", key=None).status != 200:
+        assert time.monotonic() < deadline, "never became ready"
         time.sleep(0.05)
     assert server.score(heldout[0][:2]).status == 200
 
 
-def test_azureml_aliases_and_auth_off(make_server, heldout: tuple[np.ndarray, np.ndarray]) -> None:  # noqa: ANN001
+def test_azureml_aliases_and_auth_off(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     server: Server = make_server(
         {
             "AUTH_ENABLED": "false",
