@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from scoring.admission import Admission, Reservation
 from scoring.auth import Authenticator
@@ -97,7 +98,7 @@ class ScoringServer:
     # ---- shared request plumbing ----
 
     @web.middleware
-    async def _observe(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    async def _observe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
         started = time.perf_counter()
