@@ -1,0 +1,76 @@
+"""The benchmark's short mode runs both servers on CPU and fails on any wrong answer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BENCH))
+
+from loadgen import Request, Scenario, http_request, run_scenario  # noqa: E402
+
+
+def test_short_run_gets_correct_answers_from_both_servers(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run_bench.py"), "--short", "--log-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = [line for line in done.stdout.splitlines() if line.startswith(("| seed-style baseline", "| this server"))]
+    assert len(table) == 6
+    for line in table:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        answered_rows_per_s, errors, wrong = float(cells[4].replace(",", "")), cells[8], cells[9]
+        assert answered_rows_per_s > 0 and errors == "0" and wrong == "0", line
+
+
+WRONG_SERVER = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    async def score(request):
+        await request.read()
+        return web.json_response([3])  # always label 3
+    app = web.Application()
+    app.router.add_post("/score", score)
+    app.router.add_get("/", lambda r: web.Response(text="Healthy"))
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+    """
+)
+
+
+def test_load_generator_counts_wrong_answers() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", WRONG_SERVER, str(port)])
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        requests = [
+            Request(http_request("/score", b'{"data": [[0]]}', "k", "application/json"), 1, np.array([label]))
+            for label in (3, 5)
+        ]
+        result = run_scenario(port, Scenario("wrong", requests, 2, 0.3, 0.05, "json-list"), None, 1)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.completed > 0  # the label-3 requests
+    assert result.wrong > 0  # the label-5 requests got 3
+    assert "wrong labels: got [3], expected [5]" in result.first_problem
