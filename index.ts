@@ -4,8 +4,9 @@
  * what it returns as stack outputs) so tests can run it under mocks with different configs.
  *
  * Data flow, kept parallel on purpose (AKS and a CUDA image each take many minutes):
- *   resource group → { workspace + registry } ∥ { AKS → GPU pool } ∥ { image, needs only the registry }
- *   → device plugin + scoring service (cluster provider, image digest, keys) → outputs.
+ *   resource group → { workspace + registry } ∥ { AKS → GPU pool }
+ *     ∥ { scoring image + device plugin mirror, need only the registry }
+ *   → device plugin + scoring service (cluster provider, image digests, keys) → outputs.
  * Only the workspace compute attachment waits on both the workspace and the cluster.
  */
 import * as authorization from "@pulumi/azure-native/authorization";
@@ -14,14 +15,28 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./components/config";
 import { GPU_TAINT, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
-import { NvidiaDevicePlugin } from "./components/nvidiaDevicePlugin";
-import { ScoringImage } from "./components/scoringImage";
+import {
+  DEVICE_PLUGIN_MIRROR,
+  DEVICE_PLUGIN_UPSTREAM,
+  NvidiaDevicePlugin,
+} from "./components/nvidiaDevicePlugin";
+import { mirrorBuild, ProjectImage } from "./components/projectImage";
+import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
+import { estimateGpuCost } from "./cost/estimate";
 
 export = async () => {
   // Throws a ConfigError listing every problem before any resource is declared.
   const settings = readStackSettings();
   for (const warning of settings.warnings) pulumi.log.warn(warning);
+  // Every preview and up states what the GPU pool costs to keep (node-hours, and the price when known).
+  pulumi.log.info(
+    estimateGpuCost({
+      gpuVmSize: settings.gpuPool.vmSize,
+      gpuNodeCount: settings.gpuPool.nodeCount,
+      location: settings.location,
+    }).summary,
+  );
 
   const deployer = authorization.getClientConfigOutput();
   const resourceGroup = new resources.ResourceGroup(`${settings.namePrefix}-rg`, {
@@ -37,15 +52,23 @@ export = async () => {
     model: settings.model,
   });
 
-  const image = new ScoringImage("scoring-image", {
+  // One AcrPush grant and one registry login for every image this program pushes.
+  const push = new RegistryPush("registry-push", {
     registryId: workspace.registryId,
     registryLoginServer: workspace.registryLoginServer,
     deployer,
     deployerAccessToken: authorization.getClientTokenOutput().token,
-    context: "app",
-    dockerfile: "app/Dockerfile",
+  });
+  const image = new ProjectImage("scoring-image", {
+    push,
     repository: "scoring",
     tag: pulumi.getStack(),
+    build: { context: "app", dockerfile: "app/Dockerfile" },
+  });
+  const devicePluginImage = new ProjectImage("nvidia-device-plugin-image", {
+    push,
+    ...DEVICE_PLUGIN_MIRROR,
+    build: mirrorBuild(DEVICE_PLUGIN_UPSTREAM),
   });
 
   const cluster = new GpuCluster("gpu", {
@@ -66,7 +89,7 @@ export = async () => {
 
   const devicePlugin = new NvidiaDevicePlugin(
     "nvidia-device-plugin",
-    { gpuTaint: GPU_TAINT, gpuNodeSelector: cluster.gpuNodeSelector },
+    { image: devicePluginImage.imageRef, gpuTaint: GPU_TAINT, gpuNodeSelector: cluster.gpuNodeSelector },
     { providers: [cluster.provider] },
   );
 
@@ -101,6 +124,7 @@ export = async () => {
     modelVersion: workspace.modelVersion,
     modelUri: workspace.modelUri,
     imageRef: image.imageRef,
+    devicePluginImageRef: devicePluginImage.imageRef,
     namespace: service.namespaceName,
     scoringUri: service.scoringUri,
     swaggerUri: service.swaggerUri,

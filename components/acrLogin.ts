@@ -6,7 +6,7 @@
  * `az acr login --expose-token` does, is to exchange the deploying identity's Entra ID access token
  * for an ACR refresh token at the registry's `/oauth2/exchange` endpoint; Docker then logs in with
  * the fixed user name below and that token as the password. The identity needs AcrPush on the
- * registry (granted in scoringImage.ts). The token lasts about three hours, longer than a push.
+ * registry (granted in registryPush.ts). The token lasts about three hours, longer than a push.
  */
 import * as pulumi from "@pulumi/pulumi";
 

@@ -2,20 +2,45 @@
  * NvidiaDevicePlugin: the DaemonSet that advertises each node's GPUs as `nvidia.com/gpu`, without which
  * no pod asking for a GPU is ever scheduled. AKS installs the driver on GPU pools but not this plugin.
  *
- * Declared here rather than fetched at deploy time, following NVIDIA's static manifest
+ * Declared here rather than fetched at deploy time, following NVIDIA's v0.20.0 static manifest
  * (deployments/static/nvidia-device-plugin.yml in NVIDIA/k8s-device-plugin): kube-system,
- * system-node-critical priority, the kubelet's device-plugins hostPath, FAIL_ON_INIT_ERROR=false,
- * no privilege escalation, all capabilities dropped, RollingUpdate. Two deliberate additions: it
- * tolerates the GPU pool's own taint (the manifest tolerates only nvidia.com/gpu), and it selects the
- * GPU nodes so it does not idle on every system node.
+ * system-node-critical priority, the kubelet's device-plugins hostPath, no privilege escalation, all
+ * capabilities dropped, RollingUpdate, and no FAIL_ON_INIT_ERROR=false (NVIDIA removed it from the static
+ * manifests in v0.17.1 because it hides GPU discovery failures; this DaemonSet runs only on GPU nodes, so
+ * an init failure should crash-loop where an operator sees it). Deliberate additions:
+ * - it tolerates the GPU pool's own taint (the manifest tolerates only nvidia.com/gpu) and selects the
+ *   GPU nodes so it does not idle on every system node;
+ * - a read-only root filesystem with no extra writable mount: with the manifest's defaults (device list
+ *   strategy `envvar`, no MPS sharing, no config file) v0.20.0 writes only its socket in
+ *   /var/lib/kubelet/device-plugins (internal/plugin/server.go), which is the hostPath. It writes CDI specs
+ *   to /var/run/cdi only with a `cdi-*` device list strategy, and MPS files only with MPS sharing; enabling
+ *   either needs a writable mount there (the Helm chart's hostPaths). Logs go to stderr (klog default);
+ *   the image is distroless;
+ * - it runs NVIDIA's image mirrored into the project's registry, by digest (see DEVICE_PLUGIN_UPSTREAM).
+ *   It still runs as root, like the manifest: it must create its socket in the root-owned host directory.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Pinned release of the official image (nvcr.io), current as of November 2026. */
-export const DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.0";
+/**
+ * The pinned official release (current as of November 2026) and its multi-arch index digest. The digest
+ * was not pulled from nvcr.io here (no network); three public sources agree on it: a `kubectl describe`
+ * of a running v0.20.0 pod (Image ID), a manifest pinning `v0.20.0@sha256:…`, and a script naming it the
+ * index digest (found by code search). If it were wrong, the mirror build fails at `pulumi up` with
+ * "manifest unknown" instead of copying other bits. A new release changes tag and digest here.
+ */
+export const DEVICE_PLUGIN_UPSTREAM =
+  "nvcr.io/nvidia/k8s-device-plugin:v0.20.0@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312";
+
+/**
+ * Where the mirror lives in the project's registry. Kept equal to the upstream repository path: the
+ * policy pack's container-hardening rule lets exactly this repository run as root.
+ */
+export const DEVICE_PLUGIN_MIRROR = { repository: "nvidia/k8s-device-plugin", tag: "v0.20.0" } as const;
 
 export interface NvidiaDevicePluginArgs {
+  /** The device plugin image by digest in the project's registry (a ProjectImage mirror of DEVICE_PLUGIN_UPSTREAM). */
+  readonly image: pulumi.Input<string>;
   readonly gpuTaint: { readonly key: string; readonly value: string; readonly effect: string };
   readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
 }
@@ -51,9 +76,12 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
               containers: [
                 {
                   name: "nvidia-device-plugin-ctr",
-                  image: DEVICE_PLUGIN_IMAGE,
-                  env: [{ name: "FAIL_ON_INIT_ERROR", value: "false" }],
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                  image: args.image,
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    capabilities: { drop: ["ALL"] },
+                    readOnlyRootFilesystem: true,
+                  },
                   volumeMounts: [
                     { name: "kubelet-device-plugins-dir", mountPath: "/var/lib/kubelet/device-plugins" },
                   ],

@@ -5,6 +5,7 @@
  * digest, load balancer address). The ACR token exchange is answered by a fake `fetch` that records
  * the request. Each test file runs in its own process, so one program run per file.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -34,10 +35,17 @@ export const MOCK = {
   acrRefreshToken: "acr-refresh-token-from-exchange",
   kubeletObjectId: "kubelet-oid",
   lbAddress: "20.30.40.50",
-  digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111",
   kubeconfig:
     "apiVersion: v1\nkind: Config\nusers:\n- name: clusterUser\n  user:\n    token: kube-secret-token\n",
 } as const;
+
+/**
+ * The digest the mocks report for an image pushed to `repository` (`<login server>/<path>`): distinct per
+ * repository, so a test can tell which image a workload runs.
+ */
+export function mockDigest(repository: string): string {
+  return `sha256:${createHash("sha256").update(repository).digest("hex")}`;
+}
 
 /** The dev stack's config (Pulumi.dev.yaml), keyed without the project prefix. */
 export function devStackConfig(): Record<string, string> {
@@ -94,7 +102,10 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
   if (args.type === "docker:index/image:Image") {
     const imageName = String(inputs.imageName);
     const repository = imageName.slice(0, imageName.lastIndexOf(":"));
-    return { id: `${imageName}-id`, state: { ...inputs, repoDigest: `${repository}@${MOCK.digest}` } };
+    return {
+      id: `${imageName}-id`,
+      state: { ...inputs, repoDigest: `${repository}@${mockDigest(repository)}` },
+    };
   }
   if (args.type === "random:index/randomPassword:RandomPassword") {
     return { id: args.name, state: { ...inputs, result: `generated-${args.name}-value` } };
@@ -143,6 +154,8 @@ export interface ProgramRun {
   readonly outputs: Record<string, pulumi.Output<unknown> | unknown>;
   readonly fetchCalls: FetchCall[];
   readonly warnings: string[];
+  /** Messages the program logged with pulumi.log.info, in order. */
+  readonly infos: string[];
 }
 
 export function findAll(resources: readonly Recorded[], type: string): Recorded[] {
@@ -205,14 +218,20 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: Recorded[] = [];
   const fetchCalls: FetchCall[] = [];
   const warnings: string[] = [];
+  const infos: string[] = [];
 
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     fetchCalls.push({ url: String(input), body: String(init?.body ?? "") });
     return new Response(JSON.stringify({ refresh_token: MOCK.acrRefreshToken }), { status: 200 });
   };
   const originalWarn = pulumi.log.warn;
+  const originalInfo = pulumi.log.info;
   pulumi.log.warn = (message: string) => {
     warnings.push(message);
+    return Promise.resolve();
+  };
+  pulumi.log.info = (message: string) => {
+    infos.push(message);
     return Promise.resolve();
   };
 
@@ -246,8 +265,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const outputs = await program();
     await Promise.all(Object.values(outputs).map((value) => outputValue(value)));
     await settle(resources);
-    return { resources, outputs, fetchCalls, warnings };
+    return { resources, outputs, fetchCalls, warnings, infos };
   } finally {
     pulumi.log.warn = originalWarn;
+    pulumi.log.info = originalInfo;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * The slow paths run in parallel: the mocks hold the AKS cluster back until the image has been
- * registered, and the ML workspace back until the scoring Deployment and device plugin have been.
- * If the image waited on the cluster, or anything on the cluster (other than the compute attachment)
+ * The slow paths run in parallel: the mocks hold the AKS cluster back until both images (the scoring
+ * image and the device plugin mirror) have been registered, and the ML workspace back until the scoring Deployment and device plugin have been.
+ * If an image waited on the cluster, or anything on the cluster (other than the compute attachment)
  * waited on the workspace, the held resource's dependents could not register first and the order
  * assertions below fail. A hold gives up after a few seconds so a regression fails instead of hanging.
  */
@@ -24,30 +24,40 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 }
 const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const IMAGE_NAMES = ["scoring-image", "nvidia-device-plugin-image"];
+
 let run: ProgramRun;
 const order: string[] = [];
+const imageNames: string[] = [];
 before(async () => {
-  const imageSeen = signal();
+  const imagesSeen = signal();
   const workloadsSeen = signal();
+  const waitingImages = new Set(IMAGE_NAMES);
   const waiting = new Set([DEPLOYMENT, DAEMONSET]);
   run = await runProgram({
     config: devStackConfig(),
     beforeCreate: async (type) => {
-      if (type === CLUSTER) await Promise.race([imageSeen.promise, giveUpAfter(5000)]);
+      if (type === CLUSTER) await Promise.race([imagesSeen.promise, giveUpAfter(5000)]);
       if (type === WORKSPACE) await Promise.race([workloadsSeen.promise, giveUpAfter(5000)]);
     },
     onRegister: (record) => {
       order.push(record.type);
-      if (record.type === IMAGE) imageSeen.fire();
+      if (record.type === IMAGE) {
+        imageNames.push(record.name);
+        waitingImages.delete(record.name);
+        if (waitingImages.size === 0) imagesSeen.fire();
+      }
       waiting.delete(record.type);
       if (waiting.size === 0) workloadsSeen.fire();
     },
   });
 });
 
-it("the image is built and pushed without waiting for the AKS cluster", () => {
-  assert.ok(order.includes(IMAGE) && order.includes(CLUSTER));
-  assert.ok(order.indexOf(IMAGE) < order.indexOf(CLUSTER), order.join("\n"));
+it("both images (scoring image, device plugin mirror) are pushed without waiting for the AKS cluster", () => {
+  assert.deepEqual([...imageNames].sort(), [...IMAGE_NAMES].sort());
+  assert.ok(order.includes(CLUSTER));
+  const lastImage = order.lastIndexOf(IMAGE);
+  assert.ok(lastImage < order.indexOf(CLUSTER), order.join("\n"));
 });
 
 it("the device plugin and scoring Deployment do not wait for the ML workspace", () => {

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { DockerfileParser } from "dockerfile-ast";
 import {
   devStackConfig,
   findAll,
@@ -14,8 +15,10 @@ import {
   get,
   isSecretInput,
   MOCK,
+  mockDigest,
   outputValue,
   type ProgramRun,
+  type Recorded,
   ROOT,
   runProgram,
   secretInput,
@@ -199,13 +202,16 @@ describe("GPU cluster component", () => {
   });
 });
 
+const images = (): Recorded[] => findAll(run.resources, T.image);
+const imageNamed = (name: string): Recorded => findOne(run.resources, T.image, name);
+const scoringRef = (): string => `${loginServer()}/scoring@${mockDigest(`${loginServer()}/scoring`)}`;
+const pluginRepo = (): string => `${loginServer()}/nvidia/k8s-device-plugin`;
+
 describe("NVIDIA device plugin", () => {
-  it("runs the pinned official image in kube-system as in NVIDIA's static manifest, tolerating the GPU taint", () => {
+  it("runs in kube-system as in NVIDIA's v0.20.0 static manifest, tolerating the GPU taint", () => {
     const ds = findOne(run.resources, T.daemonSet);
     assert.equal(get(ds, "metadata.namespace"), "kube-system");
     const spec = get(ds, "spec.template.spec") as Record<string, unknown>;
-    const ctr = (spec.containers as Record<string, unknown>[])[0];
-    assert.equal(ctr.image, "nvcr.io/nvidia/k8s-device-plugin:v0.20.0");
     assert.equal(spec.priorityClassName, "system-node-critical");
     assert.deepEqual(spec.tolerations, [
       { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
@@ -217,29 +223,70 @@ describe("NVIDIA device plugin", () => {
         hostPath: { path: "/var/lib/kubelet/device-plugins", type: "Directory" },
       },
     ]);
-    assert.deepEqual(get(ctr as Record<string, unknown>, "securityContext"), {
+    const ctr = (spec.containers as Record<string, unknown>[])[0];
+    // v0.17.1+ manifests dropped FAIL_ON_INIT_ERROR=false: a GPU node whose GPUs cannot be read must show it.
+    assert.equal(ctr.env, undefined);
+    assert.match(String(ds.provider), /pulumi:providers:kubernetes::aks::/);
+  });
+
+  it("has a read-only root filesystem, writing only to the kubelet's device-plugins hostPath", () => {
+    const ctr = (
+      get(findOne(run.resources, T.daemonSet), "spec.template.spec.containers") as Record<string, unknown>[]
+    )[0];
+    assert.deepEqual(get(ctr, "securityContext"), {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
+      readOnlyRootFilesystem: true,
     });
-    assert.match(String(ds.provider), /pulumi:providers:kubernetes::aks::/);
+    assert.deepEqual(ctr.volumeMounts, [
+      { name: "kubelet-device-plugins-dir", mountPath: "/var/lib/kubelet/device-plugins" },
+    ]);
+  });
+
+  it("runs NVIDIA's pinned v0.20.0 mirrored into the project's registry, by the mirror's digest", () => {
+    const ds = findOne(run.resources, T.daemonSet);
+    const ctr = (get(ds, "spec.template.spec.containers") as Record<string, unknown>[])[0];
+    assert.equal(ctr.image, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
+    const mirror = imageNamed("nvidia-device-plugin-image");
+    assert.equal(get(mirror, "imageName"), `${pluginRepo()}:v0.20.0`);
+    assert.equal(get(mirror, "build.context"), "components/mirror");
+    assert.equal(get(mirror, "build.dockerfile"), "components/mirror/Dockerfile");
+    assert.deepEqual(get(mirror, "build.args"), {
+      SOURCE_IMAGE:
+        "nvcr.io/nvidia/k8s-device-plugin:v0.20.0@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
+    });
+    assert.equal(get(mirror, "buildOnPreview"), false);
+    // The Dockerfile copies the build arg and nothing else, so the mirror is NVIDIA's image unchanged.
+    const dockerfile = DockerfileParser.parse(
+      fs.readFileSync(path.join(ROOT, "components/mirror/Dockerfile"), "utf8"),
+    );
+    const instructions = dockerfile.getInstructions().map((i) => [i.getKeyword(), i.getArgumentsContent()]);
+    const source = "$" + "{SOURCE_IMAGE}"; // the Dockerfile's own variable syntax, not a JS template
+    assert.deepEqual(instructions, [
+      ["ARG", "SOURCE_IMAGE"],
+      ["FROM", source],
+    ]);
   });
 });
 
-describe("scoring image", () => {
-  it("is built from app/ with app/Dockerfile, pushed to the registry, never built at preview", () => {
-    const image = findOne(run.resources, T.image);
+describe("images in the project's registry", () => {
+  it("builds the scoring image from app/ with app/Dockerfile, pushed to the registry, never at preview", () => {
+    const image = imageNamed("scoring-image");
     assert.equal(get(image, "imageName"), `${loginServer()}/scoring:dev`);
     assert.equal(get(image, "build.context"), "app");
     assert.equal(get(image, "build.dockerfile"), "app/Dockerfile");
+    assert.equal(get(image, "build.platform"), "linux/amd64");
     assert.equal(get(image, "buildOnPreview"), false);
   });
 
-  it("pushes with the deployer's exchanged Entra ID token, not the admin user", () => {
-    const image = findOne(run.resources, T.image);
-    const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
-    assert.equal(registry.server, loginServer());
-    assert.equal(registry.username, "00000000-0000-0000-0000-000000000000");
-    assert.equal(registry.password, MOCK.acrRefreshToken);
+  it("pushes both images with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
+    assert.equal(images().length, 2);
+    for (const image of images()) {
+      const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
+      assert.equal(registry.server, loginServer(), image.name);
+      assert.equal(registry.username, "00000000-0000-0000-0000-000000000000", image.name);
+      assert.equal(registry.password, MOCK.acrRefreshToken, image.name);
+    }
     assert.equal(run.fetchCalls.length, 1);
     assert.equal(run.fetchCalls[0].url, `https://${loginServer()}/oauth2/exchange`);
     const form = new URLSearchParams(run.fetchCalls[0].body);
@@ -247,7 +294,7 @@ describe("scoring image", () => {
     assert.equal(form.get("service"), loginServer());
     assert.equal(form.get("tenant"), MOCK.tenantId);
     assert.equal(form.get("access_token"), MOCK.aadToken);
-    const push = findOne(run.resources, T.role, "scoring-image-acrpush");
+    const push = findOne(run.resources, T.role, "registry-push-acrpush");
     assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
     assert.equal(get(push, "scope"), mockId(T.registry));
     assert.match(
@@ -261,7 +308,7 @@ describe("scoring service", () => {
   it("runs 3 replicas of the image by digest from the workspace registry", () => {
     const deployment = findOne(run.resources, T.deployment);
     assert.equal(get(deployment, "spec.replicas"), 3);
-    assert.equal(container().image, `${loginServer()}/scoring@${MOCK.digest}`);
+    assert.equal(container().image, scoringRef());
     assert.match(String(deployment.provider), /pulumi:providers:kubernetes::aks::/);
   });
 
@@ -374,7 +421,8 @@ describe("stack outputs", () => {
     assert.equal(values.scoringUri, `http://${MOCK.lbAddress}/score`);
     assert.equal(values.swaggerUri, `http://${MOCK.lbAddress}/swagger.json`);
     assert.equal(values.v2InferenceBaseUri, `http://${MOCK.lbAddress}/v2`);
-    assert.equal(values.imageRef, `${loginServer()}/scoring@${MOCK.digest}`);
+    assert.equal(values.imageRef, scoringRef());
+    assert.equal(values.devicePluginImageRef, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
     assert.equal(values.registryLoginServer, loginServer());
     assert.equal(values.gpuVmSize, "Standard_NC6");
     assert.equal(values.gpuNodeCount, 3);
@@ -415,6 +463,15 @@ describe("stack outputs", () => {
     assert.match(run.warnings[0], /Standard_NC6 was retired by Azure on 2023-09-06/);
     assert.match(run.warnings[0], /K80/);
     assert.match(run.warnings[0], /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
+  });
+
+  it("states the GPU pool's cost at preview: node-hours, and no price for the retired Standard_NC6", () => {
+    assert.equal(run.infos.length, 1);
+    assert.match(
+      run.infos[0],
+      /^GPU cost: 3 × Standard_NC6 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month\. /,
+    );
+    assert.match(run.infos[0], /No price: Azure retired Standard_NC6 on 2023-09-06/);
   });
 
   it("declares each resource once (no duplicate logical names per type)", () => {

@@ -37,6 +37,20 @@ describe("spare GPU capacity", () => {
   });
 });
 
+describe("cost at preview", () => {
+  it("logs the T4 pool's node-hours and price per day and month, with the price's date and source", () => {
+    assert.equal(run.infos.length, 1);
+    const [line] = run.infos;
+    assert.match(
+      line,
+      /4 × Standard_NC4as_T4_v3 \(4 GPU\(s\)\) in eastus: 96 GPU node-hours per day, 2,920 per month/,
+    );
+    // 4 nodes × $0.526 per node-hour (cost/gpuPrices.json) × 24 h and × 730 h.
+    assert.match(line, /about \$50\.50 per day and \$1,535\.92 per month at \$0\.526 per node-hour/);
+    assert.match(line, /recorded \d{4}-\d{2}-\d{2}, source: https:\/\//);
+  });
+});
+
 describe("optional workspace attachment", () => {
   it("installs no Azure ML extension and attaches no compute when attachToWorkspace is false", async () => {
     assert.equal(findAll(run.resources, "azure-native:kubernetesconfiguration:Extension").length, 0);
