@@ -51,6 +51,30 @@ describe("estimateGpuCost", () => {
     assert.match(estimate.summary, /No price: Azure retired Standard_NC6 on 2023-09-06/);
   });
 
+  it("prices a retired size's replacement from the catalogue for the same node count", () => {
+    const replacement = gpuSkuCatalogue.Standard_NC6s_v3.retired?.replacement;
+    assert.equal(replacement, "Standard_NC24ads_A100_v4");
+    const estimate = estimateGpuCost({ gpuVmSize: "Standard_NC6s_v3", gpuNodeCount: 2, location: "eastus" });
+    assert.match(estimate.summary, /No price: Azure retired Standard_NC6s_v3 on 2025-09-30/);
+    // 2 nodes × $3.67 per node-hour (cost/gpuPrices.json) × 24 h and × 730 h.
+    assert.match(
+      estimate.summary,
+      /Its replacement in the catalogue, Standard_NC24ads_A100_v4 \(pulumi config set gpuVmSize Standard_NC24ads_A100_v4\), would cost about \$176\.16 per day and \$5,358\.20 per month for the same 2 node\(s\) at \$3\.67 per node-hour/,
+    );
+  });
+
+  it("names a retired size's replacement even when the replacement has no price", () => {
+    const estimate = estimateGpuCost({ gpuVmSize: "Standard_NC12", gpuNodeCount: 1, location: "eastus" });
+    const replacement = gpuSkuCatalogue.Standard_NC12.retired?.replacement ?? "";
+    assert.equal(gpuPriceTable.sizes[replacement], undefined, "the test needs an unpriced replacement");
+    assert.ok(
+      estimate.summary.endsWith(
+        `Its replacement in the catalogue is ${replacement} (pulumi config set gpuVmSize ${replacement}); no price is known for it.`,
+      ),
+      estimate.summary,
+    );
+  });
+
   it("says clearly that no price is known for a size missing from the table", () => {
     const estimate = estimateGpuCost({
       gpuVmSize: "Standard_NC8as_T4_v3",
@@ -83,6 +107,16 @@ describe("cost/gpuPrices.json", () => {
       } else if (entry !== undefined) {
         assert.equal(entry.kind, "priced", size);
       }
+    }
+  });
+
+  it("prices only sizes the catalogue knows, and every retired size's replacement is a supported one", () => {
+    for (const size of Object.keys(gpuPriceTable.sizes)) {
+      assert.ok(size in gpuSkuCatalogue, `${size} is priced but missing from components/gpuSkus.ts`);
+    }
+    for (const sku of Object.values(gpuSkuCatalogue)) {
+      if (sku.retired === undefined) continue;
+      assert.equal(gpuSkuCatalogue[sku.retired.replacement]?.retired, undefined, sku.vmSize);
     }
   });
 

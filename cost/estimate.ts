@@ -33,6 +33,26 @@ const rate = (value: number): string =>
   `$${value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 3 })}`;
 const count = (value: number): string => value.toLocaleString("en-US");
 
+/**
+ * What the catalogue's replacement for a retired size (components/gpuSkus.ts) would cost with the same
+ * node count, so the preview that says "no price" also says what switching costs.
+ */
+function replacementNote(input: GpuCostInput, table: PriceTable): string {
+  const replacement = gpuSkuCatalogue[input.gpuVmSize]?.retired?.replacement;
+  if (replacement === undefined) return "";
+  const entry = table.sizes[replacement];
+  const switchTo = `pulumi config set gpuVmSize ${replacement}`;
+  if (entry?.kind !== "priced") {
+    return ` Its replacement in the catalogue is ${replacement} (${switchTo}); no price is known for it.`;
+  }
+  const perHour = entry.usdPerHour * input.gpuNodeCount;
+  return (
+    ` Its replacement in the catalogue, ${replacement} (${switchTo}), would cost about ` +
+    `${usd(perHour * 24)} per day and ${usd(perHour * HOURS_PER_MONTH)} per month for the same ` +
+    `${count(input.gpuNodeCount)} node(s) at ${rate(entry.usdPerHour)} per node-hour (source: ${entry.source}).`
+  );
+}
+
 export function estimateGpuCost(input: GpuCostInput, table: PriceTable = gpuPriceTable): GpuCostEstimate {
   const { gpuVmSize, gpuNodeCount, location } = input;
   if (typeof gpuVmSize !== "string" || gpuVmSize.trim() === "") {
@@ -60,7 +80,7 @@ export function estimateGpuCost(input: GpuCostInput, table: PriceTable = gpuPric
       summary:
         `GPU cost: ${pool}. No price: Azure retired ${gpuVmSize} on ${entry.retired}, so it has no current ` +
         `pay-as-you-go price and new nodes of this size cannot be created (cost/gpuPrices.json, recorded ` +
-        `${table.recordedOn}).`,
+        `${table.recordedOn}).${replacementNote(input, table)}`,
     };
   }
   if (entry === undefined) {

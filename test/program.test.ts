@@ -465,13 +465,18 @@ describe("stack outputs", () => {
     assert.match(run.warnings[0], /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
   });
 
-  it("states the GPU pool's cost at preview: node-hours, and no price for the retired Standard_NC6", () => {
+  it("states the GPU pool's cost at preview: node-hours, no price for the retired Standard_NC6, the replacement's", () => {
     assert.equal(run.infos.length, 1);
     assert.match(
       run.infos[0],
       /^GPU cost: 3 × Standard_NC6 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month\. /,
     );
     assert.match(run.infos[0], /No price: Azure retired Standard_NC6 on 2023-09-06/);
+    // …and what the catalogue's replacement would cost: 3 × $0.526 × 24 h and × 730 h.
+    assert.match(
+      run.infos[0],
+      /Standard_NC4as_T4_v3 \(pulumi config set gpuVmSize Standard_NC4as_T4_v3\), would cost about \$37\.87 per day and \$1,151\.94 per month/,
+    );
   });
 
   it("declares each resource once (no duplicate logical names per type)", () => {

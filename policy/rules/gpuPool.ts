@@ -6,6 +6,9 @@ import { gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
 import { asArray, asString, type Props } from "../lib/props";
 import { GPU_TAINT_TEXT } from "../lib/workloads";
 
+/** The catalogue's sizes Azure still offers, in catalogue order: what a rejected pool may switch to. */
+const SUPPORTED_SIZES = Object.keys(gpuSkuCatalogue).filter(isSupportedGpuSize);
+
 export interface NodePool {
   readonly label: string;
   readonly vmSize: string | undefined;
@@ -63,8 +66,8 @@ export function checkGpuPoolSize(pool: NodePool): string[] {
   }
   return [
     `${pool.label} uses ${pool.vmSize}, which is not in the supported GPU catalogue ` +
-      `(components/gpuSkus.ts), so its GPU count and price are unknown. Pick a listed size such as ` +
-      `Standard_NC4as_T4_v3, or add the size to the catalogue with its GPU count.`,
+      `(components/gpuSkus.ts), so its GPU count and price are unknown. Pick a supported size ` +
+      `(${SUPPORTED_SIZES.join(", ")}), or add the size to the catalogue with its GPU count.`,
   ];
 }
 

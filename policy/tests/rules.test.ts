@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PolicyPackConfig } from "@pulumi/policy";
+import { gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
 import { policies } from "../policies";
 import { blocking, type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
 import {
@@ -110,6 +111,10 @@ describe("gpu-pool-vm-size-supported", () => {
       withResource(pool("Standard_NV6ads_A10_v5")),
     );
     assert.match(messages(found), /Standard_NV6ads_A10_v5, which is not in the supported GPU catalogue/);
+    // It offers exactly the catalogue's supported sizes, never a retired one.
+    const offered = /Pick a supported size \(([^)]*)\)/.exec(messages(found))?.[1].split(", ");
+    assert.deepEqual(offered, Object.keys(gpuSkuCatalogue).filter(isSupportedGpuSize));
+    assert.ok(offered?.includes("Standard_NC24ads_A100_v4") && !offered.includes("Standard_NC6s_v3"));
   });
 
   it("checks GPU pools declared inline in the managed cluster too", async () => {
@@ -129,6 +134,10 @@ describe("gpu-pool-vm-size-supported", () => {
       found[0].message,
       /node pool "gpu" of cluster "aks" uses Standard_NC6s_v3 .* retired on 2025-09-30/,
     );
+    // The replacement is the catalogue's (NCv3's successor, NC A100 v4), not a copy kept in the pack.
+    const replacement = gpuSkuCatalogue.Standard_NC6s_v3.retired?.replacement;
+    assert.equal(replacement, "Standard_NC24ads_A100_v4");
+    assert.ok(found[0].message.includes(`pulumi config set gpuVmSize ${replacement}`), found[0].message);
   });
 
   it("becomes a warning, not a failure, when the stack's policy config opts in", async () => {
