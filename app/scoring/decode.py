@@ -70,7 +70,7 @@ def json_loaders() -> list[str]:
 def _loads(body: bytes, loads: JsonLoads) -> Any:  # Any: a JSON document
     try:
         return loads(body)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         pass
     # The fast parser refused (or is json itself): the stdlib decides and words the message.
     try:
@@ -189,6 +189,7 @@ _HEAD = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"data"[ \t\n\r]*:[ \t\n\r]*\[')
 _TAIL = re.compile(rb'\][ \t\n\r]*\}[ \t\n\r]*\Z')
 _MAX_DIGITS = 18  # 10**18 < 2**63: the mantissa stays exact in int64
 _MAX_FRACTION = 22  # 10**22 is the largest power of ten that float64 holds exactly
+_MAX_TOKEN = 26  # longer numbers (many leading zeros, say) are left to the exact path
 _EXACT_MANTISSA = 2**53
 # A float64 is settled as a float32 unless its 29 discarded bits lie this close (in float64 ulps)
 # to the float32 rounding midpoint; the approximation below is within ~2.5 ulps of the true value.
@@ -241,11 +242,13 @@ class _ByteParser:
         starts = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         total = int(starts[-1])
-        host = self._staging(total)
+        # Spaces after the last body let every token's fixed-width window below stay in bounds.
+        host = self._staging(total + _MAX_TOKEN + 1)
         host_np = host.numpy()
         for i, text in enumerate(texts):
             host_np[starts[i] : starts[i + 1] - 1] = np.frombuffer(text, dtype=np.uint8)
             host_np[starts[i + 1] - 1] = 32
+        host_np[total:] = 32
         data = host.to(self.device, non_blocking=True)
         # Byte offset where each body starts, and one past the end of the last.
         bounds = torch.from_numpy(starts).to(self.device, non_blocking=True)
@@ -254,7 +257,7 @@ class _ByteParser:
         def per_body(per_byte: torch.Tensor) -> torch.Tensor:
             """How many marked bytes each body holds (a prefix sum read at the body bounds)."""
             through = torch.zeros(total + 1, dtype=torch.int64, device=dev)
-            torch.cumsum(per_byte, 0, out=through[1:])
+            torch.cumsum(per_byte[:total], 0, out=through[1:])
             return through[bounds[1:]] - through[bounds[:-1]]
 
         is_digit = (data >= 48) & (data <= 57)
@@ -275,7 +278,7 @@ class _ByteParser:
                 out[:by] = mask[-by:]
             return out
 
-        prev_num, next_num = shifted(is_num, 1), shifted(is_num, -1)
+        prev_num = shifted(is_num, 1)
         prev_digit, next_digit = shifted(is_digit, 1), shifted(is_digit, -1)
         token_start = is_num & ~prev_num
 
@@ -324,34 +327,38 @@ class _ByteParser:
             bad_symbol |= closes & (numbers_through - at_latest_open != row_length)
             bad_at.index_add_(0, symbol_pos, bad_symbol.to(torch.int32))
 
-        # Values, per token t: mantissa = sum of digit * 10**(digits after it in t), the fraction
-        # length, the sign; computed over all bytes so no step waits for a count from the device.
-        token_of_byte = (torch.cumsum(token_start, 0) - 1).clamp_(min=0)
-        tokens = int(token_start.sum())
-        digits_through = torch.cumsum(is_digit, 0)
-        digits_before_token = torch.cummax(
-            torch.where(token_start, digits_through - is_digit.long(), torch.zeros_like(digits_through)), 0
-        ).values
-        digits_in_token = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, is_digit.long())
-        dots_in_token = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, is_dot.long())
-        power = digits_in_token[token_of_byte] - (digits_through - digits_before_token)
-        digit_value = (data.long() - 48) * is_digit
-        # Leading zeros cost nothing; a nonzero digit at 10**18 or above would overflow int64.
-        bad_at += (digit_value != 0) & (power >= _MAX_DIGITS)
-        contribution = digit_value * self._pow10_int[power.clamp(0, _MAX_DIGITS)]
-        mantissa = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, contribution)
-        # At a '.', power counts the digits after it: the fraction's length.
-        fraction = torch.zeros(tokens, dtype=torch.int64, device=dev).index_add_(0, token_of_byte, power * is_dot)
+        # Values. Each number token is read through a window of its first bytes (a small dense
+        # matrix, one row per token), so per-token sums need neither atomics nor long scans.
+        token_starts = symbol_pos[kind == _NUM]
+        tokens = token_starts.numel()
+        if tokens:
+            next_symbol = torch.full_like(symbol_pos, total)
+            next_symbol[:-1] = symbol_pos[1:]
+            longest = int((next_symbol[kind == _NUM] - token_starts).max().clamp(max=_MAX_TOKEN))
+        else:
+            longest = 1
+        # One column more than the longest token allowed: a token filling it is too long.
+        window = token_starts.unsqueeze(1) + torch.arange(longest + 1, device=dev)
+        chars = data[window]
+        in_token = torch.cumsum(~is_num[window], 1) == 0  # the run of number bytes from the start
+        digit = in_token & (chars >= 48) & (chars <= 57)
+        dot = in_token & (chars == 46)
+        digits_after = digit.sum(1, keepdim=True) - torch.cumsum(digit, 1)
+        digit_value = (chars.long() - 48) * digit
+        mantissa = (digit_value * self._pow10_int[digits_after.clamp(0, _MAX_DIGITS)]).sum(1)
+        fraction = (digits_after * dot).sum(1)  # at the '.', the digits after it
+        dots = dot.sum(1)
 
-        token_starts = symbol_pos[kind == _NUM] if symbol_pos.numel() else symbol_pos
         value = mantissa.double() / self._pow10_float[fraction.clamp(0, _MAX_FRACTION)]
-        negative = data[token_starts] == 45
+        negative = chars[:, 0] == 45
         # json.loads reads "-0" as the int 0 (+0.0) but "-0.0" as -0.0.
-        negative &= (mantissa != 0) | (dots_in_token > 0)
+        negative &= (mantissa != 0) | (dots > 0)
         value = torch.where(negative, -value, value)
         low = value.view(torch.int64) & _LOW29
         unsettled = (mantissa >= _EXACT_MANTISSA) & ((low - _MIDPOINT).abs() <= _MIDPOINT_MARGIN)
-        unsettled |= (fraction > _MAX_FRACTION) | (dots_in_token > 1)
+        unsettled |= (fraction > _MAX_FRACTION) | (dots > 1) | in_token[:, -1]
+        # Leading zeros cost nothing; a nonzero digit at 10**18 or above would overflow int64.
+        unsettled |= ((digit_value != 0) & (digits_after >= _MAX_DIGITS)).any(1)
         bad_at.index_add_(0, token_starts, unsettled.to(torch.int32))
         values = value.float()
 

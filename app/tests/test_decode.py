@@ -285,3 +285,12 @@ def test_available_decoders_names_the_paths_in_use() -> None:
         assert paths[0] == f"{DEVICE}:byteparse"
     else:
         assert len(paths) == 1
+
+
+def test_deeply_nested_bodies_are_refused_not_crashed(cpu_loader: str) -> None:
+    body = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    # json.loads gives up on the depth, rapidjson reads it and the shape check refuses it.
+    with pytest.raises(DecodeError, match="body is not valid JSON: nested too deeply|row 0 has 1 numbers, expected 784"):
+        decode_scoring_body(body)
+    (result,) = decode_scoring_bodies([body], device=DEVICE)
+    assert isinstance(result, DecodeError)
