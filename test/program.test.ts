@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerfileParser } from "dockerfile-ast";
+import { mirrorBuild } from "../components/projectImage";
 import {
   devStackConfig,
   findAll,
@@ -270,6 +271,14 @@ describe("NVIDIA device plugin", () => {
 });
 
 describe("images in the project's registry", () => {
+  it("mirrors only references pinned by digest, so a re-pointed upstream tag cannot slip in", () => {
+    assert.throws(
+      () => mirrorBuild("nvcr.io/nvidia/k8s-device-plugin:v0.20.0"),
+      /"nvcr\.io\/nvidia\/k8s-device-plugin:v0\.20\.0" is not pinned by digest/,
+    );
+    assert.throws(() => mirrorBuild("nvcr.io/nvidia/k8s-device-plugin@sha256:abc"), /not pinned by digest/);
+  });
+
   it("builds the scoring image from app/ with app/Dockerfile, pushed to the registry, never at preview", () => {
     const image = imageNamed("scoring-image");
     assert.equal(get(image, "imageName"), `${loginServer()}/scoring:dev`);
