@@ -119,7 +119,8 @@ def _find_bad_element(data: list[Any], row_length: int, first_row: int = 0) -> D
     return DecodeError(f'"data" could not be read as rows of {row_length} numbers')
 
 
-_LITERAL = re.compile(rb"true|false|null")
+_NUMBER_AND_PUNCTUATION_BYTES = b"0123456789.-+eE,[] \t\n\r"
+_LITERAL_ONLY_LETTERS = (b"r", b"u", b"l", b"s")  # in true/false/null, never in data/NaN/Infinity
 
 
 def _rows_from_document(doc: Any, body: bytes, row_length: int) -> np.ndarray:  # Any: a JSON document
@@ -138,9 +139,11 @@ def _rows_from_document(doc: Any, body: bytes, row_length: int) -> np.ndarray:  
         if len(row) != row_length:
             raise DecodeError(f"row {i} has {len(row)} numbers, expected {row_length}")
     # numpy turns strings like "1.5" into numbers, true into 1.0 and null into NaN: refuse those.
-    # A body whose only quotes are the two around "data" and with no JSON literals cannot hold any,
-    # so only other bodies pay for the element-by-element scan.
-    if body.count(b'"') != 2 or _LITERAL.search(body) is not None:
+    # Only bodies that might hold one pay for the element-by-element scan: with the bytes of
+    # numbers and punctuation removed, a body of numbers leaves just {"data":} (plus NaN/Infinity
+    # letters); a string adds quotes, and true/false/null add letters no number or "data" has.
+    rest = body.translate(None, _NUMBER_AND_PUNCTUATION_BYTES)
+    if rest.count(b'"') != 2 or any(letter in rest for letter in _LITERAL_ONLY_LETTERS):
         for i, row in enumerate(data):
             kinds = set(map(type, row))
             if not kinds <= {float, int}:
