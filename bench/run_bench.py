@@ -152,6 +152,47 @@ def binary_requests(pixels: np.ndarray, labels: np.ndarray, per_request: int, va
     return requests
 
 
+METRICS = (
+    "scoring_batch_rows_sum",
+    "scoring_batch_rows_count",
+    "scoring_device_seconds_sum",
+    "scoring_queue_seconds_sum",
+    "scoring_queue_seconds_count",
+)
+
+
+def scrape(server: Server) -> dict[str, float]:
+    """The server's own counters (batches, device-thread time, queue wait), to see what bounds a run."""
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in METRICS:
+            values[name] = float(value)
+    return values
+
+
+def where_time_went(before: dict[str, float], after: dict[str, float], elapsed_s: float) -> str:
+    if not before or not after:
+        return "n/a"
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in METRICS}
+    batches = delta["scoring_batch_rows_count"]
+    if not batches:
+        return "no batches"
+    busy = delta["scoring_device_seconds_sum"] / elapsed_s
+    queued = delta["scoring_queue_seconds_sum"] / max(delta["scoring_queue_seconds_count"], 1)
+    return (
+        f"{batches / elapsed_s:,.0f} batches/s of {delta['scoring_batch_rows_sum'] / batches:,.0f} rows; "
+        f"device thread (decode + model) busy {busy:.0%} at {delta['scoring_device_seconds_sum'] / batches * 1e3:.2f} ms/batch; "
+        f"queue wait {queued * 1e3:.2f} ms"
+    )
+
+
 def fmt(value: float, digits: int = 1) -> str:
     return "n/a" if value != value else f"{value:,.{digits}f}"
 
@@ -215,17 +256,24 @@ def main() -> int:
         args.log_dir,
     )
     results: dict[tuple[str, str, int, int], Result] = {}
+    breakdown: dict[tuple[str, str, int, int], str] = {}
     try:
         wait_ready(baseline, 180)
         wait_ready(real, 180)
+        def measure(server: Server, key: tuple[str, str, int, int], scenario: Scenario, processes: int) -> None:
+            before, began = scrape(server), time.perf_counter()
+            results[key] = run_scenario(server.port, scenario, load_cpus, processes)
+            if server is real:
+                breakdown[key] = where_time_went(before, scrape(server), time.perf_counter() - began)
+
         for server in (baseline, real):
             for clients, per in json_shapes:
                 scenario = Scenario(f"{server.name} json", json_sets[per], clients, duration, warmup, "json-list")
-                results[(server.name, "json", clients, per)] = run_scenario(server.port, scenario, load_cpus, load_processes)
+                measure(server, (server.name, "json", clients, per), scenario, load_processes)
         big = Scenario("binary", binary_requests(pixels, pixel_labels, binary_big, variants), binary_clients, duration, warmup, "kserve-binary")
-        results[("server", "binary", binary_clients, binary_big)] = run_scenario(real.port, big, load_cpus, load_processes)
+        measure(real, ("server", "binary", binary_clients, binary_big), big, load_processes)
         single = Scenario("binary single", binary_requests(pixels, pixel_labels, 1, variants), 1, duration, warmup, "kserve-binary")
-        results[("server", "binary", 1, 1)] = run_scenario(real.port, single, load_cpus, 1)
+        measure(real, ("server", "binary", 1, 1), single, 1)
     finally:
         stop(baseline)
         stop(real)
@@ -250,6 +298,9 @@ def main() -> int:
         p50 = ours.percentile_ms(50) / theirs.percentile_ms(50)
         p99 = ours.percentile_ms(99) / theirs.percentile_ms(99)
         lines.append(f"| | {clients} | {per} | {fmt(ratio, 2)}x | {fmt(p50, 2)}x | {fmt(p99, 2)}x |")
+    lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
+    for (server_name, path, clients, per), note in breakdown.items():
+        lines.append(f"- {path}, {clients} clients x {per} rows: {note}")
     if not args.short:
         big_result = results[("server", "binary", binary_clients, binary_big)]
         single_result = results[("server", "binary", 1, 1)]
