@@ -212,6 +212,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds before each scenario")
     parser.add_argument("--style", default="float32repr", choices=["float32repr", "short"], help="number format of JSON bodies")
+    parser.add_argument("--switch-interval", type=float, default=0.0, help="run the real server with sys.setswitchinterval(this)")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     args = parser.parse_args()
@@ -247,9 +248,18 @@ def main() -> int:
     common_env = {"DEVICE": device, "MNIST_DIGITS_DIR": os.environ.get("MNIST_DIGITS_DIR", "")}
     args.log_dir.mkdir(parents=True, exist_ok=True)
     baseline = start_server("baseline", [sys.executable, str(REPO / "bench" / "baseline_server.py")], REPO, common_env, baseline_cpus, args.log_dir)
+    server_command = [sys.executable, "-m", "scoring"]
+    if args.switch_interval:
+        # The same server, with the interpreter's GIL switch interval shortened (an experiment:
+        # the device thread waits for the GIL after every device call while the event loop runs).
+        server_command = [
+            sys.executable,
+            "-c",
+            f"import runpy, sys; sys.setswitchinterval({args.switch_interval}); runpy.run_module('scoring', run_name='__main__')",
+        ]
     real = start_server(
         "server",
-        [sys.executable, "-m", "scoring"],
+        server_command,
         APP,
         {**common_env, "AUTH_ENABLED": "true", "DRAIN_SECONDS": "0", "MODEL_NAME": MODEL_NAME},
         server_cpus,
@@ -284,7 +294,8 @@ def main() -> int:
         f"torch {torch.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}; device {device}; "
         f"servers pinned to {'2 cores each' if server_cpus else 'shared cores'}, load generator on "
         f"{len(load_cpus) if load_cpus else 'shared'} cores; {duration:g} s measured after {warmup:g} s warm-up per scenario; "
-        f"JSON numbers in the {args.style!r} format.",
+        f"JSON numbers in the {args.style!r} format"
+        + (f"; real server with sys.setswitchinterval({args.switch_interval})." if args.switch_interval else "."),
         "",
         "| server | path | clients | rows/request | rows/s | requests/s | p50 ms | p99 ms | errors | wrong |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -189,7 +189,7 @@ def _decode_or_error(body: bytes, row_length: int) -> np.ndarray | DecodeError:
 
 # JSON's whitespace only (not \\s, which also matches \\f and \\v that json.loads refuses).
 _HEAD = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"data"[ \t\n\r]*:[ \t\n\r]*\[')
-_TAIL = re.compile(rb'\][ \t\n\r]*\}[ \t\n\r]*\Z')
+_JSON_SPACE = b" \t\n\r"
 _MAX_DIGITS = 18  # 10**18 < 2**63: the mantissa stays exact in int64
 _MAX_FRACTION = 22  # 10**22 is the largest power of ten that float64 holds exactly
 _MAX_TOKEN = 26  # longer numbers (many leading zeros, say) are left to the exact path
@@ -209,10 +209,20 @@ def _array_text(body: bytes) -> memoryview | None:
     head = _HEAD.match(body)
     if head is None:
         return None
-    tail = _TAIL.search(body, head.end())
-    if tail is None:
+    # The closing "]}" found from the end: no scan over (or copy of) the whole body.
+    end = _skip_space_backwards(body, len(body))
+    if end < 2 or body[end - 1] != 0x7D:  # }
         return None
-    return memoryview(body)[head.end() : tail.start()]
+    end = _skip_space_backwards(body, end - 1)
+    if end <= head.end() or body[end - 1] != 0x5D:  # ]
+        return None
+    return memoryview(body)[head.end() : end - 1]
+
+
+def _skip_space_backwards(body: bytes, end: int) -> int:
+    while end > 0 and body[end - 1] in _JSON_SPACE:
+        end -= 1
+    return end
 
 
 class _ByteParser:
@@ -325,9 +335,16 @@ class _ByteParser:
                 ((prev_kind == _NUM) & (next_kind == _NUM)) | ((prev_kind == _CLOSE) & (next_kind == _OPEN))
             )
             # Row lengths: at each ']', the numbers since the latest '['.
+            # (A gather through the list of '[' positions: torch.cummax on CUDA scans a 1-D tensor
+            # in one thread block and cost more than the rest of the parse.)
             numbers_through = torch.cumsum(is_number, 0)
-            at_latest_open = torch.cummax(torch.where(opens, numbers_through, torch.zeros_like(numbers_through)), 0).values
-            bad_symbol |= closes & (numbers_through - at_latest_open != row_length)
+            open_index = torch.nonzero(opens).flatten()
+            latest_open = (torch.cumsum(opens, 0) - 1).clamp_(min=0)
+            if open_index.numel():
+                at_latest_open = numbers_through[open_index[latest_open]]
+                bad_symbol |= closes & (numbers_through - at_latest_open != row_length)
+            else:
+                bad_symbol |= closes
             bad_at.index_add_(0, symbol_pos, bad_symbol.to(torch.int32))
 
         # Values. Each number token is read through a window of its first bytes (a small dense
