@@ -218,7 +218,7 @@ def main() -> int:
     args = parser.parse_args()
 
     device = args.device or ("cpu" if args.short or not torch.cuda.is_available() else "cuda")
-    duration, warmup = (0.4, 0.1) if args.short else (args.duration, args.warmup)
+    duration, warmup = (0.25, 0.05) if args.short else (args.duration, args.warmup)
     cores = sorted(os.sched_getaffinity(0))
     # Baseline on 2 cores, real server on 2 others, load generator on the rest -- when the
     # machine has enough cores; a small CI machine just shares them (short mode checks answers only).
