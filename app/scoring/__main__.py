@@ -8,6 +8,7 @@ DRAIN_SECONDS), then the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -44,6 +45,20 @@ async def _drain(server: ScoringServer, deadline_s: float) -> None:
         log.warning("drain deadline of %.0f s reached with %d requests in flight", deadline_s, server.in_flight)
 
 
+# What an admitted request still gets once the drain is over, before aiohttp cancels its handler.
+# aiohttp's own default is 60 s, longer than any pod's grace period; a client that stalled its upload
+# through the whole drain must not hold the process past DRAIN_SECONDS.
+_AFTER_DRAIN_GRACE_S = 0.5
+
+
+def _shutdown_timeout_options(timeout_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(AppRunner kwargs, TCPSite kwargs) carrying `timeout_s`: aiohttp 3.9 moved the shutdown
+    timeout from TCPSite to AppRunner; Debian's 3.8 and the image's 3.13 are both served."""
+    if "shutdown_timeout" in inspect.signature(web.AppRunner.__init__).parameters:
+        return {"shutdown_timeout": timeout_s}, {}
+    return {}, {"shutdown_timeout": timeout_s}
+
+
 async def serve(settings: Settings) -> int:
     # Imported here, after the settings were accepted: these pull in torch (seconds), and a
     # misconfigured pod should say what is wrong at once.
@@ -58,9 +73,12 @@ async def serve(settings: Settings) -> int:
     server = ScoringServer(settings, entry)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s.
-    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False, lingering_time=0)
+    runner_options, site_options = _shutdown_timeout_options(_AFTER_DRAIN_GRACE_S)
+    runner = web.AppRunner(
+        server.build_app(), access_log=None, handle_signals=False, lingering_time=0, **runner_options
+    )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, **site_options)
     await site.start()
     log.info("listening on %s:%d (auth %s)", settings.host, settings.port, "on" if settings.auth_enabled else "OFF")
 
@@ -105,6 +123,11 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _export_for_entry_script(settings)
+    # The event loop (reading bodies) and the device thread (decoding, scoring) share the GIL. With
+    # the default 5 ms switch interval the device thread waits whole intervals for it under load;
+    # 0.5 ms measured 4.73x -> 5.71x the baseline's rows/s for JSON at 64 clients on the H100
+    # (bench/RESULTS.md).
+    sys.setswitchinterval(0.0005)
     try:
         import uvloop  # a faster event loop where installed (it is in the image)
     except ImportError:

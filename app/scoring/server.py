@@ -22,7 +22,7 @@ from scoring.admission import Admission, Reservation
 from scoring.auth import Authenticator
 from scoring.batching import BatchError, Batcher, json_row_estimate
 from scoring.body import BodyRejected, read_body
-from scoring.decode import DecodeError
+from scoring.decode import DecodeError, available_decoders
 from scoring.encoding import labels_json, result_json
 from scoring.entry import EntryScript
 from scoring.errors import first_refusal, json_error, json_errors
@@ -70,7 +70,11 @@ class ScoringServer:
             )
             self.batcher.start()
         self.ready = True
-        mode = "batched through run_batch" if self.batcher else "unbatched through run()"
+        mode = (
+            f"batched through run_batch, JSON decoded by {' then '.join(available_decoders(self.settings.device))}"
+            if self.batcher
+            else "unbatched through run()"
+        )
         log.info("model ready in %.1f s on %s, %s", time.perf_counter() - started, self.settings.device, mode)
 
     def begin_drain(self) -> None:
