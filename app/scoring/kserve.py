@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import web
 
-from scoring.body import BodyRejected
 from scoring.encoding import labels_json
 from scoring.errors import first_refusal, json_error
 
@@ -224,11 +223,9 @@ class KServeRoutes:
             return refusal
         reservation = server.admission.reservation()
         try:
-            try:
-                body = await server.admit_and_read(request, reservation)
-            except BodyRejected as rejected:
-                server.metrics.rejected.labels(rejected.reason).inc()
-                return rejected.response
+            body = await server.admit_and_read(request, reservation)
+            if isinstance(body, web.Response):
+                return body
             header_length = request.headers.get(HEADER_LENGTH)
             try:
                 if header_length is None and len(body) > INLINE_PARSE_BYTES:

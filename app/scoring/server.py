@@ -137,7 +137,8 @@ class ScoringServer:
             self.metrics.rejected.labels("unavailable" if refusal.status == 503 else "unauthorized").inc()
         return refusal
 
-    async def admit_and_read(self, request: web.Request, reservation: Reservation) -> bytes:
+    async def admit_and_read(self, request: web.Request, reservation: Reservation) -> bytes | web.Response:
+        """The whole body, or the refusal (408/413/503 ...) that answers the request instead."""
         try:
             return await read_body(
                 request,
@@ -146,6 +147,9 @@ class ScoringServer:
                 self.settings.body_read_timeout_s,
                 self.settings.retry_after_s,
             )
+        except BodyRejected as rejected:
+            self.metrics.rejected.labels(rejected.reason).inc()
+            return rejected.response
         finally:
             self.metrics.pending_bytes.set(self.admission.bytes)
 
@@ -155,13 +159,16 @@ class ScoringServer:
             503, "server is at capacity (pending row budget full); retry shortly", {"Retry-After": str(self.settings.retry_after_s)}
         )
 
+    def deadline_passed(self) -> web.Response:
+        self.metrics.rejected.labels("deadline").inc()
+        return json_error(504, f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)")
+
     async def await_labels(self, future: asyncio.Future[np.ndarray]) -> np.ndarray | web.Response:
         """The batch's answer for one request, or the error response that replaces it."""
         try:
             return await asyncio.wait_for(future, self.settings.scoring_timeout_s)
         except asyncio.TimeoutError:
-            self.metrics.rejected.labels("deadline").inc()
-            return json_error(504, f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)")
+            return self.deadline_passed()
         except DecodeError as exc:
             return json_error(400, str(exc))
         except ValueError as exc:
@@ -196,11 +203,9 @@ class ScoringServer:
             return json_error(415, f"Content-Type {declared!r} is not supported; send Content-Type: application/json", close=True)
         reservation = self.admission.reservation()
         try:
-            try:
-                body = await self.admit_and_read(request, reservation)
-            except BodyRejected as rejected:
-                self.metrics.rejected.labels(rejected.reason).inc()
-                return rejected.response
+            body = await self.admit_and_read(request, reservation)
+            if isinstance(body, web.Response):
+                return body
             if self.batcher is None:
                 return await self._score_unbatched(body)
             if not reservation.add_rows(json_row_estimate(len(body))):
@@ -222,8 +227,7 @@ class ScoringServer:
         try:
             result = await asyncio.wait_for(run, self.settings.scoring_timeout_s)
         except asyncio.TimeoutError:
-            self.metrics.rejected.labels("deadline").inc()
-            return json_error(504, f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)")
+            return self.deadline_passed()
         except CLIENT_ERRORS as exc:
             return json_error(400, f"the entry script rejected the input: {type(exc).__name__}: {exc}")
         except Exception as exc:
