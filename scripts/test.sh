@@ -11,9 +11,9 @@ ensure_npm_packages
 
 # The app is tested with Debian's Python stack (torch 1.13 CPU, aiohttp 3.8, numpy 1.24) on /usr/bin/python3.
 PYTHON=/usr/bin/python3
-debian_packages=(python3 python3-torch python3-aiohttp python3-numpy python3-pytest python3-prometheus-client
-  python3-ujson python3-rapidjson)
-if ! "$PYTHON" -c 'import torch, aiohttp, numpy, pytest, prometheus_client, ujson, rapidjson' 2>/dev/null; then
+debian_packages=(python3 python3-torch python3-aiohttp python3-numpy python3-pytest python3-pytest-xdist
+  python3-prometheus-client python3-ujson python3-rapidjson python3-pyflakes)
+if ! "$PYTHON" -c 'import torch, aiohttp, numpy, pytest, xdist, prometheus_client, ujson, rapidjson, pyflakes' 2>/dev/null; then
   echo "== installing Debian packages: ${debian_packages[*]}"
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -23,9 +23,29 @@ if ! "$PYTHON" -c 'import torch, aiohttp, numpy, pytest, prometheus_client, ujso
 fi
 
 echo "== node $(node --version), $("$PYTHON" --version)"
-echo "== TypeScript: type check, lint, workflow lint, program and policy tests"
-npm test
+# The two halves share nothing, so they run side by side; each writes its own log, printed in full.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+(
+  echo "== TypeScript: type check, lint, workflow lint, program, policy and cost tests"
+  npm test
+) >"$logs/typescript.log" 2>&1 &
+typescript_pid=$!
+(
+  echo "== Python: lint, app tests and the benchmark's short mode"
+  # app/tests/fixtures holds deliberately broken entry scripts, so it is left out.
+  "$PYTHON" -m pyflakes app/scoring app/*.py app/tests/*.py bench
+  "$PYTHON" -m pytest -q -p no:cacheprovider -n 2 app/tests bench/tests
+) >"$logs/python.log" 2>&1 &
+python_pid=$!
 
-echo "== Python: app tests and the benchmark's short mode"
-"$PYTHON" -m pytest -q app/tests bench/tests
+status=0
+wait "$typescript_pid" || status=1
+cat "$logs/typescript.log"
+wait "$python_pid" || status=1
+cat "$logs/python.log"
+if [ "$status" -ne 0 ]; then
+  echo "== FAILED (see above)"
+  exit 1
+fi
 echo "== all tests passed"
