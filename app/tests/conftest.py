@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,9 +144,16 @@ def launch(tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready
     raise AssertionError(f"server not up within 90 s; log:\n{server.log()}")
 
 
+@lru_cache(maxsize=None)
+def cached_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """load_digits(split), read once per test process (parsing the ten JSON files takes ~0.6 s).
+    Shared like the session fixtures: tests only read these arrays."""
+    return load_digits(split)
+
+
 @pytest.fixture(scope="session")
 def heldout() -> tuple[np.ndarray, np.ndarray]:
-    return load_digits("heldout")
+    return cached_digits("heldout")
 
 
 def seed_body(rows: np.ndarray) -> bytes:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_digits import load_digits
 from scoring.decode import DecodeError
 from scoring.model import (
     WEIGHTS_FILE,
@@ -29,11 +28,6 @@ from scoring.model import (
 APP_DIR = Path(__file__).resolve().parent.parent
 MODEL_DIR = APP_DIR / "model"
 DEVICE = os.environ.get("DEVICE", "cpu")
-
-
-@pytest.fixture(scope="module")
-def heldout() -> tuple[np.ndarray, np.ndarray]:
-    return load_digits("heldout")
 
 
 @pytest.fixture(scope="module")

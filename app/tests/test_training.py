@@ -7,19 +7,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import train
-from mnist_digits import load_digits
+from conftest import cached_digits
 from scoring.model import load_mlp
 
 APP_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_split_holds_out_the_last_fifth_of_each_digit() -> None:
-    train_rows, train_labels = load_digits("train")
-    heldout_rows, heldout_labels = load_digits("heldout")
-    all_rows, all_labels = load_digits("all")
+    # cached_digits reads each split once through load_digits and shares it with the other tests.
+    train_rows, train_labels = cached_digits("train")
+    heldout_rows, heldout_labels = cached_digits("heldout")
+    all_rows, all_labels = cached_digits("all")
     assert train_rows.dtype == np.float32 and train_labels.dtype == np.int64
     assert train_rows.shape[0] + heldout_rows.shape[0] == all_rows.shape[0] == 10_000
     for digit in range(10):
@@ -45,7 +47,9 @@ def test_shift_moves_pixels_without_changing_them() -> None:
     assert len(seen) > 5  # it really moves
 
 
-def test_same_seed_gives_identical_weights() -> None:
+def test_same_seed_gives_identical_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same digits as load_digits gives, read once instead of twice per run.
+    monkeypatch.setattr(train, "load_digits", cached_digits)
     first, _, _ = train.train(epochs=1, seed=7, every_nth=8)
     second, _, _ = train.train(epochs=1, seed=7, every_nth=8)
     other, _, _ = train.train(epochs=1, seed=8, every_nth=8)
@@ -54,7 +58,7 @@ def test_same_seed_gives_identical_weights() -> None:
     assert not torch.equal(first.fc1.weight, other.fc1.weight)
 
 
-def test_command_writes_weights_the_server_loads(tmp_path: Path) -> None:
+def test_command_writes_weights_the_server_loads(tmp_path: Path, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     out = tmp_path / "weights.npz"
     done = subprocess.run(
         [sys.executable, str(APP_DIR / "train.py"), "--epochs", "1", "--seed", "3", "--out", str(out)],
@@ -66,7 +70,7 @@ def test_command_writes_weights_the_server_loads(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "held-out accuracy" in done.stdout
     model = load_mlp(out)
-    rows, labels = load_digits("heldout")
+    rows, labels = heldout
     with torch.inference_mode():
         accuracy = float((model(torch.from_numpy(rows)).argmax(1).numpy() == labels).mean())
     assert accuracy > 0.8  # one epoch already learns most digits
