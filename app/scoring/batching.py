@@ -1,7 +1,7 @@
 """The dynamic batcher: many requests, one call of the entry script's run_batch.
 
-Handlers hand over raw request bytes (JSON /score bodies) or ready arrays (KServe tensors) and
-await a future. One asyncio task collects whatever is queued, up to MAX_BATCH_ROWS, waiting up to
+Handlers hand over raw request bytes (JSON /score bodies) or a function that builds the array in the
+device thread (KServe tensors) and await a future. One asyncio task collects whatever is queued, up to MAX_BATCH_ROWS, waiting up to
 MAX_BATCH_WAIT_MS only while admitted bodies are still arriving (so a lone client never waits), and
 runs the batch on the single device thread: the JSON bodies are decoded there together with
 decode_scoring_bodies (on the GPU when DEVICE is cuda), valid rows are concatenated, run_batch is
@@ -16,7 +16,7 @@ import collections
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,7 +48,6 @@ class _Job:
     enqueued_at: float
     body: bytes | None = None
     prepare: Prepare | None = None
-    rows: np.ndarray | None = field(default=None)
 
 
 class Batcher:
@@ -91,10 +90,6 @@ class Batcher:
     def submit_json(self, body: bytes) -> asyncio.Future[np.ndarray]:
         """A /score body, decoded later in the device thread together with its batch."""
         return self._submit(_Job(self._new_future(), json_row_estimate(len(body)), time.perf_counter(), body=body))
-
-    def submit_rows(self, rows: np.ndarray) -> asyncio.Future[np.ndarray]:
-        """A ready (n, 784) float32 or uint8 array."""
-        return self._submit(_Job(self._new_future(), rows.shape[0], time.perf_counter(), rows=rows))
 
     def submit_prepared(self, cost_rows: int, prepare: Prepare) -> asyncio.Future[np.ndarray]:
         """An array built in the device thread (e.g. a KServe JSON tensor); prepare may raise ValueError."""
@@ -174,9 +169,7 @@ class Batcher:
                 else:
                     arrays[i] = decoded
         for i, job in enumerate(batch):
-            if job.rows is not None:
-                arrays[i] = job.rows
-            elif job.prepare is not None:
+            if job.prepare is not None:
                 try:
                     arrays[i] = job.prepare()
                 except ValueError as exc:
