@@ -13,7 +13,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./components/config";
-import { GPU_TAINT, GpuCluster } from "./components/gpuCluster";
+import { GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
 import {
   DEVICE_PLUGIN_MIRROR,
@@ -34,20 +34,20 @@ export = async () => {
     estimateGpuCost({
       gpuVmSize: settings.gpuPool.vmSize,
       gpuNodeCount: settings.gpuPool.nodeCount,
-      location: settings.location,
+      location: settings.region.location,
     }).summary,
   );
 
   const deployer = authorization.getClientConfigOutput();
-  const resourceGroup = new resources.ResourceGroup(`${settings.namePrefix}-rg`, {
-    location: settings.location,
+  const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
+    location: settings.region.location,
   });
   const resourceGroupName = resourceGroup.name;
 
   const workspace = new MlWorkspace("ml", {
     resourceGroupName,
-    location: settings.location,
-    namePrefix: settings.namePrefix,
+    location: settings.region.location,
+    namePrefix: settings.region.namePrefix,
     tenantId: deployer.tenantId,
     model: settings.model,
   });
@@ -73,42 +73,41 @@ export = async () => {
 
   const cluster = new GpuCluster("gpu", {
     resourceGroupName,
-    location: settings.location,
-    namePrefix: settings.namePrefix,
-    kubernetesVersion: settings.kubernetesVersion,
-    systemVmSize: settings.systemVmSize,
-    systemNodeCount: settings.systemNodeCount,
+    location: settings.region.location,
+    namePrefix: settings.region.namePrefix,
+    kubernetesVersion: settings.kubernetes.version,
+    systemVmSize: settings.kubernetes.systemVmSize,
+    systemNodeCount: settings.kubernetes.systemNodeCount,
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     subscriptionId: deployer.subscriptionId,
     registryId: workspace.registryId,
-    workspace: settings.attachToWorkspace
-      ? { name: workspace.workspaceName, computeName: settings.computeName }
+    workspace: settings.workspace.attach
+      ? { name: workspace.workspaceName, computeName: settings.workspace.computeName }
       : undefined,
   });
 
   const devicePlugin = new NvidiaDevicePlugin(
     "nvidia-device-plugin",
-    { image: devicePluginImage.imageRef, gpuTaint: GPU_TAINT, gpuNodeSelector: cluster.gpuNodeSelector },
+    { image: devicePluginImage.imageRef, gpuNodeSelector: cluster.gpuNodeSelector },
     { providers: [cluster.provider] },
   );
 
   const service = new ScoringService(
     "scoring",
     {
-      namespace: settings.namespace,
+      namespace: settings.service.namespace,
       imageRef: image.imageRef,
-      replicas: settings.replicas,
-      gpusPerReplica: settings.replicaGpus,
-      cpuPerReplica: settings.replicaCpu,
-      memoryGiBPerReplica: settings.replicaMemoryGiB,
+      replicas: settings.replicas.count,
+      gpusPerReplica: settings.replicas.gpus,
+      cpuPerReplica: settings.replicas.cpu,
+      memoryGiBPerReplica: settings.replicas.memoryGiB,
       poolGpus: settings.gpuPool.nodeCount * settings.gpuPool.gpusPerNode,
-      gpuTaint: GPU_TAINT,
       gpuNodeSelector: cluster.gpuNodeSelector,
-      primaryKeyVersion: settings.primaryKeyVersion,
-      secondaryKeyVersion: settings.secondaryKeyVersion,
-      preStopSeconds: settings.preStopSeconds,
-      drainSeconds: settings.drainSeconds,
+      primaryKeyVersion: settings.keys.primaryVersion,
+      secondaryKeyVersion: settings.keys.secondaryVersion,
+      preStopSeconds: settings.service.preStopSeconds,
+      drainSeconds: settings.service.drainSeconds,
       startAfter: [...cluster.readyForWorkloads, devicePlugin.daemonSet],
     },
     { providers: [cluster.provider] },
@@ -134,6 +133,6 @@ export = async () => {
     kubeconfig: cluster.kubeconfig,
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
-    replicas: settings.replicas,
+    replicas: settings.replicas.count,
   };
 };

@@ -13,13 +13,9 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { GPU_NODE_LABEL, GPU_TAINT_TEXT } from "./appContract";
 import { attachClusterToWorkspace } from "./computeAttachment";
 import { builtInRoleId } from "./roles";
-
-/** The GPU pool's taint: only pods that tolerate it (scoring, device plugin) land on GPU nodes. */
-export const GPU_TAINT = { key: "sku", value: "gpu", effect: "NoSchedule" } as const;
-/** The GPU pool's node label, which the scoring pods select. */
-export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
 
 export interface GpuClusterArgs {
   readonly resourceGroupName: pulumi.Input<string>;
@@ -99,7 +95,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         osType: containerservice.OSType.Linux,
         type: containerservice.AgentPoolType.VirtualMachineScaleSets,
         orchestratorVersion: args.kubernetesVersion,
-        nodeTaints: [`${GPU_TAINT.key}=${GPU_TAINT.value}:${GPU_TAINT.effect}`],
+        nodeTaints: [GPU_TAINT_TEXT],
         nodeLabels: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value },
         // AKS installs the NVIDIA driver; the device plugin (nvidiaDevicePlugin.ts) still has to run.
         gpuProfile: { driver: containerservice.GPUDriver.Install },

@@ -21,6 +21,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { GPU_TOLERATION } from "./appContract";
 
 /**
  * The pinned official release (current as of November 2026) and its multi-arch index digest. The digest
@@ -41,7 +42,6 @@ export const DEVICE_PLUGIN_MIRROR = { repository: "nvidia/k8s-device-plugin", ta
 export interface NvidiaDevicePluginArgs {
   /** The device plugin image by digest in the project's registry (a ProjectImage mirror of DEVICE_PLUGIN_UPSTREAM). */
   readonly image: pulumi.Input<string>;
-  readonly gpuTaint: { readonly key: string; readonly value: string; readonly effect: string };
   readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
 }
 
@@ -64,12 +64,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
             spec: {
               tolerations: [
                 { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
-                {
-                  key: args.gpuTaint.key,
-                  operator: "Equal",
-                  value: args.gpuTaint.value,
-                  effect: args.gpuTaint.effect,
-                },
+                { ...GPU_TOLERATION },
               ],
               nodeSelector: args.gpuNodeSelector,
               priorityClassName: "system-node-critical",

@@ -9,11 +9,19 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import {
+  APP_ENV,
+  APP_PORT,
+  APP_PORT_NAME,
+  APP_UID,
+  GPU_RESOURCE,
+  GPU_TOLERATION,
+  IMAGE_MODEL_DIR,
+  PROBE_PATHS,
+  WRITABLE_PATH,
+} from "./appContract";
 import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
 import { generateScoringKeys } from "./scoringKeys";
-
-export const APP_PORT = 5001;
-export const APP_UID = 10001;
 
 export interface ScoringServiceArgs {
   readonly namespace: string;
@@ -24,7 +32,6 @@ export interface ScoringServiceArgs {
   readonly memoryGiBPerReplica: number;
   /** GPUs the whole pool offers: decides whether a rollout may surge. */
   readonly poolGpus: number;
-  readonly gpuTaint: { readonly key: string; readonly value: string; readonly effect: string };
   readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
   readonly primaryKeyVersion: number;
   readonly secondaryKeyVersion: number;
@@ -93,7 +100,7 @@ export class ScoringService extends pulumi.ComponentResource {
     const resources = {
       cpu: cpuQuantity(args.cpuPerReplica),
       memory: memoryQuantity(args.memoryGiBPerReplica),
-      "nvidia.com/gpu": String(args.gpusPerReplica),
+      [GPU_RESOURCE]: String(args.gpusPerReplica),
     };
 
     new k8s.apps.v1.Deployment(
@@ -123,14 +130,7 @@ export class ScoringService extends pulumi.ComponentResource {
                 seccompProfile: { type: "RuntimeDefault" },
               },
               nodeSelector: args.gpuNodeSelector,
-              tolerations: [
-                {
-                  key: args.gpuTaint.key,
-                  operator: "Equal",
-                  value: args.gpuTaint.value,
-                  effect: args.gpuTaint.effect,
-                },
-              ],
+              tolerations: [{ ...GPU_TOLERATION }],
               // One pod per node where possible; matchLabelKeys scopes the skew to one ReplicaSet, so old
               // pods of a rollout never block new ones.
               topologySpreadConstraints: [
@@ -148,25 +148,25 @@ export class ScoringService extends pulumi.ComponentResource {
                   name: "scoring",
                   image: args.imageRef,
                   imagePullPolicy: "IfNotPresent",
-                  ports: [{ name: "http", containerPort: APP_PORT }],
+                  ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT }],
                   env: [
-                    { name: "PORT", value: String(APP_PORT) },
-                    { name: "MODEL_DIR", value: "/app/model" },
-                    { name: "DEVICE", value: "cuda" },
-                    { name: "AUTH_ENABLED", value: "true" },
-                    { name: "DRAIN_SECONDS", value: String(args.drainSeconds) },
-                    keyEnv("SCORING_PRIMARY_KEY", "primaryKey"),
-                    keyEnv("SCORING_SECONDARY_KEY", "secondaryKey"),
+                    { name: APP_ENV.port, value: String(APP_PORT) },
+                    { name: APP_ENV.modelDir, value: IMAGE_MODEL_DIR },
+                    { name: APP_ENV.device, value: "cuda" },
+                    { name: APP_ENV.authEnabled, value: "true" },
+                    { name: APP_ENV.drainSeconds, value: String(args.drainSeconds) },
+                    keyEnv(APP_ENV.primaryKey, "primaryKey"),
+                    keyEnv(APP_ENV.secondaryKey, "secondaryKey"),
                   ],
                   // Requests equal limits: Guaranteed QoS, the seed's fixed cores and memory per replica.
                   resources: { requests: resources, limits: resources },
                   readinessProbe: {
-                    httpGet: { path: "/ready", port: "http" },
+                    httpGet: { path: PROBE_PATHS.readiness, port: APP_PORT_NAME },
                     periodSeconds: 5,
                     failureThreshold: 2,
                   },
                   livenessProbe: {
-                    httpGet: { path: "/", port: "http" },
+                    httpGet: { path: PROBE_PATHS.liveness, port: APP_PORT_NAME },
                     initialDelaySeconds: 10,
                     periodSeconds: 10,
                     failureThreshold: 3,
@@ -179,7 +179,7 @@ export class ScoringService extends pulumi.ComponentResource {
                     privileged: false,
                     capabilities: { drop: ["ALL"] },
                   },
-                  volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                  volumeMounts: [{ name: "tmp", mountPath: WRITABLE_PATH }],
                 },
               ],
               volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }],
@@ -207,7 +207,7 @@ export class ScoringService extends pulumi.ComponentResource {
         spec: {
           type: "LoadBalancer",
           selector: labels,
-          ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+          ports: [{ name: "http", port: 80, targetPort: APP_PORT_NAME, protocol: "TCP" }],
         },
       },
       parent,

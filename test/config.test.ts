@@ -33,7 +33,7 @@ describe("accepted configs", () => {
       [s.gpuPool.nodeCount, s.gpuPool.gpusPerNode, s.gpuPool.vCpus, s.gpuPool.memoryGiB],
       [3, 1, 4, 28],
     );
-    assert.deepEqual([s.replicas, s.replicaGpus, s.replicaCpu, s.replicaMemoryGiB], [3, 1, 2, 4]);
+    assert.deepEqual([s.replicas.count, s.replicas.gpus, s.replicas.cpu, s.replicas.memoryGiB], [3, 1, 2, 4]);
     assert.deepEqual(s.warnings, []);
   });
 
@@ -60,7 +60,7 @@ describe("accepted configs", () => {
 
   it("multi-GPU nodes may hold several pods", () => {
     const s = parseStackSettings({ gpuVmSize: "Standard_NC64as_T4_v3", gpuNodeCount: "1", replicas: "4" });
-    assert.equal(s.replicas, 4);
+    assert.equal(s.replicas.count, 4);
   });
 });
 

@@ -2,15 +2,16 @@
  * Where Kubernetes workloads keep their pod template, and the scheduling facts the rules need from it:
  * GPU requests, tolerations of the GPU pool's taint, and node selection onto the GPU pool.
  */
+import { GPU_NODE_LABEL, GPU_RESOURCE, GPU_TAINT } from "../../components/appContract";
 import { asArray, asNumber, asObject, asString, at, type Props } from "./props";
 
-/** The taint the GPU pool carries so that only pods meant for GPUs land on its costly nodes. */
-export const GPU_TAINT = { key: "sku", value: "gpu", effect: "NoSchedule" } as const;
-export const GPU_TAINT_TEXT = `${GPU_TAINT.key}=${GPU_TAINT.value}:${GPU_TAINT.effect}`;
-export const GPU_RESOURCE = "nvidia.com/gpu";
+// The taint, resource and node label come from the app contract the program uses, so the pack checks
+// exactly what the program declares.
+export { GPU_RESOURCE, GPU_TAINT, GPU_TAINT_TEXT } from "../../components/appContract";
 
 /** Node labels that mean "a GPU node" unless the policy config names others. */
 export const DEFAULT_GPU_NODE_LABELS: Readonly<Record<string, string>> = {
+  [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value,
   sku: "gpu",
   accelerator: "nvidia",
   "kubernetes.azure.com/accelerator": "nvidia",

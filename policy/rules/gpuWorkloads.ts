@@ -5,6 +5,7 @@
  * device plugin DaemonSet requests no GPU (it is what advertises them) but must tolerate the taint,
  * or no GPU node ever reports `nvidia.com/gpu`.
  */
+import { GPU_TOLERATION } from "../../components/appContract";
 import {
   containersOf,
   GPU_RESOURCE,
@@ -15,6 +16,8 @@ import {
   toleratesGpuTaint,
   type Workload,
 } from "../lib/workloads";
+
+const TOLERATION_TEXT = `{key: "${GPU_TOLERATION.key}", operator: "${GPU_TOLERATION.operator}", value: "${GPU_TOLERATION.value}", effect: "${GPU_TOLERATION.effect}"}`;
 
 export interface GpuWorkloadConfig {
   /** Node labels that select the GPU pool. */
@@ -39,7 +42,7 @@ export function checkGpuWorkload(workload: Workload, config: GpuWorkloadConfig):
       problems.push(
         `${label} runs on GPU nodes but does not tolerate their taint ${GPU_TAINT_TEXT}, so it is never ` +
           `scheduled there and no node advertises ${GPU_RESOURCE}. Add the toleration ` +
-          `{key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule"}.`,
+          `${TOLERATION_TEXT}.`,
       );
     }
     return problems;
@@ -58,7 +61,7 @@ export function checkGpuWorkload(workload: Workload, config: GpuWorkloadConfig):
     problems.push(
       `${label} requests ${GPU_RESOURCE} but does not tolerate the GPU pool's taint ${GPU_TAINT_TEXT}, ` +
         `so its pods stay Pending. Add the toleration ` +
-        `{key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule"}.`,
+        `${TOLERATION_TEXT}.`,
     );
   }
   if (!requestsGpu && (tolerates || targets)) {

@@ -1,0 +1,53 @@
+/**
+ * The contract between the program and the scoring app in app/ (DESIGN.md, "Contract between the
+ * program and the app"), defined once. The program (scoringService.ts, gpuCluster.ts,
+ * nvidiaDevicePlugin.ts), the policy pack (policy/lib/workloads.ts) and the tests (test/, including
+ * the app/Dockerfile test) import these values instead of repeating them, so changing one here moves
+ * every side at once and a test that compares the Dockerfile catches the app drifting away.
+ */
+
+/** The port the app listens on (its PORT default, the Dockerfile's EXPOSE). */
+export const APP_PORT = 5001;
+/** The container port's name; probes and the Service target it by name. */
+export const APP_PORT_NAME = "http";
+
+/** The numeric user and group the image runs as (app/Dockerfile USER). */
+export const APP_UID = 10001;
+
+/** Probe routes: liveness answers 200 `Healthy` as Azure ML's server does; readiness 200 once warmed. */
+export const PROBE_PATHS = { liveness: "/", readiness: "/ready" } as const;
+
+/** Environment variable names the app reads (app/scoring/settings.py). */
+export const APP_ENV = {
+  port: "PORT",
+  modelDir: "MODEL_DIR",
+  device: "DEVICE",
+  authEnabled: "AUTH_ENABLED",
+  drainSeconds: "DRAIN_SECONDS",
+  primaryKey: "SCORING_PRIMARY_KEY",
+  secondaryKey: "SCORING_SECONDARY_KEY",
+} as const;
+
+/** Where the image keeps the model the app loads (app/Dockerfile's MODEL_DIR). */
+export const IMAGE_MODEL_DIR = "/app/model";
+
+/** The only path the app writes under its read-only root filesystem (HOME, CUDA and torch caches). */
+export const WRITABLE_PATH = "/tmp";
+
+/** The extended resource the NVIDIA device plugin advertises and GPU pods request. */
+export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** The GPU pool's taint: only pods that tolerate it (scoring, device plugin) land on GPU nodes. */
+export const GPU_TAINT = { key: "sku", value: "gpu", effect: "NoSchedule" } as const;
+/** The taint as AKS's nodeTaints field spells it. */
+export const GPU_TAINT_TEXT = `${GPU_TAINT.key}=${GPU_TAINT.value}:${GPU_TAINT.effect}`;
+/** The toleration GPU pods carry for GPU_TAINT. */
+export const GPU_TOLERATION = {
+  key: GPU_TAINT.key,
+  operator: "Equal",
+  value: GPU_TAINT.value,
+  effect: GPU_TAINT.effect,
+} as const;
+
+/** The GPU pool's node label, which the scoring pods and the device plugin select. */
+export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
