@@ -12,6 +12,7 @@
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
+import { ACR_AUDIENCE } from "./components/acrLogin";
 import { readStackSettings } from "./components/config";
 import { GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
@@ -20,15 +21,29 @@ import {
   DEVICE_PLUGIN_UPSTREAM,
   NvidiaDevicePlugin,
 } from "./components/nvidiaDevicePlugin";
+import { armReader, preflightInputOf, runPreflight } from "./components/preflight";
 import { mirrorBuild, ProjectImage } from "./components/projectImage";
 import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
 import { estimateGpuCost } from "./cost/estimate";
 
+const SCORING_REPOSITORY = "scoring";
+
 export = async () => {
   // Throws a ConfigError listing every problem before any resource is declared.
   const settings = readStackSettings();
-  for (const warning of settings.warnings) pulumi.log.warn(warning);
+  const clusterTags = { "pulumi-project": pulumi.getProject(), "pulumi-stack": pulumi.getStack() };
+
+  // Then asks Azure, as the deployer, whether this stack can be created here (providers, sizes, quota,
+  // Kubernetes version); throws a PreflightError listing every failure, still before any resource exists.
+  const deployer = await authorization.getClientConfig();
+  const armToken = await authorization.getClientToken();
+  pulumi.log.info(
+    await runPreflight(
+      preflightInputOf(settings, deployer.subscriptionId, clusterTags),
+      armReader(armToken.token),
+    ),
+  );
   // Every preview and up states what the GPU pool costs to keep (node-hours, and the price when known).
   pulumi.log.info(
     estimateGpuCost({
@@ -38,7 +53,6 @@ export = async () => {
     }).summary,
   );
 
-  const deployer = authorization.getClientConfigOutput();
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,
   });
@@ -57,11 +71,14 @@ export = async () => {
     registryId: workspace.registryId,
     registryLoginServer: workspace.registryLoginServer,
     deployer,
-    deployerAccessToken: authorization.getClientTokenOutput().token,
+    repositories: [SCORING_REPOSITORY, DEVICE_PLUGIN_MIRROR.repository],
+    // A token of the registry's own audience: ACR's /oauth2/exchange accepts it even where policy
+    // disables ARM-audience tokens for ACR (DESIGN.md, December 2026 facts).
+    deployerRegistryToken: authorization.getClientTokenOutput({ endpoint: ACR_AUDIENCE }).token,
   });
   const image = new ProjectImage("scoring-image", {
     push,
-    repository: "scoring",
+    repository: SCORING_REPOSITORY,
     tag: pulumi.getStack(),
     build: { context: "app", dockerfile: "app/Dockerfile" },
   });
@@ -80,6 +97,9 @@ export = async () => {
     systemNodeCount: settings.kubernetes.systemNodeCount,
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
+    gpuMaxSurge: settings.gpuPool.maxSurge,
+    maintenance: settings.maintenance,
+    tags: clusterTags,
     subscriptionId: deployer.subscriptionId,
     registryId: workspace.registryId,
     workspace: settings.workspace.attach

@@ -32,11 +32,12 @@ export interface ComputeAttachment {
 }
 
 export function attachClusterToWorkspace(
+  name: string,
   args: ComputeAttachmentArgs,
   parent: pulumi.Resource,
 ): ComputeAttachment {
   const extension = new kubernetesconfiguration.Extension(
-    "azureml-extension",
+    `${name}-azureml-extension`,
     {
       resourceGroupName: args.resourceGroupName,
       clusterRp: "Microsoft.ContainerService",
@@ -46,7 +47,11 @@ export function attachClusterToWorkspace(
       extensionType: "Microsoft.AzureML.Kubernetes",
       releaseTrain: "stable",
       autoUpgradeMinorVersion: true,
-      identity: { type: "SystemAssigned" },
+      // No `identity`: that is the Arc-connected-cluster field. On AKS the extension gets an
+      // AKS-assigned identity (properties.aksAssignedIdentity, "Identity of the Extension resource in an
+      // AKS cluster" in the Microsoft.KubernetesConfiguration spec), and `az k8s-extension create` sends
+      // none for managedClusters (Azure/azure-cli-extensions, src/k8s-extension/azext_k8s_extension/
+      // custom.py, __create_identity: "We do not create any identities for managedClusters").
       scope: { cluster: { releaseNamespace: AZUREML_NAMESPACE } },
       configurationSettings: {
         enableTraining: "False",
@@ -60,7 +65,7 @@ export function attachClusterToWorkspace(
   );
 
   const compute = new machinelearningservices.Compute(
-    "workspace-compute",
+    `${name}-workspace-compute`,
     {
       resourceGroupName: args.resourceGroupName,
       workspaceName: args.workspaceName,
@@ -73,8 +78,18 @@ export function attachClusterToWorkspace(
         properties: { namespace: AZUREML_NAMESPACE },
       },
     },
-    // The attach is refused until the extension runs on the cluster; no input carries that fact.
-    { parent, dependsOn: [extension] },
+    {
+      parent,
+      // The attach is refused until the extension runs on the cluster; no input carries that fact.
+      dependsOn: [extension],
+      // Compute_Delete requires an `underlyingResourceAction` query parameter (Delete or Detach: a
+      // required argument in every generated SDK, e.g. Azure/azure-rest-api-specs-examples
+      // .../Microsoft.MachineLearningServices/.../examples-java/Compute/delete.java), which azure-native's
+      // generic delete does not send, so `pulumi destroy` could not delete it cleanly. It is a record in
+      // the workspace, which destroy deletes anyway, taking its computes with it; the cluster itself
+      // belongs to this stack and is deleted on its own.
+      retainOnDelete: true,
+    },
   );
   return { extension, compute };
 }

@@ -29,7 +29,7 @@ export const configSchema = {
     type: "string",
     default: "1.35",
     description:
-      "AKS Kubernetes version (major.minor or major.minor.patch); must be one AKS supports in the region.",
+      "AKS Kubernetes version (major.minor or major.minor.patch), 1.35 or later; the preflight checks AKS offers it in the region.",
   },
   systemVmSize: {
     type: "string",
@@ -45,25 +45,18 @@ export const configSchema = {
   gpuVmSize: {
     type: "string",
     default: "Standard_NC4as_T4_v3",
-    description:
-      "VM size of the GPU user node pool. Sizes outside the built-in catalogue need the three overrides below.",
+    description: "VM size of the GPU user node pool; one of the supported sizes in components/gpuSkus.ts.",
   },
   gpuNodeCount: {
     type: "integer",
     default: 3,
     description: "Nodes in the GPU pool.",
   },
-  gpusPerNode: {
+  gpuMaxSurge: {
     type: "integer",
-    description: "GPUs one node of gpuVmSize exposes; required only when gpuVmSize is not in the catalogue.",
-  },
-  gpuVmVcpus: {
-    type: "integer",
-    description: "vCPUs of gpuVmSize; required only when gpuVmSize is not in the catalogue.",
-  },
-  gpuVmMemoryGiB: {
-    type: "number",
-    description: "Memory (GiB) of gpuVmSize; required only when gpuVmSize is not in the catalogue.",
+    default: 0,
+    description:
+      "Extra GPU nodes an AKS upgrade may add while it drains old ones (0: drain one node at a time, no extra quota). The preflight checks the quota covers them.",
   },
   replicas: {
     type: "integer",
@@ -136,6 +129,27 @@ export const configSchema = {
     default: 20,
     description:
       "Seconds the app may take to finish in-flight requests after SIGTERM (app env DRAIN_SECONDS).",
+  },
+  maintenanceDay: {
+    type: "string",
+    default: "Sunday",
+    description:
+      "Weekday of the weekly window in which AKS may upgrade Kubernetes patches and node OS images.",
+  },
+  maintenanceStartTime: {
+    type: "string",
+    default: "02:00",
+    description: "Start (HH:mm, in maintenanceUtcOffset) of the weekly maintenance window.",
+  },
+  maintenanceUtcOffset: {
+    type: "string",
+    default: "+00:00",
+    description: "UTC offset (+HH:mm or -HH:mm) of maintenanceStartTime.",
+  },
+  maintenanceDurationHours: {
+    type: "integer",
+    default: 4,
+    description: "Length of the weekly maintenance window in hours (AKS allows 4-24).",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

@@ -15,6 +15,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPU_NODE_LABEL, GPU_TAINT_TEXT } from "./appContract";
 import { attachClusterToWorkspace } from "./computeAttachment";
+import type { MaintenanceSettings } from "./config";
+import { SYSTEM_POOL_MAX_SURGE } from "./config/kubernetes";
+import { azureNameSuffix } from "./naming";
 import { builtInRoleId } from "./roles";
 
 export interface GpuClusterArgs {
@@ -26,6 +29,12 @@ export interface GpuClusterArgs {
   readonly systemNodeCount: number;
   readonly gpuVmSize: string;
   readonly gpuNodeCount: number;
+  /** Extra GPU nodes an upgrade may add (the preflight checked the quota for them); 0 drains one at a time. */
+  readonly gpuMaxSurge: number;
+  /** The weekly window for Kubernetes patch and node OS upgrades. */
+  readonly maintenance: MaintenanceSettings;
+  /** Tags on the cluster; the preflight finds this stack's own cluster (and its quota use) by them. */
+  readonly tags: Readonly<Record<string, string>>;
   readonly subscriptionId: pulumi.Input<string>;
   /** The registry the kubelet pulls the scoring image from. */
   readonly registryId: pulumi.Input<string>;
@@ -50,10 +59,12 @@ export class GpuCluster extends pulumi.ComponentResource {
     const parent = { parent: this };
 
     const cluster = new containerservice.ManagedCluster(
-      `${args.namePrefix}-aks`,
+      `${name}-aks`,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
+        resourceName: pulumi.interpolate`${args.namePrefix}-aks-${azureNameSuffix(name, this)}`,
+        tags: { ...args.tags },
         dnsPrefix: `${args.namePrefix}-aks`,
         kubernetesVersion: args.kubernetesVersion,
         enableRBAC: true,
@@ -68,6 +79,7 @@ export class GpuCluster extends pulumi.ComponentResource {
             vmSize: args.systemVmSize,
             osType: containerservice.OSType.Linux,
             type: containerservice.AgentPoolType.VirtualMachineScaleSets,
+            upgradeSettings: { maxSurge: String(SYSTEM_POOL_MAX_SURGE) },
           },
         ],
         networkProfile: {
@@ -75,6 +87,8 @@ export class GpuCluster extends pulumi.ComponentResource {
           networkPluginMode: containerservice.NetworkPluginMode.Overlay,
           loadBalancerSku: containerservice.LoadBalancerSku.Standard,
         },
+        // Patch upgrades and node image upgrades happen on their own, but only in the maintenance
+        // windows below (aksManagedAutoUpgradeSchedule / aksManagedNodeOSUpgradeSchedule).
         autoUpgradeProfile: {
           upgradeChannel: containerservice.UpgradeChannel.Patch,
           nodeOSUpgradeChannel: containerservice.NodeOSUpgradeChannel.NodeImage,
@@ -83,8 +97,30 @@ export class GpuCluster extends pulumi.ComponentResource {
       parent,
     );
 
+    const window = {
+      schedule: { weekly: { dayOfWeek: args.maintenance.day, intervalWeeks: 1 } },
+      startTime: args.maintenance.startTime,
+      utcOffset: args.maintenance.utcOffset,
+      durationHours: args.maintenance.durationHours,
+    };
+    for (const [suffix, configName] of [
+      ["upgrade-window", "aksManagedAutoUpgradeSchedule"],
+      ["node-os-window", "aksManagedNodeOSUpgradeSchedule"],
+    ] as const) {
+      new containerservice.MaintenanceConfiguration(
+        `${name}-${suffix}`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          resourceName: cluster.name,
+          configName,
+          maintenanceWindow: window,
+        },
+        parent,
+      );
+    }
+
     const gpuPool = new containerservice.AgentPool(
-      "gpu",
+      `${name}-gpu-pool`,
       {
         resourceGroupName: args.resourceGroupName,
         resourceName: cluster.name,
@@ -99,6 +135,12 @@ export class GpuCluster extends pulumi.ComponentResource {
         nodeLabels: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value },
         // AKS installs the NVIDIA driver; the device plugin (nvidiaDevicePlugin.ts) still has to run.
         gpuProfile: { driver: containerservice.GPUDriver.Install },
+        // Upgrades surge only within the quota the preflight checked. With no surge, AKS drains one
+        // node at a time (maxUnavailable 1) and the PodDisruptionBudget keeps the other pods serving.
+        upgradeSettings:
+          args.gpuMaxSurge > 0
+            ? { maxSurge: String(args.gpuMaxSurge), maxUnavailable: "0" }
+            : { maxSurge: "0", maxUnavailable: "1" },
       },
       parent,
     );
@@ -110,7 +152,7 @@ export class GpuCluster extends pulumi.ComponentResource {
       return objectId;
     });
     const acrPull = new authorization.RoleAssignment(
-      "kubelet-acrpull",
+      `${name}-kubelet-acrpull`,
       {
         scope: args.registryId,
         principalId: kubeletObjectId,
@@ -133,7 +175,7 @@ export class GpuCluster extends pulumi.ComponentResource {
     );
 
     this.provider = new k8s.Provider(
-      "aks",
+      `${name}-k8s`,
       { kubeconfig: this.kubeconfig, deleteUnreachable: true },
       { parent: this },
     );
@@ -141,6 +183,7 @@ export class GpuCluster extends pulumi.ComponentResource {
     // Only this attachment waits on the workspace; everything else on the cluster goes ahead without it.
     if (args.workspace) {
       const attachment = attachClusterToWorkspace(
+        name,
         {
           resourceGroupName: args.resourceGroupName,
           location: args.location,

@@ -108,8 +108,38 @@ export const gpuSkuCatalogue: Readonly<Record<string, GpuSku>> = Object.freeze(
   Object.fromEntries(skus.map((sku) => [sku.vmSize, sku])),
 );
 
-/** Sizes Azure still offers: the ones a policy may accept for a GPU pool. */
+/** Sizes Azure still offers: the ones the config check and the policy accept for a GPU pool. */
 export function isSupportedGpuSize(vmSize: string): boolean {
+  return gpuSizeRefusal(vmSize) === undefined;
+}
+
+/** The catalogue's supported sizes, in catalogue order: what a refused size may switch to. */
+export const SUPPORTED_GPU_SIZES: readonly string[] = skus
+  .filter((s) => s.retired === undefined)
+  .map((s) => s.vmSize);
+
+/**
+ * Why a GPU pool may not use `vmSize`, or undefined when it may. The one wording both the config check
+ * (components/config/gpuPool.ts) and the policy pack (policy/rules/gpuPool.ts) show, so the two can
+ * never disagree: a retired size names its retirement date and replacement; a size outside the
+ * catalogue is refused because the program cannot size pods, price or quota-check it.
+ */
+export function gpuSizeRefusal(vmSize: string): string | undefined {
   const sku = gpuSkuCatalogue[vmSize];
-  return sku !== undefined && sku.retired === undefined;
+  if (sku?.retired !== undefined) {
+    return (
+      `${vmSize} (${sku.gpuModel}) was retired by Azure on ${sku.retired.date}: Azure no longer allocates it ` +
+      `and AKS cannot create or scale a node pool of it, so the GPU pool would fail after the cluster is built. ` +
+      `Fix: pulumi config set gpuVmSize ${sku.retired.replacement} (its replacement in components/gpuSkus.ts)`
+    );
+  }
+  if (sku === undefined) {
+    return (
+      `${vmSize} is not in the GPU size catalogue (components/gpuSkus.ts), so its GPU count, vCPUs and memory ` +
+      `are unknown and pods, cost and quota cannot be sized for it. Fix: pick a supported size ` +
+      `(${SUPPORTED_GPU_SIZES.join(", ")}), or add a row for ${vmSize} to components/gpuSkus.ts with its ` +
+      `published GPU count, vCPUs and memory`
+    );
+  }
+  return undefined;
 }

@@ -14,6 +14,7 @@ import * as machinelearningservices from "@pulumi/azure-native/machinelearningse
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { azureNameSuffix } from "./naming";
 
 export interface MlWorkspaceArgs {
   readonly resourceGroupName: pulumi.Input<string>;
@@ -42,11 +43,17 @@ export class MlWorkspace extends pulumi.ComponentResource {
     super("gpu-inference-aks:ml:MlWorkspace", name, {}, opts);
     const parent = { parent: this };
     const common = { resourceGroupName: args.resourceGroupName, location: args.location };
+    // Logical names follow this component's name; Azure names start with the prefix (storage and
+    // registry names allow only lowercase letters and digits) and end in one random suffix per stack.
+    const suffix = azureNameSuffix(name, this);
+    const azureName = (middle: string, separator = ""): pulumi.Output<string> =>
+      pulumi.interpolate`${args.namePrefix}${separator}${middle}${separator}${suffix}`;
 
     const account = new storage.StorageAccount(
-      `${args.namePrefix}st`,
+      `${name}-storage`,
       {
         ...common,
+        accountName: azureName("st"),
         kind: storage.Kind.StorageV2,
         sku: { name: storage.SkuName.Standard_LRS },
         enableHttpsTrafficOnly: true,
@@ -57,9 +64,10 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     const vault = new keyvault.Vault(
-      `${args.namePrefix}-kv`,
+      `${name}-key-vault`,
       {
         ...common,
+        vaultName: azureName("kv", "-"),
         properties: {
           tenantId: args.tenantId,
           sku: { family: keyvault.SkuFamily.A, name: keyvault.SkuName.Standard },
@@ -75,14 +83,20 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     const logs = new operationalinsights.Workspace(
-      `${args.namePrefix}-logs`,
-      { ...common, sku: { name: operationalinsights.WorkspaceSkuNameEnum.PerGB2018 }, retentionInDays: 30 },
+      `${name}-logs`,
+      {
+        ...common,
+        workspaceName: azureName("logs", "-"),
+        sku: { name: operationalinsights.WorkspaceSkuNameEnum.PerGB2018 },
+        retentionInDays: 30,
+      },
       parent,
     );
     const insights = new applicationinsights.Component(
-      `${args.namePrefix}-appi`,
+      `${name}-insights`,
       {
         ...common,
+        resourceName: azureName("appi", "-"),
         kind: "web",
         applicationType: applicationinsights.ApplicationType.Web,
         ingestionMode: applicationinsights.IngestionMode.LogAnalytics,
@@ -92,9 +106,10 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     const registry = new containerregistry.Registry(
-      `${args.namePrefix}acr`,
+      `${name}-registry`,
       {
         ...common,
+        registryName: azureName("acr"),
         sku: { name: containerregistry.SkuName.Standard },
         // Pushes use the deployer's Entra ID token and pulls the kubelet identity's AcrPull role.
         adminUserEnabled: false,
@@ -103,9 +118,10 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     const workspace = new machinelearningservices.Workspace(
-      `${args.namePrefix}-mlw`,
+      `${name}-workspace`,
       {
         ...common,
+        workspaceName: azureName("mlw", "-"),
         identity: { type: machinelearningservices.ManagedServiceIdentityType.SystemAssigned },
         sku: { name: "Basic", tier: "Basic" },
         friendlyName: `${args.namePrefix} GPU inference`,
@@ -120,7 +136,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     // The model file goes to a private container of the workspace's own storage account; the model
     // version registered below points at it (Azure ML accepts an https blob URI as a model path).
     const models = new storage.BlobContainer(
-      "models",
+      `${name}-models`,
       {
         resourceGroupName: args.resourceGroupName,
         accountName: account.name,
@@ -130,7 +146,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
     const fileName = args.model.file.split("/").pop() ?? args.model.file;
     const blob = new storage.Blob(
-      "model-file",
+      `${name}-model-file`,
       {
         resourceGroupName: args.resourceGroupName,
         accountName: account.name,
@@ -143,7 +159,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     const container = new machinelearningservices.ModelContainer(
-      "model",
+      `${name}-model`,
       {
         resourceGroupName: args.resourceGroupName,
         workspaceName: workspace.name,
@@ -153,7 +169,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
       parent,
     );
     const version = new machinelearningservices.ModelVersion(
-      "model-version",
+      `${name}-model-version`,
       {
         resourceGroupName: args.resourceGroupName,
         workspaceName: workspace.name,

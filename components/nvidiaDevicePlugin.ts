@@ -53,7 +53,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
     const labels = { name: "nvidia-device-plugin-ds" };
 
     this.daemonSet = new k8s.apps.v1.DaemonSet(
-      name,
+      `${name}-daemonset`,
       {
         metadata: { name: "nvidia-device-plugin-daemonset", namespace: "kube-system" },
         spec: {

@@ -61,7 +61,7 @@ export class ProjectImage extends pulumi.ComponentResource {
     super("gpu-inference-aks:image:ProjectImage", name, {}, opts);
     const { push, build } = args;
     const image = new docker.Image(
-      name,
+      `${name}-build`,
       {
         imageName: pulumi.interpolate`${push.loginServer}/${args.repository}:${args.tag}`,
         build: {
@@ -74,7 +74,8 @@ export class ProjectImage extends pulumi.ComponentResource {
         buildOnPreview: false,
         registry: push.login,
       },
-      { parent: this, dependsOn: [push.grant] },
+      // The login in `registry` resolves only after the AcrPush grant exists and ACR honours it.
+      { parent: this },
     );
     this.imageRef = image.repoDigest;
     this.registerOutputs({ imageRef: this.imageRef });

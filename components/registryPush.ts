@@ -13,15 +13,17 @@ export interface RegistryPushArgs {
   readonly registryLoginServer: pulumi.Input<string>;
   /** The deploying identity (azure-native getClientConfig): it is granted AcrPush and pushes as itself. */
   readonly deployer: pulumi.Input<{ objectId: string; tenantId: string; subscriptionId: string }>;
-  /** An Entra ID access token of the deploying identity (azure-native getClientToken). */
-  readonly deployerAccessToken: pulumi.Input<string>;
+  /** An Entra ID token of the deploying identity for the registry audience (acrLogin.ts ACR_AUDIENCE). */
+  readonly deployerRegistryToken: pulumi.Input<string>;
+  /** Repositories the program pushes: the login waits until ACR grants push on each. */
+  readonly repositories: readonly string[];
 }
 
 export class RegistryPush extends pulumi.ComponentResource {
   readonly loginServer: pulumi.Output<string>;
   /** Docker credentials for the registry, secret; one token exchange serves every push of a run. */
   readonly login: pulumi.Output<RegistryLogin>;
-  /** A push needs this grant, which no input of the image carries: images depend on it explicitly. */
+  /** The AcrPush grant; the login waits for it (and for ACR to honour it) before any push. */
   readonly grant: authorization.RoleAssignment;
 
   constructor(name: string, args: RegistryPushArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -37,7 +39,13 @@ export class RegistryPush extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.login = registryLogin(this.loginServer, deployer.tenantId, args.deployerAccessToken);
+    this.login = registryLogin({
+      loginServer: this.loginServer,
+      tenantId: deployer.tenantId,
+      registryAudienceToken: args.deployerRegistryToken,
+      repositories: args.repositories,
+      grantId: this.grant.id,
+    });
     this.registerOutputs({ loginServer: this.loginServer });
   }
 }

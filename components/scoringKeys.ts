@@ -19,6 +19,7 @@ export interface ScoringKeys {
 }
 
 export function generateScoringKeys(
+  name: string,
   primaryKeyVersion: number,
   secondaryKeyVersion: number,
   parent: pulumi.Resource,
@@ -26,12 +27,12 @@ export function generateScoringKeys(
   // 43 URL-safe characters carry about 256 bits; no specials, so keys paste safely into headers and shells.
   const keyArgs = { length: 43, special: false };
   const primary = new random.RandomPassword(
-    "primary-key",
+    `${name}-primary-key`,
     { ...keyArgs, keepers: { version: String(primaryKeyVersion) } },
     { parent },
   );
   const secondary = new random.RandomPassword(
-    "secondary-key",
+    `${name}-secondary-key`,
     { ...keyArgs, keepers: { version: String(secondaryKeyVersion) } },
     { parent },
   );

@@ -23,6 +23,10 @@ import {
 import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
 import { generateScoringKeys } from "./scoringKeys";
 
+/** How long `pulumi up` waits for the scoring pods to become ready (first image pull included). */
+export const DEPLOYMENT_READY_TIMEOUT_SECONDS = 40 * 60;
+const DEPLOYMENT_READY_TIMEOUT = `${DEPLOYMENT_READY_TIMEOUT_SECONDS / 60}m`;
+
 export interface ScoringServiceArgs {
   readonly namespace: string;
   readonly imageRef: pulumi.Input<string>;
@@ -66,7 +70,7 @@ export class ScoringService extends pulumi.ComponentResource {
     const labels = { "app.kubernetes.io/name": "scoring", "app.kubernetes.io/part-of": "gpu-inference-aks" };
 
     const ns = new k8s.core.v1.Namespace(
-      name,
+      `${name}-namespace`,
       {
         metadata: {
           name: args.namespace,
@@ -81,9 +85,9 @@ export class ScoringService extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
 
-    const keys = generateScoringKeys(args.primaryKeyVersion, args.secondaryKeyVersion, this);
+    const keys = generateScoringKeys(name, args.primaryKeyVersion, args.secondaryKeyVersion, this);
     const secret = new k8s.core.v1.Secret(
-      "scoring-keys",
+      `${name}-keys`,
       {
         metadata: { namespace, labels },
         type: "Opaque",
@@ -104,9 +108,17 @@ export class ScoringService extends pulumi.ComponentResource {
     };
 
     new k8s.apps.v1.Deployment(
-      "scoring",
+      `${name}-deployment`,
       {
-        metadata: { namespace, labels },
+        metadata: {
+          namespace,
+          labels,
+          // pulumi-kubernetes waits 10 minutes for a Deployment to become ready by default. A first rollout
+          // on new GPU nodes pulls the multi-gigabyte CUDA image on every node, then loads and warms the
+          // model, which can take longer; a slow first pull must not fail `pulumi up`. The provider reads
+          // this annotation when no customTimeouts are given (provider/pkg/metadata TimeoutDuration).
+          annotations: { "pulumi.com/timeoutSeconds": String(DEPLOYMENT_READY_TIMEOUT_SECONDS) },
+        },
         spec: {
           replicas: args.replicas,
           selector: { matchLabels: labels },
@@ -187,11 +199,16 @@ export class ScoringService extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: args.startAfter },
+      {
+        parent: this,
+        dependsOn: args.startAfter,
+        // See the pulumi.com/timeoutSeconds annotation above: the same wait, as a resource option.
+        customTimeouts: { create: DEPLOYMENT_READY_TIMEOUT, update: DEPLOYMENT_READY_TIMEOUT },
+      },
     );
 
     new k8s.policy.v1.PodDisruptionBudget(
-      "scoring",
+      `${name}-pdb`,
       {
         metadata: { namespace, labels },
         // Node drains and upgrades take at most one scoring pod at a time.
@@ -201,7 +218,7 @@ export class ScoringService extends pulumi.ComponentResource {
     );
 
     const service = new k8s.core.v1.Service(
-      "scoring",
+      `${name}-service`,
       {
         metadata: { namespace, labels },
         spec: {

@@ -99,9 +99,9 @@ const gpuPoolVmSize: ResourceValidationPolicy = {
   name: "gpu-pool-vm-size-supported",
   description:
     "The GPU node pool uses a VM size from the supported catalogue (components/gpuSkus.ts), not a retired one.",
-  // Mandatory: a retired size passes preview and then fails `pulumi up` after the cluster is built.
-  // A stack that deliberately keeps one opts in per stack with enforcementLevel "advisory" in its
-  // policy config (policy/config/<stack>.json), which keeps the warning in every preview.
+  // Mandatory on every stack, with no per-stack opt-out: a retired or unknown size passes preview and
+  // then fails `pulumi up` after the cluster is built. The config check refuses the same sizes with the
+  // same words (gpuSizeRefusal), so this rule only fires for pools declared outside the program's config.
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     for (const pool of nodePoolsOf(args.type, args.name, args.props as Props))

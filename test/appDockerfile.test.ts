@@ -111,10 +111,12 @@ describe("app/Dockerfile", () => {
 });
 
 describe("app/requirements.txt", () => {
+  // pip-compile output: a requirement may continue over `\`-ended lines with its --hash options.
   const lines = fs
     .readFileSync(path.join(APP, "requirements.txt"), "utf8")
+    .replace(/\\\n/g, " ")
     .split("\n")
-    .map((line) => line.trim())
+    .map((line) => line.replace(/\s--hash=\S+/g, "").trim())
     .filter((line) => line !== "" && !line.startsWith("#"));
 
   it("pins every package to an exact version", () => {
@@ -122,9 +124,11 @@ describe("app/requirements.txt", () => {
     for (const line of packages) {
       assert.match(line, /^[A-Za-z0-9_.-]+==[0-9][^\s]*$/, `${line} is not pinned with ==`);
     }
-    const names = packages.map((line) => line.split("==")[0].toLowerCase());
+    // Names compare as PEP 503 normalises them (prometheus_client = prometheus-client).
+    const normal = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, "-");
+    const names = packages.map((line) => normal(line.split("==")[0]));
     for (const needed of ["torch", "numpy", "aiohttp", "prometheus_client", "uvloop"]) {
-      assert.ok(names.includes(needed), `${needed} is missing`);
+      assert.ok(names.includes(normal(needed)), `${needed} is missing`);
     }
   });
 

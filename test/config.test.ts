@@ -1,14 +1,17 @@
 /** Config validation as a pure function: what passes, and every rejection with key, value and fix. */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, parseStackSettings, type RawConfig } from "../components/config";
+import { ConfigError, type ParseContext, parseStackSettings, type RawConfig } from "../components/config";
+import { gpuSizeRefusal, gpuSkuCatalogue } from "../components/gpuSkus";
 import { rolloutStrategy, terminationGraceSeconds } from "../components/rollout";
 import { cpuQuantity, memoryQuantity } from "../components/scoringService";
-import { devStackConfig } from "./harness";
+import { devStackConfig, ROOT } from "./harness";
 
-function problems(raw: RawConfig): string[] {
+function problems(raw: RawConfig, context?: ParseContext): string[] {
   try {
-    parseStackSettings(raw);
+    parseStackSettings(raw, context);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
     return [...error.problems];
@@ -30,32 +33,39 @@ describe("accepted configs", () => {
     const s = parseStackSettings({});
     assert.equal(s.gpuPool.vmSize, "Standard_NC4as_T4_v3");
     assert.deepEqual(
-      [s.gpuPool.nodeCount, s.gpuPool.gpusPerNode, s.gpuPool.vCpus, s.gpuPool.memoryGiB],
-      [3, 1, 4, 28],
+      [s.gpuPool.nodeCount, s.gpuPool.gpusPerNode, s.gpuPool.vCpus, s.gpuPool.memoryGiB, s.gpuPool.maxSurge],
+      [3, 1, 4, 28, 0],
     );
     assert.deepEqual([s.replicas.count, s.replicas.gpus, s.replicas.cpu, s.replicas.memoryGiB], [3, 1, 2, 4]);
-    assert.deepEqual(s.warnings, []);
-  });
-
-  it("the dev stack (Standard_NC6) passes with a retirement warning naming the replacement and the key", () => {
-    const s = parseStackSettings(devStackConfig());
-    assert.equal(s.gpuPool.vmSize, "Standard_NC6");
-    assert.equal(s.warnings.length, 1);
-    assert.match(s.warnings[0], /retired by Azure on 2023-09-06/);
-    assert.match(s.warnings[0], /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
-  });
-
-  it("a size outside the catalogue is accepted once its GPUs, vCPUs and memory are given", () => {
-    const s = parseStackSettings({
-      gpuVmSize: "Standard_NC8ads_A10_v4",
-      gpusPerNode: "1",
-      gpuVmVcpus: "8",
-      gpuVmMemoryGiB: "100",
+    assert.equal(s.kubernetes.version, "1.35");
+    assert.deepEqual(s.maintenance, {
+      day: "Sunday",
+      startTime: "02:00",
+      utcOffset: "+00:00",
+      durationHours: 4,
     });
-    assert.deepEqual(
-      [s.gpuPool.gpusPerNode, s.gpuPool.vCpus, s.gpuPool.memoryGiB, s.gpuPool.sku],
-      [1, 8, 100, undefined],
+  });
+
+  it("the dev stack deploys Standard_NC4as_T4_v3, the seed's retired Standard_NC6 replaced", () => {
+    const s = parseStackSettings(devStackConfig());
+    assert.equal(s.gpuPool.vmSize, "Standard_NC4as_T4_v3");
+    assert.equal(gpuSkuCatalogue.Standard_NC6.retired?.replacement, s.gpuPool.vmSize);
+    assert.match(
+      fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"),
+      /stands for the seed's Standard_NC6/,
     );
+  });
+
+  it("azure-native:location is honoured when location is not set, and agreeing values pass", () => {
+    assert.equal(parseStackSettings({}, { providerLocation: "westeurope" }).region.location, "westeurope");
+    assert.equal(
+      parseStackSettings({ location: "westeurope" }, { providerLocation: "westeurope" }).region.location,
+      "westeurope",
+    );
+  });
+
+  it("a GPU pool may surge within its quota during upgrades", () => {
+    assert.equal(parseStackSettings({ gpuMaxSurge: "1" }).gpuPool.maxSurge, 1);
   });
 
   it("multi-GPU nodes may hold several pods", () => {
@@ -88,28 +98,68 @@ describe("rejected configs (each before any resource exists)", () => {
       "16",
       /or a larger gpuVmSize/,
     ));
-  it("an unknown VM size without its GPU count, vCPUs and memory", () =>
-    rejects(
-      { gpuVmSize: "Standard_NC8ads_A10_v4" },
-      "gpuVmSize",
-      '"Standard_NC8ads_A10_v4"',
-      /set gpusPerNode, gpuVmVcpus, gpuVmMemoryGiB/,
-    ));
-  it("an unknown VM size with only some overrides names the missing ones", () =>
-    rejects(
-      { gpuVmSize: "Standard_NC8ads_A10_v4", gpusPerNode: "1" },
-      "gpuVmSize",
-      '"Standard_NC8ads_A10_v4"',
-      /set gpuVmVcpus, gpuVmMemoryGiB for it/,
-    ));
+  it("a retired size (the seed's Standard_NC6), naming its retirement date and replacement", () => {
+    rejects({ gpuVmSize: "Standard_NC6" }, "gpuVmSize", '"Standard_NC6"', /gpuVmSize Standard_NC4as_T4_v3/);
+    assert.match(problems({ gpuVmSize: "Standard_NC6" })[0], /retired by Azure on 2023-09-06/);
+    assert.match(problems({ gpuVmSize: "Standard_NC6s_v3" })[0], /2025-09-30.*Standard_NC24ads_A100_v4/);
+  });
+  it("a size outside the catalogue, with the policy pack's own words", () => {
+    const found = problems({ gpuVmSize: "Standard_NC8ads_A10_v4" });
+    assert.equal(found.length, 1);
+    assert.equal(
+      found[0],
+      `gpuVmSize = "Standard_NC8ads_A10_v4": ${gpuSizeRefusal("Standard_NC8ads_A10_v4")}`,
+    );
+    assert.match(
+      found[0],
+      /not in the GPU size catalogue .*Fix: pick a supported size \(Standard_NC4as_T4_v3, /,
+    );
+  });
+  it("the old per-size override keys are gone, so a stack still setting them hears it", () =>
+    assert.match(problems({ gpusPerNode: "1" })[0], /^gpusPerNode: is not a config key/));
   it("a VM size that is not a size name", () =>
     rejects({ gpuVmSize: "NC6" }, "gpuVmSize", '"NC6"', /Standard_NC4as_T4_v3/));
+  it("a negative GPU upgrade surge", () =>
+    rejects({ gpuMaxSurge: "-1" }, "gpuMaxSurge", "-1", /gpuMaxSurge 0 \(drain one node at a time\)/));
+  it("a location that differs from the stack's azure-native:location", () => {
+    const found = problems({ location: "eastus" }, { providerLocation: "westeurope" });
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0],
+      /^location = "eastus": differs from this stack's azure-native:location \("westeurope"\)/,
+    );
+    assert.match(found[0], /Fix: set one region: pulumi config rm azure-native:location/);
+  });
+  it("a model file that does not exist", () =>
+    rejects(
+      { modelFile: "app/model/missing.npz" },
+      "modelFile",
+      '"app/model/missing.npz"',
+      /python3 app\/train\.py/,
+    ));
+  it("a maintenance day that is not a weekday", () =>
+    rejects({ maintenanceDay: "Sundays" }, "maintenanceDay", '"Sundays"', /maintenanceDay Sunday/));
+  it("a maintenance start time that is not HH:mm", () =>
+    rejects({ maintenanceStartTime: "2am" }, "maintenanceStartTime", '"2am"', /maintenanceStartTime 02:00/));
+  it("a maintenance UTC offset AKS would refuse", () =>
+    rejects({ maintenanceUtcOffset: "UTC+1" }, "maintenanceUtcOffset", '"UTC+1"', /\+01:00/));
+  it("a maintenance window shorter than AKS allows", () =>
+    rejects(
+      { maintenanceDurationHours: "2" },
+      "maintenanceDurationHours",
+      "2",
+      /maintenanceDurationHours 4/,
+    ));
   it("a display-style location", () =>
     rejects({ location: "West Europe" }, "location", '"West Europe"', /"westeurope"/));
   it("a malformed Kubernetes version", () =>
     rejects({ kubernetesVersion: "v1.35" }, "kubernetesVersion", '"v1.35"', /kubernetesVersion 1\.35/));
   it("a Kubernetes version AKS no longer supports", () =>
     rejects({ kubernetesVersion: "1.27" }, "kubernetesVersion", '"1.27"', /az aks get-versions/));
+  it("1.34, out of AKS standard support by December 2026 (LTS only, Premium tier)", () => {
+    rejects({ kubernetesVersion: "1.34" }, "kubernetesVersion", '"1.34"', /kubernetesVersion 1\.35/);
+    assert.match(problems({ kubernetesVersion: "1.34" })[0], /1\.31-1\.34 are LTS-only/);
+  });
   it("a name prefix storage and registry names cannot take", () =>
     rejects({ namePrefix: "GPU-Inf" }, "namePrefix", '"GPU-Inf"', /namePrefix gpuinf/));
   it("a namespace that is not a DNS label", () =>
@@ -146,6 +196,15 @@ describe("rejected configs (each before any resource exists)", () => {
   });
   it("reports every problem at once", () => {
     assert.equal(problems({ replicas: "0", location: "West Europe", namePrefix: "X" }).length, 3);
+    const mixed = problems({
+      gpuVmSize: "Standard_NC6",
+      kubernetesVersion: "1.33",
+      maintenanceDay: "Funday",
+    });
+    assert.deepEqual(
+      mixed.map((p) => p.slice(0, p.indexOf(" ="))),
+      ["kubernetesVersion", "gpuVmSize", "maintenanceDay"],
+    );
   });
 });
 

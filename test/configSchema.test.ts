@@ -42,7 +42,7 @@ describe("Pulumi.yaml", () => {
       const expected = declared.type === "integer" || declared.type === "number" ? "number" : declared.type;
       assert.equal(typeof value, expected, fullKey);
     }
-    assert.equal(dev.config[`${PROJECT}:gpuVmSize`], "Standard_NC6");
+    assert.equal(dev.config[`${PROJECT}:gpuVmSize`], "Standard_NC4as_T4_v3");
     assert.equal(dev.config[`${PROJECT}:replicas`], 3);
   });
 });

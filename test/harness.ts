@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb";
 import { parse } from "yaml";
 
 export const PROJECT = "gpu-inference-aks";
@@ -20,18 +21,64 @@ export interface Recorded {
   // Pulumi hands mocks deserialized JSON-like inputs; tests read them with the helpers below.
   readonly inputs: Record<string, unknown>;
   readonly provider?: string;
+  /** Resource options as the engine receives them (RegisterResourceRequest), which mocks do not pass on. */
+  readonly options: RecordedOptions;
+}
+
+export interface RecordedOptions {
+  readonly retainOnDelete: boolean;
+  readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
 }
 
 export interface FetchCall {
+  readonly method: string;
   readonly url: string;
   readonly body: string;
+  readonly authorization?: string;
+}
+
+/** The ARM reads the preflight makes, by what they ask for. */
+export type ArmRoute = "providers" | "skus" | "usages" | "kubernetesVersions" | "managedClusters";
+
+/** An ARM answer a test substitutes for the recorded healthy one. */
+export interface ArmAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export function armRouteOf(url: string): ArmRoute | undefined {
+  const { pathname } = new URL(url);
+  if (/^\/subscriptions\/[^/]+\/providers$/.test(pathname)) return "providers";
+  if (pathname.endsWith("/providers/Microsoft.Compute/skus")) return "skus";
+  if (pathname.endsWith("/usages")) return "usages";
+  if (pathname.endsWith("/kubernetesVersions")) return "kubernetesVersions";
+  if (pathname.endsWith("/providers/Microsoft.ContainerService/managedClusters")) return "managedClusters";
+  return undefined;
+}
+
+/** The recorded healthy answer (test/fixtures/arm/<route>.json), parsed fresh so tests may change it. */
+export function recordedArm(route: ArmRoute): Record<string, unknown> {
+  return JSON.parse(
+    fs.readFileSync(path.join(__dirname, "fixtures", "arm", `${route}.json`), "utf8"),
+  ) as Record<string, unknown>;
+}
+
+/** An ACR access token (JWT) whose `access` claim grants `actions` on `repository`. */
+export function acrAccessToken(repository: string, actions: readonly string[]): string {
+  const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return [
+    part({ alg: "RS256", typ: "JWT" }),
+    part({ iss: "Azure Container Registry", access: [{ type: "repository", name: repository, actions }] }),
+    "signature",
+  ].join(".");
 }
 
 export const MOCK = {
   tenantId: "tenant-0000",
   subscriptionId: "sub-0000",
   deployerObjectId: "deployer-oid",
-  aadToken: "aad-access-token-of-deployer",
+  armToken: "arm-audience-token-of-deployer",
+  acrAudienceToken: "acr-audience-token-of-deployer",
   acrRefreshToken: "acr-refresh-token-from-exchange",
   kubeletObjectId: "kubelet-oid",
   lbAddress: "20.30.40.50",
@@ -107,6 +154,9 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
       state: { ...inputs, repoDigest: `${repository}@${mockDigest(repository)}` },
     };
   }
+  if (args.type === "random:index/randomString:RandomString") {
+    return { id: args.name, state: { ...inputs, result: "x7k2q9" } };
+  }
   if (args.type === "random:index/randomPassword:RandomPassword") {
     return { id: args.name, state: { ...inputs, result: `generated-${args.name}-value` } };
   }
@@ -131,7 +181,13 @@ function callResult(args: pulumi.runtime.MockCallArgs): Record<string, unknown> 
         tenantId: MOCK.tenantId,
       };
     case "azure-native:authorization:getClientToken":
-      return { token: MOCK.aadToken };
+      // The registry audience gets its own token, so a test can tell which one reached ACR.
+      return {
+        token:
+          args.inputs.endpoint === "https://containerregistry.azure.net"
+            ? MOCK.acrAudienceToken
+            : MOCK.armToken,
+      };
     case "azure-native:containerservice:listManagedClusterUserCredentials":
       return {
         kubeconfigs: [{ name: "clusterUser", value: Buffer.from(MOCK.kubeconfig).toString("base64") }],
@@ -141,12 +197,19 @@ function callResult(args: pulumi.runtime.MockCallArgs): Record<string, unknown> 
   }
 }
 
+/** The part of Pulumi's mock monitor the harness wraps to see resource options. */
+interface RegisterMonitor {
+  registerResource(req: RegisterResourceRequest, callback: (...args: never[]) => void): void;
+}
+
 export interface RunOptions {
   /** Stack config without the project prefix. */
   readonly config: Record<string, string>;
   /** Awaited before a resource's mock answers: lets a test hold a resource back to prove others don't wait on it. */
   readonly beforeCreate?: (type: string, name: string) => Promise<void>;
   readonly onRegister?: (record: Recorded) => void;
+  /** ARM answers replacing the recorded healthy ones (test/fixtures/arm), by route. */
+  readonly arm?: Partial<Record<ArmRoute, ArmAnswer>>;
 }
 
 export interface ProgramRun {
@@ -216,13 +279,36 @@ async function settle(resources: readonly Recorded[]): Promise<void> {
 /** Runs index.ts under mocks with the given config; resolves once every resource has registered. */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: Recorded[] = [];
+  const optionsByName = new Map<string, RecordedOptions>();
   const fetchCalls: FetchCall[] = [];
   const warnings: string[] = [];
   const infos: string[] = [];
 
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    fetchCalls.push({ url: String(input), body: String(init?.body ?? "") });
-    return new Response(JSON.stringify({ refresh_token: MOCK.acrRefreshToken }), { status: 200 });
+    const url = String(input);
+    const headers = new Headers(init?.headers);
+    const body = String(init?.body ?? "");
+    fetchCalls.push({
+      method: init?.method ?? "GET",
+      url,
+      body,
+      authorization: headers.get("Authorization") ?? undefined,
+    });
+    const json = (status: number, value: unknown): Response =>
+      new Response(JSON.stringify(value), { status });
+    if (url.startsWith("https://management.azure.com/")) {
+      const route = armRouteOf(url);
+      if (route === undefined) return json(404, { error: { code: "NotMocked", message: url } });
+      const answer = options.arm?.[route];
+      return answer === undefined ? json(200, recordedArm(route)) : json(answer.status, answer.body);
+    }
+    if (url.endsWith("/oauth2/exchange")) return json(200, { refresh_token: MOCK.acrRefreshToken });
+    if (url.endsWith("/oauth2/token")) {
+      const scope = new URLSearchParams(body).get("scope") ?? "";
+      const repository = scope.split(":")[1] ?? "";
+      return json(200, { access_token: acrAccessToken(repository, ["pull", "push"]) });
+    }
+    return json(404, { error: `no mock for ${url}` });
   };
   const originalWarn = pulumi.log.warn;
   const originalInfo = pulumi.log.info;
@@ -244,6 +330,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
           name: args.name,
           inputs: args.inputs,
           provider: args.provider,
+          options: optionsByName.get(`${args.type}::${args.name}`) ?? { retainOnDelete: false },
         };
         resources.push(record);
         options.onRegister?.(record);
@@ -255,6 +342,20 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     "dev",
     false,
   );
+  // The mock monitor hands mocks only type, name and inputs; read the options off the real request first.
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): RegisterMonitor }).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    const timeouts = req.getCustomtimeouts();
+    optionsByName.set(`${req.getType()}::${req.getName()}`, {
+      retainOnDelete: req.getRetainondelete() === true,
+      customTimeouts:
+        timeouts === undefined
+          ? undefined
+          : { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() },
+    });
+    return register(req, callback);
+  };
   const full: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.config)) full[`${PROJECT}:${key}`] = value;
   pulumi.runtime.setAllConfig(full);

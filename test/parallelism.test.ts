@@ -24,7 +24,7 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 }
 const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const IMAGE_NAMES = ["scoring-image", "nvidia-device-plugin-image"];
+const IMAGE_NAMES = ["scoring-image-build", "nvidia-device-plugin-image-build"];
 
 let run: ProgramRun;
 const order: string[] = [];

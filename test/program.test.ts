@@ -1,6 +1,7 @@
 /**
- * The dev stack (Pulumi.dev.yaml: 3 × Standard_NC6, 3 replicas of 1 GPU / 2 CPU / 4 GiB) run under
- * mocks: every resource the issue asks for, with the properties a reviewer would check.
+ * The dev stack (Pulumi.dev.yaml: 3 × Standard_NC4as_T4_v3, 3 replicas of 1 GPU / 2 CPU / 4 GiB) run
+ * under mocks, the preflight answered by the recorded healthy ARM responses (test/fixtures/arm): every
+ * resource the issue asks for, with the properties a reviewer would check.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -155,7 +156,7 @@ describe("GPU cluster component", () => {
 
   it("a separate user pool of the configured GPU size and count, tainted and labelled", () => {
     const pool = findOne(run.resources, T.pool);
-    assert.equal(get(pool, "vmSize"), "Standard_NC6");
+    assert.equal(get(pool, "vmSize"), "Standard_NC4as_T4_v3");
     assert.equal(get(pool, "count"), 3);
     assert.equal(get(pool, "mode"), "User");
     assert.deepEqual(get(pool, "nodeTaints"), ["sku=gpu:NoSchedule"]);
@@ -165,7 +166,7 @@ describe("GPU cluster component", () => {
   });
 
   it("grants AcrPull on the registry to the kubelet identity", () => {
-    const grant = findOne(run.resources, T.role, "kubelet-acrpull");
+    const grant = findOne(run.resources, T.role, "gpu-kubelet-acrpull");
     assert.equal(get(grant, "principalId"), MOCK.kubeletObjectId);
     assert.equal(get(grant, "scope"), mockId(T.registry));
     assert.equal(
@@ -204,7 +205,7 @@ describe("GPU cluster component", () => {
 });
 
 const images = (): Recorded[] => findAll(run.resources, T.image);
-const imageNamed = (name: string): Recorded => findOne(run.resources, T.image, name);
+const imageNamed = (name: string): Recorded => findOne(run.resources, T.image, `${name}-build`);
 const scoringRef = (): string => `${loginServer()}/scoring@${mockDigest(`${loginServer()}/scoring`)}`;
 const pluginRepo = (): string => `${loginServer()}/nvidia/k8s-device-plugin`;
 
@@ -227,7 +228,7 @@ describe("NVIDIA device plugin", () => {
     const ctr = (spec.containers as Record<string, unknown>[])[0];
     // v0.17.1+ manifests dropped FAIL_ON_INIT_ERROR=false: a GPU node whose GPUs cannot be read must show it.
     assert.equal(ctr.env, undefined);
-    assert.match(String(ds.provider), /pulumi:providers:kubernetes::aks::/);
+    assert.match(String(ds.provider), /pulumi:providers:kubernetes::gpu-k8s::/);
   });
 
   it("has a read-only root filesystem, writing only to the kubelet's device-plugins hostPath", () => {
@@ -296,13 +297,15 @@ describe("images in the project's registry", () => {
       assert.equal(registry.username, "00000000-0000-0000-0000-000000000000", image.name);
       assert.equal(registry.password, MOCK.acrRefreshToken, image.name);
     }
-    assert.equal(run.fetchCalls.length, 1);
-    assert.equal(run.fetchCalls[0].url, `https://${loginServer()}/oauth2/exchange`);
-    const form = new URLSearchParams(run.fetchCalls[0].body);
+    const exchanges = run.fetchCalls.filter((c) => c.url.endsWith("/oauth2/exchange"));
+    assert.equal(exchanges.length, 1);
+    assert.equal(exchanges[0].url, `https://${loginServer()}/oauth2/exchange`);
+    const form = new URLSearchParams(exchanges[0].body);
     assert.equal(form.get("grant_type"), "access_token");
     assert.equal(form.get("service"), loginServer());
     assert.equal(form.get("tenant"), MOCK.tenantId);
-    assert.equal(form.get("access_token"), MOCK.aadToken);
+    // The registry-audience token (getClientToken endpoint https://containerregistry.azure.net), not ARM's.
+    assert.equal(form.get("access_token"), MOCK.acrAudienceToken);
     const push = findOne(run.resources, T.role, "registry-push-acrpush");
     assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
     assert.equal(get(push, "scope"), mockId(T.registry));
@@ -318,7 +321,7 @@ describe("scoring service", () => {
     const deployment = findOne(run.resources, T.deployment);
     assert.equal(get(deployment, "spec.replicas"), 3);
     assert.equal(container().image, scoringRef());
-    assert.match(String(deployment.provider), /pulumi:providers:kubernetes::aks::/);
+    assert.match(String(deployment.provider), /pulumi:providers:kubernetes::gpu-k8s::/);
   });
 
   it("limits each pod to 1 GPU, 2 CPU and 4Gi (requests = limits)", () => {
@@ -433,7 +436,7 @@ describe("stack outputs", () => {
     assert.equal(values.imageRef, scoringRef());
     assert.equal(values.devicePluginImageRef, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
     assert.equal(values.registryLoginServer, loginServer());
-    assert.equal(values.gpuVmSize, "Standard_NC6");
+    assert.equal(values.gpuVmSize, "Standard_NC4as_T4_v3");
     assert.equal(values.gpuNodeCount, 3);
     assert.equal(values.replicas, 3);
     assert.equal(values.computeTargetName, "aks-gpu");
@@ -467,24 +470,20 @@ describe("stack outputs", () => {
     }
   });
 
-  it("warns at preview that Standard_NC6 is retired, with the replacement and the config key to change", () => {
-    assert.equal(run.warnings.length, 1);
-    assert.match(run.warnings[0], /Standard_NC6 was retired by Azure on 2023-09-06/);
-    assert.match(run.warnings[0], /K80/);
-    assert.match(run.warnings[0], /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
-  });
-
-  it("states the GPU pool's cost at preview: node-hours, no price for the retired Standard_NC6, the replacement's", () => {
-    assert.equal(run.infos.length, 1);
+  it("logs one line that the preflight passed, then the GPU pool's cost, and warns about nothing", () => {
+    assert.deepEqual(run.warnings, []);
+    assert.equal(run.infos.length, 2);
     assert.match(
       run.infos[0],
-      /^GPU cost: 3 × Standard_NC6 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month\. /,
+      /^preflight passed: 8 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
     );
-    assert.match(run.infos[0], /No price: Azure retired Standard_NC6 on 2023-09-06/);
-    // …and what the catalogue's replacement would cost: 3 × $0.526 × 24 h and × 730 h.
     assert.match(
       run.infos[0],
-      /Standard_NC4as_T4_v3 \(pulumi config set gpuVmSize Standard_NC4as_T4_v3\), would cost about \$37\.87 per day and \$1,151\.94 per month/,
+      /GPU pool 12 vCPUs of standardNCASv3_T4Family, system pool 12 vCPUs of standardDSv5Family/,
+    );
+    assert.match(
+      run.infos[1],
+      /^GPU cost: 3 × Standard_NC4as_T4_v3 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month, about \$37\.87 per day/,
     );
   });
 

@@ -39,8 +39,8 @@ describe("spare GPU capacity", () => {
 
 describe("cost at preview", () => {
   it("logs the T4 pool's node-hours and price per day and month, with the price's date and source", () => {
-    assert.equal(run.infos.length, 1);
-    const [line] = run.infos;
+    assert.equal(run.infos.length, 2);
+    const line = run.infos[1];
     assert.match(
       line,
       /4 × Standard_NC4as_T4_v3 \(4 GPU\(s\)\) in eastus: 96 GPU node-hours per day, 2,920 per month/,
@@ -62,8 +62,16 @@ describe("optional workspace attachment", () => {
 
 describe("key rotation", () => {
   it("keeps each key by its own version, and the pod template carries the versions so pods roll", () => {
-    const primary = findOne(run.resources, "random:index/randomPassword:RandomPassword", "primary-key");
-    const secondary = findOne(run.resources, "random:index/randomPassword:RandomPassword", "secondary-key");
+    const primary = findOne(
+      run.resources,
+      "random:index/randomPassword:RandomPassword",
+      "scoring-primary-key",
+    );
+    const secondary = findOne(
+      run.resources,
+      "random:index/randomPassword:RandomPassword",
+      "scoring-secondary-key",
+    );
     assert.deepEqual(get(primary, "keepers"), { version: "2" });
     assert.deepEqual(get(secondary, "keepers"), { version: "1" });
     const annotations = get(

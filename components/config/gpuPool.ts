@@ -1,5 +1,9 @@
-/** Section: the GPU user node pool (VM size and node count). */
-import { type GpuSku, gpuSkuCatalogue } from "../gpuSkus";
+/**
+ * Section: the GPU user node pool (VM size, node count, upgrade surge). Only sizes of the catalogue
+ * (components/gpuSkus.ts) that Azure still offers are accepted, with the same refusal the policy pack
+ * shows (gpuSizeRefusal), so config check and policy never disagree about a size.
+ */
+import { type GpuSku, gpuSizeRefusal, gpuSkuCatalogue } from "../gpuSkus";
 import { MAX_NODES_PER_POOL } from "./kubernetes";
 import type { Reader } from "./reader";
 
@@ -9,17 +13,15 @@ export interface GpuPoolSettings {
   readonly gpusPerNode: number;
   readonly vCpus: number;
   readonly memoryGiB: number;
-  /** The catalogue row when the size is known (absent for sizes given through the overrides). */
+  /** Extra nodes an AKS upgrade may add at once; 0 drains one node at a time without surging. */
+  readonly maxSurge: number;
   readonly sku?: GpuSku;
 }
 
 export function gpuPoolSection(r: Reader): GpuPoolSettings {
-  const vmSize = r.matching(
-    "gpuVmSize",
-    /^Standard_[A-Za-z0-9_]+$/,
-    "is not an Azure VM size name",
-    "use an exact size name such as Standard_NC4as_T4_v3",
-  );
+  const vmSize = r.string("gpuVmSize");
+  const refusal = gpuSizeRefusal(vmSize);
+  if (refusal !== undefined) r.refuse("gpuVmSize", vmSize, refusal);
   const nodeCount = r.number(
     "gpuNodeCount",
     true,
@@ -27,42 +29,22 @@ export function gpuPoolSection(r: Reader): GpuPoolSettings {
     MAX_NODES_PER_POOL,
     "pulumi config set gpuNodeCount 3 (AKS allows 1-1000 nodes per pool)",
   );
-  const nameIsValid = /^Standard_[A-Za-z0-9_]+$/.test(vmSize);
-  const sku: GpuSku | undefined = gpuSkuCatalogue[vmSize];
-  const gpusOverride = r.optionalNumber("gpusPerNode", true);
-  const vCpusOverride = r.optionalNumber("gpuVmVcpus", true);
-  const memoryOverride = r.optionalNumber("gpuVmMemoryGiB", false);
-  const missing = (
-    [
-      ["gpusPerNode", gpusOverride],
-      ["gpuVmVcpus", vCpusOverride],
-      ["gpuVmMemoryGiB", memoryOverride],
-    ] as const
-  ).filter(([, value]) => value === undefined && sku === undefined && nameIsValid);
-  if (missing.length > 0) {
-    r.problem(
-      "gpuVmSize",
-      vmSize,
-      `is not in the GPU size catalogue (components/gpuSkus.ts), so its GPU count and size are unknown`,
-      `set ${missing.map(([key]) => `${key}`).join(", ")} for it (e.g. pulumi config set gpusPerNode 1), ` +
-        `or pick a known size such as Standard_NC4as_T4_v3`,
-    );
-  }
-  for (const [key, value] of [
-    ["gpusPerNode", gpusOverride],
-    ["gpuVmVcpus", vCpusOverride],
-    ["gpuVmMemoryGiB", memoryOverride],
-  ] as const) {
-    if (value !== undefined && value < 1) {
-      r.problem(key, value, "must be at least 1", `set it to what one ${vmSize} node really has`);
-    }
-  }
+  const maxSurge = r.number(
+    "gpuMaxSurge",
+    true,
+    0,
+    MAX_NODES_PER_POOL,
+    "pulumi config set gpuMaxSurge 0 (drain one node at a time) or 1 (one extra GPU node during upgrades)",
+  );
+  // Only a supported catalogue size has known GPUs, vCPUs and memory; NaN keeps capacity checks quiet.
+  const sku = refusal === undefined ? gpuSkuCatalogue[vmSize] : undefined;
   return {
     vmSize,
     nodeCount,
-    gpusPerNode: gpusOverride ?? sku?.gpusPerNode ?? Number.NaN,
-    vCpus: vCpusOverride ?? sku?.vCpus ?? Number.NaN,
-    memoryGiB: memoryOverride ?? sku?.memoryGiB ?? Number.NaN,
+    gpusPerNode: sku?.gpusPerNode ?? Number.NaN,
+    vCpus: sku?.vCpus ?? Number.NaN,
+    memoryGiB: sku?.memoryGiB ?? Number.NaN,
+    maxSurge,
     sku,
   };
 }

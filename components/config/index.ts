@@ -10,13 +10,16 @@
  * result to StackSettings and one line to parseStackSettings below. Checks that span sections
  * (capacity.ts) run after the sections they read.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "../configSchema";
 import { capacityChecks } from "./capacity";
 import { type GpuPoolSettings, gpuPoolSection } from "./gpuPool";
 import { type KeySettings, keysSection } from "./keys";
 import { type KubernetesSettings, kubernetesSection } from "./kubernetes";
-import { type ModelSettings, modelSection } from "./model";
+import { type MaintenanceSettings, maintenanceSection } from "./maintenance";
+import { type FileExists, type ModelSettings, modelSection } from "./model";
 import { ConfigError, type RawConfig, Reader } from "./reader";
 import { type RegionSettings, regionSection } from "./region";
 import { type ReplicaSettings, replicasSection } from "./replicas";
@@ -26,6 +29,7 @@ import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
+export type { MaintenanceSettings, Weekday } from "./maintenance";
 export type { ModelSettings } from "./model";
 export { ConfigError, type RawConfig } from "./reader";
 export type { RegionSettings } from "./region";
@@ -42,8 +46,15 @@ export interface StackSettings {
   readonly workspace: WorkspaceAttachSettings;
   readonly keys: KeySettings;
   readonly service: ServiceSettings;
-  /** Things worth telling the user at preview that do not stop the deployment. */
-  readonly warnings: readonly string[];
+  readonly maintenance: MaintenanceSettings;
+}
+
+/** What parsing needs besides the project's own keys. */
+export interface ParseContext {
+  /** The stack's `azure-native:location`, when it sets one. */
+  readonly providerLocation?: string;
+  /** Whether a project-relative file exists; by default, relative to the working directory (Pulumi runs there). */
+  readonly fileExists?: FileExists;
 }
 
 function unknownKeys(r: Reader, raw: RawConfig): void {
@@ -55,46 +66,22 @@ function unknownKeys(r: Reader, raw: RawConfig): void {
   }
 }
 
-function warnings(pool: GpuPoolSettings): string[] {
-  const retired = pool.sku?.retired;
-  if (!retired) return [];
-  const kepler =
-    pool.sku?.gpuModel.includes("K80") === true
-      ? " Its Tesla K80 (Kepler) is also unsupported by CUDA 12 and current NVIDIA drivers, so the scoring image cannot use it."
-      : "";
-  return [
-    `gpuVmSize ${pool.vmSize} was retired by Azure on ${retired.date}: Azure no longer allocates it and AKS cannot ` +
-      `create or scale a node pool of it, so this deployment's GPU pool will fail to provision.${kepler} ` +
-      `Kept because this stack asks for it; to deploy, switch to a supported size: ` +
-      `pulumi config set gpuVmSize ${retired.replacement}`,
-  ];
-}
-
 /** Validates a plain record of stack config values (strings, as Pulumi stores them). */
-export function parseStackSettings(raw: RawConfig): StackSettings {
+export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): StackSettings {
   const r = new Reader(raw);
   unknownKeys(r, raw);
-  const region = regionSection(r);
+  const region = regionSection(r, context.providerLocation);
   const kubernetes = kubernetesSection(r);
   const gpuPool = gpuPoolSection(r);
   const replicas = replicasSection(r);
   capacityChecks(r, gpuPool, replicas);
   const service = serviceSection(r);
-  const model = modelSection(r);
+  const model = modelSection(r, context.fileExists ?? ((file) => fs.existsSync(path.resolve(file))));
   const workspace = workspaceSection(r);
   const keys = keysSection(r);
+  const maintenance = maintenanceSection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return {
-    region,
-    kubernetes,
-    gpuPool,
-    replicas,
-    model,
-    workspace,
-    keys,
-    service,
-    warnings: warnings(gpuPool),
-  };
+  return { region, kubernetes, gpuPool, replicas, model, workspace, keys, service, maintenance };
 }
 
 /** Reads this project's stack config once and validates it. */
@@ -105,5 +92,5 @@ export function readStackSettings(): StackSettings {
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
   }
-  return parseStackSettings(raw);
+  return parseStackSettings(raw, { providerLocation: pulumi.runtime.allConfig()["azure-native:location"] });
 }

@@ -7,9 +7,22 @@ export interface KubernetesSettings {
   readonly systemNodeCount: number;
 }
 
-// Oldest AKS minor that is still in (long-term) support in November 2026; older clusters cannot be created.
-const OLDEST_SUPPORTED_MINOR = 31;
+/**
+ * Oldest AKS minor a new Free-tier cluster can use this month (December 2026). AKS's release calendar
+ * (learn.microsoft.com/azure/aks/supported-kubernetes-versions, "AKS Kubernetes release calendar",
+ * checked 2026-12-01) gives 12 months of standard support per GA minor: 1.31-1.34 have left standard
+ * support and survive only as long-term support, which needs the Premium tier; 1.35 went GA on AKS in
+ * March 2026 (end of life March 2027; upstream 1.35 EOL 2027-02-28 per kubernetes.io/releases/1.35).
+ * The default stays 1.35, the newest minor whose AKS GA date was verified; the preflight checks the
+ * region's real list (kubernetesVersions) at every preview, so a newer minor is one config set away.
+ */
+export const OLDEST_SUPPORTED_MINOR = 35;
 export const MAX_NODES_PER_POOL = 1000;
+/**
+ * Nodes the system pool may surge during an AKS upgrade. Stated instead of AKS's default (10%, rounded
+ * up: also 1 for small pools) so the preflight checks exactly the quota an upgrade uses.
+ */
+export const SYSTEM_POOL_MAX_SURGE = 1;
 
 export function kubernetesSection(r: Reader): KubernetesSettings {
   const version = r.string("kubernetesVersion");
@@ -25,7 +38,8 @@ export function kubernetesSection(r: Reader): KubernetesSettings {
     r.problem(
       "kubernetesVersion",
       version,
-      `is past AKS support (the oldest minor AKS still supports is 1.${OLDEST_SUPPORTED_MINOR}); new clusters cannot use it`,
+      `has left AKS standard support (December 2026: 1.31-1.34 are LTS-only, Premium tier; the oldest minor a ` +
+        `Free-tier cluster can use is 1.${OLDEST_SUPPORTED_MINOR})`,
       "pulumi config set kubernetesVersion 1.35 (list them with: az aks get-versions -l <location>)",
     );
   }

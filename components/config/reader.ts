@@ -31,6 +31,11 @@ export class Reader {
     this.problems.push(`${key} = ${JSON.stringify(value)}: ${message}. Fix: ${fix}`);
   }
 
+  /** A problem whose text (from a shared helper) already names the fix. */
+  refuse(key: ConfigKey, value: unknown, messageWithFix: string): void {
+    this.problems.push(`${key} = ${JSON.stringify(value)}: ${messageWithFix}`);
+  }
+
   string(key: ConfigKey): string {
     const value = this.rawValue(key);
     const spec = configSchema[key];

@@ -2,12 +2,9 @@
  * The GPU node pool: its VM size must be one Azure still sells (and AKS can still boot), and it must
  * carry the GPU taint so ordinary pods do not fill GPU nodes billed by the hour.
  */
-import { gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
+import { gpuSizeRefusal, gpuSkuCatalogue } from "../../components/gpuSkus";
 import { asArray, asString, type Props } from "../lib/props";
 import { GPU_TAINT_TEXT } from "../lib/workloads";
-
-/** The catalogue's sizes Azure still offers, in catalogue order: what a rejected pool may switch to. */
-const SUPPORTED_SIZES = Object.keys(gpuSkuCatalogue).filter(isSupportedGpuSize);
 
 export interface NodePool {
   readonly label: string;
@@ -53,22 +50,11 @@ export function isGpuPool(pool: NodePool): boolean {
   );
 }
 
+/** The config check's own refusal (components/gpuSkus.ts gpuSizeRefusal), so both say the same. */
 export function checkGpuPoolSize(pool: NodePool): string[] {
-  if (!isGpuPool(pool) || pool.vmSize === undefined || isSupportedGpuSize(pool.vmSize)) return [];
-  const sku = gpuSkuCatalogue[pool.vmSize];
-  if (sku?.retired !== undefined) {
-    return [
-      `${pool.label} uses ${pool.vmSize} (${sku.gpuModel}), which Azure retired on ${sku.retired.date}: ` +
-        `nodes of a retired size cannot be created, so the deployment would fail after the cluster is built. ` +
-        `Use ${sku.retired.replacement} (pulumi config set gpuVmSize ${sku.retired.replacement}), or accept ` +
-        `the risk for this stack by setting this policy to advisory in its policy config (docs/gitops.md).`,
-    ];
-  }
-  return [
-    `${pool.label} uses ${pool.vmSize}, which is not in the supported GPU catalogue ` +
-      `(components/gpuSkus.ts), so its GPU count and price are unknown. Pick a supported size ` +
-      `(${SUPPORTED_SIZES.join(", ")}), or add the size to the catalogue with its GPU count.`,
-  ];
+  if (!isGpuPool(pool) || pool.vmSize === undefined) return [];
+  const refusal = gpuSizeRefusal(pool.vmSize);
+  return refusal === undefined ? [] : [`${pool.label}: ${refusal}`];
 }
 
 export function checkGpuPoolTaint(pool: NodePool): string[] {

@@ -3,9 +3,6 @@
  * (test/harness.ts) and returns what the policy engine would see: every registered resource with its
  * inputs, secrets unwrapped (policies receive plain values), and the registry's login server output.
  */
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
-import type { PolicyPackConfig } from "@pulumi/policy";
 import { devStackConfig, outputValue, runProgram } from "../../test/harness";
 import type { CapturedResource } from "./evaluate";
 
@@ -28,11 +25,4 @@ export async function captureDevStack(): Promise<CapturedResource[]> {
     if (r.type === "azure-native:containerregistry:Registry") props.loginServer = loginServer;
     return { type: r.type, name: r.name, props };
   });
-}
-
-/** The policy config file a stack's preview passes to the pack (policy/config/<stack>.json). */
-export function stackPolicyConfig(stack: string): PolicyPackConfig {
-  return JSON.parse(
-    readFileSync(path.resolve(__dirname, "..", "config", `${stack}.json`), "utf8"),
-  ) as PolicyPackConfig;
 }

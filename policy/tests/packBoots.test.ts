@@ -107,6 +107,6 @@ describe("the policy pack as the Pulumi engine runs it", { timeout: BOOT_TIMEOUT
     assert.equal(diagnostics.length, 1);
     assert.equal(diagnostics[0].getPolicyname(), "gpu-pool-vm-size-supported");
     assert.equal(diagnostics[0].getEnforcementlevel(), pb.EnforcementLevel.MANDATORY);
-    assert.match(diagnostics[0].getMessage(), /Standard_NC6 .* which Azure retired on 2023-09-06/);
+    assert.match(diagnostics[0].getMessage(), /Standard_NC6 .* was retired by Azure on 2023-09-06/);
   });
 });

@@ -7,14 +7,15 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { policies } from "../policies";
 import { type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
-import { captureDevStack, stackPolicyConfig } from "../testing/program";
+import { captureDevStack } from "../testing/program";
 
 let resources: CapturedResource[];
 let violations: Violation[];
 
 before(async () => {
   resources = await captureDevStack();
-  violations = await evaluatePolicies(policies, resources, stackPolicyConfig("dev"));
+  // No policy config: every stack, dev included, runs the pack as shipped (all mandatory).
+  violations = await evaluatePolicies(policies, resources);
 });
 
 function of(policyName: string): Violation[] {
@@ -37,14 +38,7 @@ describe("the dev stack under the policy pack", () => {
     }
   });
 
-  it("warns, without failing, that the dev stack's Standard_NC6 is retired (the stack's opt-in)", () => {
-    const found = of("gpu-pool-vm-size-supported");
-    assert.equal(found.length, 1);
-    assert.equal(found[0].enforcementLevel, "advisory");
-    assert.match(found[0].message, /uses Standard_NC6 .* which Azure retired on 2023-09-06/);
-  });
-
-  for (const policy of policies.filter((p) => p.name !== "gpu-pool-vm-size-supported")) {
+  for (const policy of policies) {
     it(`passes ${policy.name}`, () => {
       const found = of(policy.name);
       assert.deepEqual(

@@ -3,9 +3,11 @@
  * user would read in `pulumi preview`.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { PolicyPackConfig } from "@pulumi/policy";
-import { gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
+import { gpuSizeRefusal, gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
 import { policies } from "../policies";
 import { blocking, type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
 import {
@@ -100,7 +102,7 @@ describe("gpu-pool-vm-size-supported", () => {
     assert.equal(found[0].enforcementLevel, "mandatory");
     assert.match(
       found[0].message,
-      /AKS node pool "gpu" uses Standard_NC6 \(NVIDIA Tesla K80 \(half card\)\), which Azure retired on 2023-09-06/,
+      /AKS node pool "gpu": Standard_NC6 \(NVIDIA Tesla K80 \(half card\)\) was retired by Azure on 2023-09-06/,
     );
     assert.match(found[0].message, /pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
   });
@@ -110,9 +112,11 @@ describe("gpu-pool-vm-size-supported", () => {
       "gpu-pool-vm-size-supported",
       withResource(pool("Standard_NV6ads_A10_v5")),
     );
-    assert.match(messages(found), /Standard_NV6ads_A10_v5, which is not in the supported GPU catalogue/);
+    assert.match(messages(found), /Standard_NV6ads_A10_v5 is not in the GPU size catalogue/);
+    // Word for word what the config check says about the same size (components/gpuSkus.ts).
+    assert.equal(found[0].message, `AKS node pool "gpu": ${gpuSizeRefusal("Standard_NV6ads_A10_v5")}`);
     // It offers exactly the catalogue's supported sizes, never a retired one.
-    const offered = /Pick a supported size \(([^)]*)\)/.exec(messages(found))?.[1].split(", ");
+    const offered = /pick a supported size \(([^)]*)\)/.exec(messages(found))?.[1].split(", ");
     assert.deepEqual(offered, Object.keys(gpuSkuCatalogue).filter(isSupportedGpuSize));
     assert.ok(offered?.includes("Standard_NC24ads_A100_v4") && !offered.includes("Standard_NC6s_v3"));
   });
@@ -132,7 +136,7 @@ describe("gpu-pool-vm-size-supported", () => {
     assert.equal(found.length, 1);
     assert.match(
       found[0].message,
-      /node pool "gpu" of cluster "aks" uses Standard_NC6s_v3 .* retired on 2025-09-30/,
+      /node pool "gpu" of cluster "aks": Standard_NC6s_v3 .* retired by Azure on 2025-09-30/,
     );
     // The replacement is the catalogue's (NCv3's successor, NC A100 v4), not a copy kept in the pack.
     const replacement = gpuSkuCatalogue.Standard_NC6s_v3.retired?.replacement;
@@ -140,12 +144,14 @@ describe("gpu-pool-vm-size-supported", () => {
     assert.ok(found[0].message.includes(`pulumi config set gpuVmSize ${replacement}`), found[0].message);
   });
 
-  it("becomes a warning, not a failure, when the stack's policy config opts in", async () => {
-    const config: PolicyPackConfig = { "gpu-pool-vm-size-supported": { enforcementLevel: "advisory" } };
-    const found = await evaluatePolicies(policies, withResource(pool("Standard_NC6")), config);
-    assert.equal(found.length, 1);
-    assert.equal(found[0].enforcementLevel, "advisory");
-    assert.deepEqual(blocking(found), []);
+  it("is mandatory on every stack: the repository ships no policy config that relaxes it", async () => {
+    const found = await evaluatePolicies(policies, withResource(pool("Standard_NC6")));
+    assert.equal(blocking(found).length, 1);
+    assert.equal(
+      fs.existsSync(path.resolve(__dirname, "..", "config")),
+      false,
+      "policy/config/ must not exist",
+    );
   });
 });
 
