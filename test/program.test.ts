@@ -306,6 +306,14 @@ describe("images in the project's registry", () => {
     assert.equal(form.get("tenant"), MOCK.tenantId);
     // The registry-audience token (getClientToken endpoint https://containerregistry.azure.net), not ARM's.
     assert.equal(form.get("access_token"), MOCK.acrAudienceToken);
+    // Before any push, ACR confirmed push rights on both repositories with the exchanged token.
+    const scopes = run.fetchCalls
+      .filter((c) => c.url === `https://${loginServer()}/oauth2/token`)
+      .map((c) => new URLSearchParams(c.body).get("scope"));
+    assert.deepEqual(scopes.sort(), [
+      "repository:nvidia/k8s-device-plugin:pull,push",
+      "repository:scoring:pull,push",
+    ]);
     const push = findOne(run.resources, T.role, "registry-push-acrpush");
     assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
     assert.equal(get(push, "scope"), mockId(T.registry));
@@ -495,5 +503,95 @@ describe("stack outputs", () => {
       seen.add(key);
     }
     assert.equal(findAll(run.resources, T.role).length, 2);
+  });
+});
+
+describe("first-up and day-2 defects (issue 10)", () => {
+  it("the Azure ML extension declares no identity (the Arc field); AKS assigns one itself", () => {
+    const extension = findOne(run.resources, T.extension);
+    assert.equal(get(extension, "identity"), undefined);
+    assert.equal(get(extension, "aksAssignedIdentity"), undefined);
+    assert.equal(get(extension, "clusterRp"), "Microsoft.ContainerService");
+    assert.equal(get(extension, "clusterResourceName"), "managedClusters");
+  });
+
+  it("destroy leaves the workspace compute record to the workspace's own deletion (retainOnDelete)", () => {
+    assert.equal(findOne(run.resources, T.compute).options.retainOnDelete, true);
+    // Nothing else is retained: destroy still removes every resource that bills.
+    const retained = run.resources.filter((r) => r.options.retainOnDelete).map((r) => r.type);
+    assert.deepEqual(retained, [T.compute]);
+  });
+
+  it("the scoring Deployment waits 40 minutes for a first multi-GB image pull on new GPU nodes", () => {
+    const deployment = findOne(run.resources, T.deployment);
+    assert.deepEqual(get(deployment, "metadata.annotations"), { "pulumi.com/timeoutSeconds": "2400" });
+    assert.deepEqual(deployment.options.customTimeouts, { create: "40m", update: "40m", delete: "" });
+  });
+
+  it("node OS and patch upgrades run only in the weekly maintenance window", () => {
+    const windows = findAll(run.resources, "azure-native:containerservice:MaintenanceConfiguration");
+    assert.deepEqual(windows.map((w) => get(w, "configName")).sort(), [
+      "aksManagedAutoUpgradeSchedule",
+      "aksManagedNodeOSUpgradeSchedule",
+    ]);
+    const clusterName = azureNameOf(T.cluster, findOne(run.resources, T.cluster));
+    for (const window of windows) {
+      assert.equal(get(window, "resourceName"), clusterName);
+      assert.deepEqual(get(window, "maintenanceWindow"), {
+        schedule: { weekly: { dayOfWeek: "Sunday", intervalWeeks: 1 } },
+        startTime: "02:00",
+        utcOffset: "+00:00",
+        durationHours: 4,
+      });
+    }
+    assert.deepEqual(get(findOne(run.resources, T.cluster), "autoUpgradeProfile"), {
+      upgradeChannel: "patch",
+      nodeOSUpgradeChannel: "NodeImage",
+    });
+  });
+
+  it("the GPU pool drains one node at a time without surge; the system pool surges the one node the preflight counted", () => {
+    assert.deepEqual(get(findOne(run.resources, T.pool), "upgradeSettings"), {
+      maxSurge: "0",
+      maxUnavailable: "1",
+    });
+    const system = (
+      get(findOne(run.resources, T.cluster), "agentPoolProfiles") as Record<string, unknown>[]
+    )[0];
+    assert.deepEqual(system.upgradeSettings, { maxSurge: "1" });
+  });
+
+  it("tags the cluster with its project and stack, which the preflight uses to count its own quota on re-runs", () => {
+    assert.deepEqual(get(findOne(run.resources, T.cluster), "tags"), {
+      "pulumi-project": "gpu-inference-aks",
+      "pulumi-stack": "dev",
+    });
+  });
+
+  it("every child is named from its component, so two instances never collide", () => {
+    const components: Record<string, string> = {
+      [T.storage]: "ml-",
+      [T.vault]: "ml-",
+      [T.registry]: "ml-",
+      [T.workspace]: "ml-",
+      [T.modelVersion]: "ml-",
+      [T.cluster]: "gpu-",
+      [T.pool]: "gpu-",
+      [T.extension]: "gpu-",
+      [T.compute]: "gpu-",
+      [T.k8sProvider]: "gpu-",
+      [T.daemonSet]: "nvidia-device-plugin-",
+      [T.deployment]: "scoring-",
+      [T.service]: "scoring-",
+      [T.secret]: "scoring-",
+      [T.pdb]: "scoring-",
+      [T.namespace]: "scoring-",
+    };
+    for (const [type, prefix] of Object.entries(components)) {
+      for (const r of findAll(run.resources, type)) assert.ok(r.name.startsWith(prefix), `${type} ${r.name}`);
+    }
+    // Azure names still start with the configured prefix.
+    assert.match(azureNameOf(T.storage, findOne(run.resources, T.storage)), /^gpuinfst[a-z0-9]{6}$/);
+    assert.match(azureNameOf(T.cluster, findOne(run.resources, T.cluster)), /^gpuinf-aks-[a-z0-9]{6}$/);
   });
 });
