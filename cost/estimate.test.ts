@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { parseStackSettings } from "../components/config";
 import { gpuSkuCatalogue } from "../components/gpuSkus";
 import { estimateGpuCost } from "./estimate";
 import { gpuPriceTable, parsePriceTable } from "./priceTable";
-import { gpuCostInputFromYaml } from "./stackConfig";
+import { gpuCostInputOf, stackFileConfig, stackSettingsFromFiles } from "./stackConfig";
 
 describe("estimateGpuCost", () => {
   it("prices a known size from the table, naming the price date and source", () => {
@@ -133,30 +134,42 @@ describe("cost/gpuPrices.json", () => {
   });
 });
 
-describe("the stack config reader", () => {
-  const projectYaml = [
-    "name: gpu-inference-aks",
-    "runtime: nodejs",
-    "config:",
-    "  location: { type: string, default: westus3 }",
-    "  gpuVmSize: { type: string, default: Standard_NC4as_T4_v3 }",
-    "  gpuNodeCount: { type: integer, default: 1 }",
-  ].join("\n");
+describe("the stack settings the estimate reads (through the program's config parser)", () => {
+  const stackYaml =
+    "config:\n  azure-native:location: westeurope\n  gpu-inference-aks:gpuVmSize: Standard_NC8as_T4_v3\n" +
+    "  gpu-inference-aks:gpuNodeCount: 2\n  gpu-inference-aks:replicas: 2\n";
 
-  it("takes stack values over Pulumi.yaml defaults", () => {
-    const stackYaml =
-      "config:\n  gpu-inference-aks:gpuVmSize: Standard_NC6\n  gpu-inference-aks:gpuNodeCount: 3\n";
-    assert.deepEqual(gpuCostInputFromYaml(projectYaml, stackYaml, "dev"), {
-      gpuVmSize: "Standard_NC6",
-      gpuNodeCount: 3,
-      location: "westus3",
+  it("takes the stack's values and the program's defaults and rules, azure-native:location included", () => {
+    const file = stackFileConfig(stackYaml, "gpu-inference-aks");
+    assert.deepEqual(file, {
+      raw: { gpuVmSize: "Standard_NC8as_T4_v3", gpuNodeCount: "2", replicas: "2" },
+      providerLocation: "westeurope",
+    });
+    const settings = parseStackSettings(file.raw, { providerLocation: file.providerLocation });
+    assert.deepEqual(gpuCostInputOf(settings), {
+      gpuVmSize: "Standard_NC8as_T4_v3",
+      gpuNodeCount: 2,
+      location: "westeurope",
     });
   });
 
-  it("names the missing key", () => {
+  it("reads the dev stack from the repository's own files as the program does", () => {
+    const settings = stackSettingsFromFiles(path.resolve(__dirname, ".."), "dev");
+    assert.deepEqual(gpuCostInputOf(settings), {
+      gpuVmSize: "Standard_NC4as_T4_v3",
+      gpuNodeCount: 3,
+      location: "eastus",
+    });
+  });
+
+  it("refuses what the preview refuses, with the same words", () => {
+    const file = stackFileConfig(
+      "config:\n  gpu-inference-aks:gpuVmSize: Standard_NC6\n",
+      "gpu-inference-aks",
+    );
     assert.throws(
-      () => gpuCostInputFromYaml("name: p\nconfig: {}\n", "config: {}\n", "prod"),
-      /Cannot estimate the GPU cost of stack prod: p:gpuVmSize is not set in Pulumi\.prod\.yaml or Pulumi\.yaml/,
+      () => parseStackSettings(file.raw),
+      /gpuVmSize = "Standard_NC6": .*retired by Azure on 2023-09-06/,
     );
   });
 });
@@ -167,7 +180,10 @@ describe("cost/print-estimate.ts", () => {
     const output = execFileSync(tsx, [path.join(__dirname, "print-estimate.ts"), "dev"], {
       encoding: "utf8",
     });
-    assert.match(output, /^### GPU cost of stack `dev`\n\nGPU cost: \d+ × Standard_\w+/);
+    assert.match(
+      output,
+      /^### GPU cost of stack `dev`\n\nGPU cost: 3 × Standard_NC4as_T4_v3 \(3 GPU\(s\)\) in eastus/,
+    );
   });
 
   it("fails with a clear message for a stack that has no file", () => {

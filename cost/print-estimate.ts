@@ -3,10 +3,10 @@
  * Pulumi CLI or cloud access. The pull request workflow appends it to the job summary and the PR.
  * Usage: npx tsx cost/print-estimate.ts <stack>
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { estimateGpuCost } from "./estimate";
-import { gpuCostInputFromYaml } from "./stackConfig";
+import { gpuCostInputOf, stackSettingsFromFiles } from "./stackConfig";
 
 function main(argv: readonly string[]): number {
   const stack = argv[0];
@@ -20,11 +20,8 @@ function main(argv: readonly string[]): number {
     process.stderr.write(`error: ${stackFile} does not exist; is "${stack}" the stack's name?\n`);
     return 1;
   }
-  const input = gpuCostInputFromYaml(
-    readFileSync(path.join(root, "Pulumi.yaml"), "utf8"),
-    readFileSync(stackFile, "utf8"),
-    stack,
-  );
+  // The program's own parser: a stack the preview would refuse is refused here too, with its words.
+  const input = gpuCostInputOf(stackSettingsFromFiles(root, stack));
   const estimate = estimateGpuCost(input);
   process.stdout.write(`### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n`);
   return 0;

@@ -1,40 +1,69 @@
 /**
- * The three settings the estimate needs, read from Pulumi.yaml (defaults) and Pulumi.<stack>.yaml
- * (values) the way Pulumi resolves them, without the Pulumi CLI. Pure over the two files' text.
+ * A stack's settings for the cost estimate, read without the Pulumi CLI: the stack file's values go
+ * through the program's own config parser (components/config), so the estimate sees exactly the
+ * defaults, validation and refusals a preview would, instead of a second reading of the YAML.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parse } from "yaml";
+import {
+  type ParseContext,
+  parseStackSettings,
+  type RawConfig,
+  type StackSettings,
+} from "../components/config";
 import type { GpuCostInput } from "./estimate";
 
-type YamlObject = Record<string, unknown>;
-
-function object(value: unknown): YamlObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as YamlObject) : {};
+export interface StackFileConfig {
+  /** The project's own keys, without the `<project>:` prefix, as strings (how Pulumi stores them). */
+  readonly raw: RawConfig;
+  /** `azure-native:location`, when the stack file sets it. */
+  readonly providerLocation?: string;
 }
 
-export function gpuCostInputFromYaml(projectYaml: string, stackYaml: string, stack: string): GpuCostInput {
-  const project = object(parse(projectYaml));
-  const name = project.name;
+/** The `config:` block of a Pulumi.<stack>.yaml, as the program's parser takes it. */
+export function stackFileConfig(stackYaml: string, project: string): StackFileConfig {
+  const doc: unknown = parse(stackYaml);
+  const config =
+    typeof doc === "object" &&
+    doc !== null &&
+    "config" in doc &&
+    typeof doc.config === "object" &&
+    doc.config !== null
+      ? (doc.config as Record<string, unknown>)
+      : {};
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key.startsWith(`${project}:`)) raw[key.slice(project.length + 1)] = String(value);
+  }
+  const providerLocation = config["azure-native:location"];
+  return { raw, providerLocation: providerLocation === undefined ? undefined : String(providerLocation) };
+}
+
+/** The project name from Pulumi.yaml. */
+export function projectName(projectYaml: string): string {
+  const doc: unknown = parse(projectYaml);
+  const name = typeof doc === "object" && doc !== null && "name" in doc ? doc.name : undefined;
   if (typeof name !== "string" || name === "") throw new Error("Pulumi.yaml has no project name");
-  const schema = object(project.config);
-  const values = object(object(parse(stackYaml)).config);
+  return name;
+}
 
-  const read = (key: string, fallbackKeys: readonly string[] = []): unknown => {
-    for (const fullKey of [`${name}:${key}`, ...fallbackKeys]) {
-      if (values[fullKey] !== undefined) return values[fullKey];
-    }
-    return object(schema[key]).default;
+/** Parses a stack file of the project at `root` exactly as the program would (ConfigError when bad). */
+export function stackSettingsFromFiles(root: string, stack: string): StackSettings {
+  const project = projectName(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"));
+  const file = stackFileConfig(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"), project);
+  const context: ParseContext = {
+    providerLocation: file.providerLocation,
+    fileExists: (relative) => fs.existsSync(path.join(root, relative)),
   };
+  return parseStackSettings(file.raw, context);
+}
 
-  const gpuVmSize = read("gpuVmSize");
-  const gpuNodeCount = Number(read("gpuNodeCount"));
-  const location = read("location", ["azure-native:location"]);
-  const problems: string[] = [];
-  if (typeof gpuVmSize !== "string")
-    problems.push(`${name}:gpuVmSize is not set in Pulumi.${stack}.yaml or Pulumi.yaml`);
-  if (!Number.isInteger(gpuNodeCount)) problems.push(`${name}:gpuNodeCount is not a whole number`);
-  if (typeof location !== "string")
-    problems.push(`${name}:location is not set in Pulumi.${stack}.yaml or Pulumi.yaml`);
-  if (problems.length > 0)
-    throw new Error(`Cannot estimate the GPU cost of stack ${stack}: ${problems.join("; ")}`);
-  return { gpuVmSize: gpuVmSize as string, gpuNodeCount, location: location as string };
+/** What the estimate needs, from parsed settings. */
+export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
+  return {
+    gpuVmSize: settings.gpuPool.vmSize,
+    gpuNodeCount: settings.gpuPool.nodeCount,
+    location: settings.region.location,
+  };
 }

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb";
-import { parse } from "yaml";
+import { stackFileConfig } from "../cost/stackConfig";
 
 export const PROJECT = "gpu-inference-aks";
 export const ROOT = path.resolve(__dirname, "..");
@@ -94,16 +94,10 @@ export function mockDigest(repository: string): string {
   return `sha256:${createHash("sha256").update(repository).digest("hex")}`;
 }
 
-/** The dev stack's config (Pulumi.dev.yaml), keyed without the project prefix. */
+/** The dev stack's config (Pulumi.dev.yaml), keyed without the project prefix (the cost estimate's reader). */
 export function devStackConfig(): Record<string, string> {
-  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
-    config: Record<string, unknown>;
-  };
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(doc.config)) {
-    if (key.startsWith(`${PROJECT}:`)) out[key.slice(PROJECT.length + 1)] = String(value);
-  }
-  return out;
+  const { raw } = stackFileConfig(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"), PROJECT);
+  return { ...raw } as Record<string, string>;
 }
 
 function azureName(args: pulumi.runtime.MockResourceArgs): string {
