@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { DockerfileParser } from "dockerfile-ast";
+import { APP_ENV, APP_PORT, APP_UID, IMAGE_MODEL_DIR } from "../components/appContract";
 
 const APP = path.resolve(__dirname, "..", "app");
 const dockerfile = DockerfileParser.parse(fs.readFileSync(path.join(APP, "Dockerfile"), "utf8"));
@@ -52,14 +53,14 @@ describe("app/Dockerfile", () => {
     const uid = user.split(":")[0];
     assert.match(uid, /^\d+$/, `USER ${user} is not numeric (Kubernetes runAsNonRoot needs a numeric uid)`);
     assert.notEqual(Number(uid), 0);
-    assert.equal(uid, "10001");
+    assert.equal(uid, String(APP_UID), "the uid the Deployment runs as (components/appContract.ts)");
     // USER comes after every RUN, so nothing later runs as root.
     const all = dockerfile.getInstructions();
     const lastUser = all.lastIndexOf(users[users.length - 1]);
     assert.ok(all.slice(lastUser).every((i) => i.getKeyword() !== "RUN"));
   });
 
-  it("starts the server with python3 -m scoring on port 5001", () => {
+  it("starts the server with python3 -m scoring on the contract's port", () => {
     const cmds = dockerfile.getCMDs();
     assert.equal(cmds.length, 1);
     assert.deepEqual(
@@ -67,14 +68,14 @@ describe("app/Dockerfile", () => {
       ["python3", "-m", "scoring"],
     );
     const exposed = instructions("EXPOSE").map((i) => i.getArgumentsContent());
-    assert.deepEqual(exposed, ["5001"]);
+    assert.deepEqual(exposed, [String(APP_PORT)]);
   });
 
   it("sets the environment defaults the Deployment relies on", () => {
     const env = envValues();
-    assert.equal(env.get("MODEL_DIR"), "/app/model");
-    assert.equal(env.get("DEVICE"), "cuda");
-    assert.equal(env.get("PORT"), "5001");
+    assert.equal(env.get(APP_ENV.modelDir), IMAGE_MODEL_DIR);
+    assert.equal(env.get(APP_ENV.device), "cuda");
+    assert.equal(env.get(APP_ENV.port), String(APP_PORT));
     assert.equal(env.get("ENTRY_SCRIPT"), "/app/score.py");
   });
 
@@ -132,8 +133,24 @@ describe("app/requirements.txt", () => {
     }
   });
 
-  it("takes torch built for CUDA 12 from the PyTorch index", () => {
-    assert.ok(lines.includes("--index-url https://download.pytorch.org/whl/cu128"));
-    assert.ok(lines.some((line) => /^torch==2\.\d+\.\d+\+cu12\d$/.test(line)));
+  it("pins torch exactly (a CUDA build, from PyPI or PyTorch's own index)", () => {
+    assert.ok(
+      lines.some((line) => /^torch==2\.\d+\.\d+(\+cu\d+)?$/.test(line)),
+      "torch is not pinned",
+    );
+  });
+
+  it("hashes every requirement or none (pip's --require-hashes is all or nothing)", () => {
+    const requirements = fs
+      .readFileSync(path.join(APP, "requirements.txt"), "utf8")
+      .replace(/\\\n/g, " ")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => /^[A-Za-z0-9_.-]+==/.test(line));
+    const hashed = requirements.filter((line) => /\s--hash=sha256:[0-9a-f]{64}/.test(line));
+    assert.ok(
+      hashed.length === 0 || hashed.length === requirements.length,
+      `${hashed.length}/${requirements.length}`,
+    );
   });
 });

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerfileParser } from "dockerfile-ast";
+import { APP_PORT, APP_PORT_NAME, APP_UID, PROBE_PATHS } from "../components/appContract";
 import { mirrorBuild } from "../components/projectImage";
 import {
   devStackConfig,
@@ -348,9 +349,17 @@ describe("scoring service", () => {
 
   it("probes readiness on /ready and liveness on / of port 5001", () => {
     const ports = container().ports as Record<string, unknown>[];
-    assert.deepEqual(ports, [{ name: "http", containerPort: 5001 }]);
-    assert.deepEqual(get(container(), "readinessProbe.httpGet"), { path: "/ready", port: "http" });
-    assert.deepEqual(get(container(), "livenessProbe.httpGet"), { path: "/", port: "http" });
+    assert.deepEqual(ports, [{ name: APP_PORT_NAME, containerPort: APP_PORT }]);
+    assert.equal(APP_PORT, 5001, "DESIGN.md's contract: the Azure ML inference server's port");
+    assert.deepEqual(get(container(), "readinessProbe.httpGet"), {
+      path: PROBE_PATHS.readiness,
+      port: APP_PORT_NAME,
+    });
+    assert.deepEqual(get(container(), "livenessProbe.httpGet"), {
+      path: PROBE_PATHS.liveness,
+      port: APP_PORT_NAME,
+    });
+    assert.deepEqual(PROBE_PATHS, { liveness: "/", readiness: "/ready" });
   });
 
   it("passes the contract's environment, keys only by reference to the Secret", () => {
@@ -422,7 +431,7 @@ describe("scoring service", () => {
     const spec = podSpec();
     assert.equal(spec.automountServiceAccountToken, false);
     assert.equal(get(spec, "securityContext.runAsNonRoot"), true);
-    assert.equal(get(spec, "securityContext.runAsUser"), 10001);
+    assert.equal(get(spec, "securityContext.runAsUser"), APP_UID);
     assert.equal(get(spec, "securityContext.seccompProfile.type"), "RuntimeDefault");
     assert.equal(get(container(), "securityContext.readOnlyRootFilesystem"), true);
     assert.equal(get(container(), "securityContext.allowPrivilegeEscalation"), false);

@@ -23,7 +23,7 @@ const pb: typeof analyzerPb = fromPulumi("./proto/analyzer_pb");
 const { Empty }: typeof emptyPb = fromPulumi("google-protobuf/google/protobuf/empty_pb");
 const { Struct }: typeof structPb = fromPulumi("google-protobuf/google/protobuf/struct_pb");
 
-const PACK_DIR = path.resolve(__dirname, "..");
+const PACK_DIR = path.resolve(__dirname, "..", "..", "policy");
 const BOOT_TIMEOUT_MS = 60_000;
 
 function bootPack(): Promise<{ child: ChildProcess; port: number }> {

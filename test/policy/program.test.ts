@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { policies } from "../policies";
-import { type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
-import { captureDevStack } from "../testing/program";
+import { policies } from "../../policy/policies";
+import { type CapturedResource, evaluatePolicies, type Violation } from "../../policy/testing/evaluate";
+import { captureDevStack } from "../../policy/testing/program";
 
 let resources: CapturedResource[];
 let violations: Violation[];

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { parseStackSettings } from "../components/config";
-import { gpuSkuCatalogue } from "../components/gpuSkus";
-import { estimateGpuCost } from "./estimate";
-import { gpuPriceTable, parsePriceTable } from "./priceTable";
-import { gpuCostInputOf, stackFileConfig, stackSettingsFromFiles } from "./stackConfig";
+import { parseStackSettings } from "../../components/config";
+import { gpuSkuCatalogue } from "../../components/gpuSkus";
+import { estimateGpuCost } from "../../cost/estimate";
+import { gpuPriceTable, parsePriceTable } from "../../cost/priceTable";
+import { gpuCostInputOf, stackFileConfig, stackSettingsFromFiles } from "../../cost/stackConfig";
 
 describe("estimateGpuCost", () => {
   it("prices a known size from the table, naming the price date and source", () => {
@@ -154,7 +154,7 @@ describe("the stack settings the estimate reads (through the program's config pa
   });
 
   it("reads the dev stack from the repository's own files as the program does", () => {
-    const settings = stackSettingsFromFiles(path.resolve(__dirname, ".."), "dev");
+    const settings = stackSettingsFromFiles(path.resolve(__dirname, "..", ".."), "dev");
     assert.deepEqual(gpuCostInputOf(settings), {
       gpuVmSize: "Standard_NC4as_T4_v3",
       gpuNodeCount: 3,
@@ -176,8 +176,8 @@ describe("the stack settings the estimate reads (through the program's config pa
 
 describe("cost/print-estimate.ts", () => {
   it("prints the dev stack's estimate as Markdown from the repository's own files", () => {
-    const tsx = path.resolve(__dirname, "../node_modules/.bin/tsx");
-    const output = execFileSync(tsx, [path.join(__dirname, "print-estimate.ts"), "dev"], {
+    const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
+    const output = execFileSync(tsx, [path.join(__dirname, "..", "..", "cost", "print-estimate.ts"), "dev"], {
       encoding: "utf8",
     });
     assert.match(
@@ -187,10 +187,10 @@ describe("cost/print-estimate.ts", () => {
   });
 
   it("fails with a clear message for a stack that has no file", () => {
-    const tsx = path.resolve(__dirname, "../node_modules/.bin/tsx");
+    const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
     assert.throws(
       () =>
-        execFileSync(tsx, [path.join(__dirname, "print-estimate.ts"), "nosuchstack"], {
+        execFileSync(tsx, [path.join(__dirname, "..", "..", "cost", "print-estimate.ts"), "nosuchstack"], {
           encoding: "utf8",
           stdio: "pipe",
         }),

@@ -8,8 +8,13 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { gpuSizeRefusal, gpuSkuCatalogue, isSupportedGpuSize } from "../../components/gpuSkus";
-import { policies } from "../policies";
-import { blocking, type CapturedResource, evaluatePolicies, type Violation } from "../testing/evaluate";
+import { policies } from "../../policy/policies";
+import {
+  blocking,
+  type CapturedResource,
+  evaluatePolicies,
+  type Violation,
+} from "../../policy/testing/evaluate";
 import {
   compliantStack,
   DIGEST,
@@ -18,7 +23,7 @@ import {
   podSpecOf,
   scoringDeployment,
   withResource,
-} from "../testing/fixtures";
+} from "../../policy/testing/fixtures";
 
 async function violationsOf(
   policyName: string,
@@ -144,14 +149,21 @@ describe("gpu-pool-vm-size-supported", () => {
     assert.ok(found[0].message.includes(`pulumi config set gpuVmSize ${replacement}`), found[0].message);
   });
 
-  it("is mandatory on every stack: the repository ships no policy config that relaxes it", async () => {
+  it("is mandatory on every stack: no policy config in the repository relaxes it", async () => {
     const found = await evaluatePolicies(policies, withResource(pool("Standard_NC6")));
     assert.equal(blocking(found).length, 1);
-    assert.equal(
-      fs.existsSync(path.resolve(__dirname, "..", "config")),
-      false,
-      "policy/config/ must not exist",
-    );
+    const dir = path.resolve(__dirname, "..", "..", "policy", "config");
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
+    for (const file of files) {
+      const config = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as PolicyPackConfig;
+      const entry = config["gpu-pool-vm-size-supported"];
+      const level = typeof entry === "string" ? entry : entry?.enforcementLevel;
+      assert.ok(
+        level === undefined || level === "mandatory",
+        `${file} relaxes gpu-pool-vm-size-supported to ${level}`,
+      );
+    }
+    assert.equal(fs.existsSync(path.join(dir, "dev.json")), false, "policy/config/dev.json is gone");
   });
 });
 
