@@ -1,0 +1,115 @@
+/**
+ * scripts/up.sh with stand-ins for pulumi, az and docker on PATH (no cloud, no CLI here): it checks the
+ * Pulumi CLI version it documents, refuses to run without a terminal when it would have to ask for the
+ * passphrase, and prints the tear-down hint when `pulumi up` fails after creating resources.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "./harness";
+
+const FAKE_PULUMI = `#!/usr/bin/env bash
+echo "pulumi $*" >>"$FAKE_LOG"
+case "$1 $2" in
+  "version "*) echo "v\${FAKE_PULUMI_VERSION}" ;;
+  "stack select") exit "\${FAKE_STACK_EXISTS_RC:-0}" ;;
+  "stack init") exit 0 ;;
+  "stack export") printf '%s\n' "\${FAKE_EXPORT:-null}" ;;
+  "stack output") echo "http://20.30.40.50/score" ;;
+  "up "*) exit "\${FAKE_UP_RC:-0}" ;;
+esac
+`;
+
+function run(env: Record<string, string>): {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  log: string;
+} {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "up-sh-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, "pulumi"), FAKE_PULUMI, { mode: 0o755 });
+  for (const tool of ["az", "docker"])
+    fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const log = path.join(dir, "calls.log");
+  fs.writeFileSync(log, "");
+  const result = spawnSync("bash", [path.join(ROOT, "scripts", "up.sh"), "dev"], {
+    encoding: "utf8",
+    // stdin is a pipe, not a terminal, as in CI or under nohup.
+    stdio: ["pipe", "pipe", "pipe"],
+    env: {
+      PATH: `${bin}:${process.env.PATH ?? ""}`,
+      HOME: dir,
+      FAKE_LOG: log,
+      FAKE_PULUMI_VERSION: "3.270.0",
+      ...env,
+    },
+  });
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    log: fs.readFileSync(log, "utf8"),
+  };
+}
+
+const EXPORT_WITH_RESOURCES = JSON.stringify({
+  deployment: {
+    resources: [
+      { type: "pulumi:pulumi:Stack" },
+      { type: "pulumi:providers:azure-native" },
+      { type: "azure-native:resources:ResourceGroup" },
+      { type: "azure-native:containerservice:ManagedCluster" },
+    ],
+  },
+});
+
+describe("scripts/up.sh", () => {
+  it("refuses a Pulumi CLI older than the one it documents", () => {
+    const result = run({ FAKE_PULUMI_VERSION: "3.200.1", PULUMI_CONFIG_PASSPHRASE: "p" });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /Pulumi CLI 3\.200\.1 is older than 3\.270\.0: upgrade it/);
+    assert.doesNotMatch(result.log, /pulumi up/);
+  });
+
+  it("fails with a message, not a silent hang, when it must ask for a passphrase without a terminal", () => {
+    const result = run({ FAKE_STACK_EXISTS_RC: "1" });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /no terminal to ask for the passphrase .* set PULUMI_CONFIG_PASSPHRASE/);
+    assert.doesNotMatch(result.log, /stack init|pulumi up/);
+  });
+
+  it("uses the project's backend (creating its directory) and creates a missing stack", () => {
+    const result = run({ FAKE_STACK_EXISTS_RC: "1", PULUMI_CONFIG_PASSPHRASE: "p" });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /state: file:\/\/~\/\.pulumi\/gpu-inference-aks-state/);
+    assert.match(result.log, /pulumi stack init dev\n/);
+    assert.match(result.log, /pulumi up --stack dev/);
+    assert.match(result.stdout, /Tear down: {4}pulumi destroy --stack dev/);
+  });
+
+  it("prints the tear-down hint when up fails after creating resources", () => {
+    const result = run({
+      PULUMI_CONFIG_PASSPHRASE: "p",
+      FAKE_UP_RC: "255",
+      FAKE_EXPORT: EXPORT_WITH_RESOURCES,
+    });
+    assert.equal(result.status, 1);
+    assert.match(
+      result.stderr,
+      /The stack already holds 2 resource\(s\) in Azure, which keep billing until removed/,
+    );
+    assert.match(result.stderr, /Tear down: {4}pulumi destroy --stack dev/);
+  });
+
+  it("does not ask to tear down what was never created", () => {
+    const result = run({ PULUMI_CONFIG_PASSPHRASE: "p", FAKE_UP_RC: "255" });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /pulumi up failed/);
+    assert.doesNotMatch(result.stderr, /Tear down/);
+  });
+});
