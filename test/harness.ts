@@ -2,8 +2,10 @@
  * Runs the real program (index.ts) under Pulumi mocks and records every resource it registers with
  * the inputs Pulumi resolved for it. The mocks stand in only for Azure and Kubernetes: they echo
  * inputs back and add the few outputs the cloud would compute (login server, kubelet identity, image
- * digest, load balancer address). The ACR token exchange is answered by a fake `fetch` that records
- * the request. Each test file runs in its own process, so one program run per file.
+ * digest, load balancer address). A fake `fetch` records every request and answers the preflight's
+ * ARM reads with the recorded responses in test/fixtures/arm (or a test's substitutes) and ACR's
+ * token endpoints with an exchanged token that grants push. Resource options, which mocks do not see,
+ * are read off the engine request. A file may run the program more than once: each run sets fresh mocks.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
