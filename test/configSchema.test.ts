@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { configSchema } from "../components/configSchema";
-import { gpuSkuCatalogue, isSupportedGpuSize } from "../components/gpuSkus";
+import { gpuSizeRefusal, gpuSkuCatalogue, isSupportedGpuSize } from "../components/gpuSkus";
+import { stackSettingsFromFiles } from "../cost/stackConfig";
 import { PROJECT, ROOT } from "./harness";
 
 interface ProjectFile {
@@ -44,6 +45,21 @@ describe("Pulumi.yaml", () => {
     }
     assert.equal(dev.config[`${PROJECT}:gpuVmSize`], "Standard_NC4as_T4_v3");
     assert.equal(dev.config[`${PROJECT}:replicas`], 3);
+  });
+});
+
+describe("every stack file in the repository", () => {
+  const stacks = fs
+    .readdirSync(ROOT)
+    .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+    .filter((stack): stack is string => stack !== undefined);
+
+  it("passes the program's own config check (so none asks for a retired or unknown GPU size)", () => {
+    assert.ok(stacks.includes("dev"));
+    for (const stack of stacks) {
+      const settings = stackSettingsFromFiles(ROOT, stack);
+      assert.equal(gpuSizeRefusal(settings.gpuPool.vmSize), undefined, stack);
+    }
   });
 });
 
