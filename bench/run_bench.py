@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from loadgen import Request, Result, Scenario, http_request, run_scenario  # noqa: E402
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
+
 from scoring.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
 
 KEY = "bench-key-0123456789"
@@ -59,7 +60,9 @@ class Server:
     log: Path
 
 
-def start_server(name: str, command: Sequence[str], cwd: Path, env: dict[str, str], cpus: Sequence[int] | None, log_dir: Path) -> Server:
+def start_server(
+    name: str, command: Sequence[str], cwd: Path, env: dict[str, str], cpus: Sequence[int] | None, log_dir: Path
+) -> Server:
     port = free_port()
     log = log_dir / f"{name}.log"
     full_env = {**os.environ, **env, "PORT": str(port), "SCORING_PRIMARY_KEY": KEY, "PYTHONUNBUFFERED": "1"}
@@ -70,7 +73,7 @@ def start_server(name: str, command: Sequence[str], cwd: Path, env: dict[str, st
         env=full_env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if pin else None,  # noqa: PLW1509 (no threads yet)
+        preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if pin else None,
     )
     return Server(name, port, process, log)
 
@@ -79,7 +82,9 @@ def wait_ready(server: Server, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise SystemExit(f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
+            raise SystemExit(
+                f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/ready", timeout=2) as reply:
                 if reply.status == 200:
@@ -137,7 +142,12 @@ def binary_requests(pixels: np.ndarray, labels: np.ndarray, per_request: int, va
         header = json.dumps(
             {
                 "inputs": [
-                    {"name": "input", "shape": [per_request, 784], "datatype": "UINT8", "parameters": {"binary_data_size": chunk.nbytes}}
+                    {
+                        "name": "input",
+                        "shape": [per_request, 784],
+                        "datatype": "UINT8",
+                        "parameters": {"binary_data_size": chunk.nbytes},
+                    }
                 ],
                 "outputs": [{"name": "label", "parameters": {"binary_data": True}}],
             }
@@ -164,7 +174,9 @@ METRICS = (
 
 def scrape(server: Server) -> dict[str, float]:
     """The server's own counters (batches, device-thread time, queue wait), to see what bounds a run."""
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/metrics", headers={"Authorization": f"Bearer {KEY}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as reply:
             text = reply.read().decode()
@@ -212,8 +224,12 @@ def main() -> int:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when visible; --short: cpu)")
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds before each scenario")
-    parser.add_argument("--style", default="float32repr", choices=["float32repr", "short"], help="number format of JSON bodies")
-    parser.add_argument("--switch-interval", type=float, default=0.0, help="run the real server with sys.setswitchinterval(this)")
+    parser.add_argument(
+        "--style", default="float32repr", choices=["float32repr", "short"], help="number format of JSON bodies"
+    )
+    parser.add_argument(
+        "--switch-interval", type=float, default=0.0, help="run the real server with sys.setswitchinterval(this)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     args = parser.parse_args()
@@ -245,11 +261,18 @@ def main() -> int:
     binary_big = 16 if args.short else 1024
     binary_clients = 2 if args.short else 16
 
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU only"
     common_env = {"DEVICE": device, "MNIST_DIGITS_DIR": os.environ.get("MNIST_DIGITS_DIR", "")}
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    baseline = start_server("baseline", [sys.executable, str(REPO / "bench" / "baseline_server.py")], REPO, common_env, baseline_cpus, args.log_dir)
+    baseline = start_server(
+        "baseline",
+        [sys.executable, str(REPO / "bench" / "baseline_server.py")],
+        REPO,
+        common_env,
+        baseline_cpus,
+        args.log_dir,
+    )
     server_command = [sys.executable, "-m", "scoring"]
     if args.switch_interval:
         # The same server, with the interpreter's GIL switch interval shortened (an experiment:
@@ -272,6 +295,7 @@ def main() -> int:
     try:
         wait_ready(baseline, 180)
         wait_ready(real, 180)
+
         def measure(server: Server, key: tuple[str, str, int, int], scenario: Scenario, processes: int) -> None:
             before, began = scrape(server), time.perf_counter()
             results[key] = run_scenario(server.port, scenario, load_cpus, processes)
@@ -282,9 +306,18 @@ def main() -> int:
             for clients, per in json_shapes:
                 scenario = Scenario(f"{server.name} json", json_sets[per], clients, duration, warmup, "json-list")
                 measure(server, (server.name, "json", clients, per), scenario, load_processes)
-        big = Scenario("binary", binary_requests(pixels, pixel_labels, binary_big, variants), binary_clients, duration, warmup, "kserve-binary")
+        big = Scenario(
+            "binary",
+            binary_requests(pixels, pixel_labels, binary_big, variants),
+            binary_clients,
+            duration,
+            warmup,
+            "kserve-binary",
+        )
         measure(real, ("server", "binary", binary_clients, binary_big), big, load_processes)
-        single = Scenario("binary single", binary_requests(pixels, pixel_labels, 1, variants), 1, duration, warmup, "kserve-binary")
+        single = Scenario(
+            "binary single", binary_requests(pixels, pixel_labels, 1, variants), 1, duration, warmup, "kserve-binary"
+        )
         measure(real, ("server", "binary", 1, 1), single, 1)
     finally:
         stop(baseline)
@@ -303,8 +336,18 @@ def main() -> int:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (server_name, path, _, _), result in results.items():
-        lines.append(result_row("seed-style baseline" if server_name == "baseline" else "this server", path if path == "json" else "KServe v2 binary uint8", result))
-    lines += ["", "| JSON /score | clients | rows/request | rows/s vs baseline | p50 vs baseline | p99 vs baseline |", "| --- | --- | --- | --- | --- | --- |"]
+        lines.append(
+            result_row(
+                "seed-style baseline" if server_name == "baseline" else "this server",
+                path if path == "json" else "KServe v2 binary uint8",
+                result,
+            )
+        )
+    lines += [
+        "",
+        "| JSON /score | clients | rows/request | rows/s vs baseline | p50 vs baseline | p99 vs baseline |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for clients, per in json_shapes:
         ours, theirs = results[("server", "json", clients, per)], results[("baseline", "json", clients, per)]
         ratio = ours.rows_per_s / theirs.rows_per_s if theirs.rows_per_s else float("nan")
@@ -312,7 +355,7 @@ def main() -> int:
         p99 = ours.percentile_ms(99) / theirs.percentile_ms(99)
         lines.append(f"| | {clients} | {per} | {fmt(ratio, 2)}x | {fmt(p50, 2)}x | {fmt(p99, 2)}x |")
     lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
-    for (server_name, path, clients, per), note in breakdown.items():
+    for (_server, path, clients, per), note in breakdown.items():
         lines.append(f"- {path}, {clients} clients x {per} rows: {note}")
     if not args.short:
         big_result = results[("server", "binary", binary_clients, binary_big)]
@@ -324,7 +367,9 @@ def main() -> int:
                 f"- JSON, 64 clients, {per} rows/request: {fmt(ours.rows_per_s / max(theirs.rows_per_s, 1e-9), 2)}x the baseline's rows/s "
                 f"(target >= 5x), p99 {fmt(ours.percentile_ms(99) / theirs.percentile_ms(99), 2)}x (target <= 2x)"
             )
-        checks.append(f"- binary uint8, 1,024 rows/request, 16 clients: {fmt(big_result.rows_per_s, 0)} rows/s (target >= 1,000,000)")
+        checks.append(
+            f"- binary uint8, 1,024 rows/request, 16 clients: {fmt(big_result.rows_per_s, 0)} rows/s (target >= 1,000,000)"
+        )
         checks.append(
             f"- binary single-row requests: p50 {fmt(single_result.percentile_ms(50), 2)} ms (target < 2), "
             f"p99 {fmt(single_result.percentile_ms(99), 2)} ms (target < 5)"
@@ -339,7 +384,10 @@ def main() -> int:
     for key, result in results.items():
         if result.wrong or result.errors or result.completed == 0:
             failed = True
-            print(f"FAILED {key}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}", file=sys.stderr)
+            print(
+                f"FAILED {key}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
 
 

@@ -30,7 +30,9 @@ class Authenticator:
             return None
         header = request.headers.get("Authorization")
         if header is None:
-            return json_error(401, 'missing Authorization header; send "Authorization: Bearer <key>"', CHALLENGE, close=True)
+            return json_error(
+                401, 'missing Authorization header; send "Authorization: Bearer <key>"', CHALLENGE, close=True
+            )
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             return json_error(401, 'malformed Authorization header; expected "Bearer <key>"', CHALLENGE, close=True)

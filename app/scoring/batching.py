@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,10 +79,8 @@ class Batcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(BatchError("the server is shutting down"))
@@ -150,7 +149,7 @@ class Batcher:
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         self._metrics.queue_depth.set(len(self._queue))
         return batch
@@ -197,7 +196,9 @@ class Batcher:
                 results[i] = error
             return
         if labels.shape != (rows.shape[0],):
-            error = BatchError(f"run_batch returned labels of shape {labels.shape} for {rows.shape[0]} rows; expected one label per row")
+            error = BatchError(
+                f"run_batch returned labels of shape {labels.shape} for {rows.shape[0]} rows; expected one label per row"
+            )
             for i in members:
                 results[i] = error
             return

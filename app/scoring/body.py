@@ -26,7 +26,12 @@ class BodyRejected(Exception):
 
 
 def _too_large(size: int | str, limit: int) -> BodyRejected:
-    return BodyRejected(json_error(413, f"request body of {size} bytes exceeds the limit of {limit} bytes (MAX_BODY_BYTES)", close=True), "too_large")
+    return BodyRejected(
+        json_error(
+            413, f"request body of {size} bytes exceeds the limit of {limit} bytes (MAX_BODY_BYTES)", close=True
+        ),
+        "too_large",
+    )
 
 
 def _overloaded(retry_after_s: int) -> BodyRejected:
@@ -52,14 +57,12 @@ async def read_body(
             raise _overloaded(retry_after_s)
     reservation.set_arriving(True)
     try:
-        if length is not None:
-            reader = request.read()
-        else:
-            reader = _read_chunked(request, reservation, max_bytes, retry_after_s)
+        reader = request.read() if length is not None else _read_chunked(request, reservation, max_bytes, retry_after_s)
         return await asyncio.wait_for(reader, timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise BodyRejected(
-            json_error(408, f"request body not received within {timeout_s:g} s (BODY_READ_TIMEOUT_S)", close=True), "read_timeout"
+            json_error(408, f"request body not received within {timeout_s:g} s (BODY_READ_TIMEOUT_S)", close=True),
+            "read_timeout",
         ) from None
     except web.HTTPRequestEntityTooLarge:
         raise _too_large("more than the declared", max_bytes) from None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import torch
 
 DEFAULT_ROW_LENGTH = 784
@@ -35,27 +36,14 @@ JsonLoads = Callable[[bytes], Any]
 
 
 def _exact_loaders() -> list[tuple[str, JsonLoads]]:
-    """C JSON parsers whose numbers are exactly Python's float() of the text, fastest first.
+    """The C JSON parser of the shipped stack (orjson, pinned in app/requirements.in), whose numbers
+    are exactly Python's float() of the text.
 
-    Each is only a speed path: whenever one rejects a body, the stdlib parser decides, so the
-    result and the message never depend on which libraries the image has.
+    It is only a speed path: whenever it rejects a body, the stdlib parser decides, so the result
+    and the message never depend on the parser. orjson also refuses nesting deeper than 1,024
+    instead of recursing (CVE-2025-67221 fixed in 3.11.6).
     """
-    loaders: list[tuple[str, JsonLoads]] = []
-    try:
-        import orjson
-
-        loaders.append(("orjson", orjson.loads))
-    except ImportError:
-        pass
-    try:
-        # Not ujson: it accepts text that is not JSON (01, 1., a lone -) that json.loads refuses.
-        import rapidjson
-
-        loaders.append(("rapidjson", rapidjson.loads))
-    except ImportError:
-        pass
-    loaders.append(("json", json.loads))
-    return loaders
+    return [("orjson", orjson.loads)]
 
 
 _LOADERS = _exact_loaders()
@@ -109,13 +97,16 @@ def _find_bad_element(data: list[Any], row_length: int, first_row: int = 0) -> D
                 try:
                     as_float = float(value)
                 except OverflowError:
-                    return DecodeError(f"data[{i}][{j}] is an integer too large for float32, expected a number in range")
+                    return DecodeError(
+                        f"data[{i}][{j}] is an integer too large for float32, expected a number in range"
+                    )
             if as_float != as_float or as_float in (float("inf"), float("-inf")):
                 return DecodeError(f"data[{i}][{j}] is NaN/Infinity, expected a finite number")
             with np.errstate(over="ignore"):
                 in_range = np.isfinite(np.float32(as_float))
             if not in_range:
-                return DecodeError(f"data[{i}][{j}] is {value!r}, beyond the float32 range (about 3.4e38)")
+                # float(): orjson reads a huge integer literal as a float, json.loads as an int; say it one way.
+                return DecodeError(f"data[{i}][{j}] is {as_float!r}, beyond the float32 range (about 3.4e38)")
     return DecodeError(f'"data" could not be read as rows of {row_length} numbers')
 
 
@@ -383,9 +374,18 @@ class _ByteParser:
         values = value.float()
 
         # One trip back for the per-body facts, one for the values.
-        facts = torch.stack(
-            [per_body(bad_at), per_body(token_start), per_body(is_open), per_body(token_start | is_comma | is_open | is_close)]
-        ).cpu().numpy()
+        facts = (
+            torch.stack(
+                [
+                    per_body(bad_at),
+                    per_body(token_start),
+                    per_body(is_open),
+                    per_body(token_start | is_comma | is_open | is_close),
+                ]
+            )
+            .cpu()
+            .numpy()
+        )
         host_values = values.cpu().numpy()
         bad_host = (facts[0] > 0) | (facts[3] == 0)  # no symbols at all: "data": [] -> exact path's message
         tokens_host = facts[1]
@@ -438,12 +438,13 @@ def decode_scoring_bodies(
     for i, rows in zip(plain, parsed):
         results[i] = rows
     return [
-        result if result is not None else _decode_or_error(blobs[i], row_length)
-        for i, result in enumerate(results)
+        result if result is not None else _decode_or_error(blobs[i], row_length) for i, result in enumerate(results)
     ]
 
 
-def parse_bytes_on(device: str, bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH) -> list[np.ndarray | None]:
+def parse_bytes_on(
+    device: str, bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH
+) -> list[np.ndarray | None]:
     """The byte parser alone on any device (tests and benchmarks): rows, or None where it defers."""
     texts = [_array_text(bytes(body)) for body in bodies]
     parser = _ByteParser(torch.device(device))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-RunBatch = Callable[[np.ndarray], "Sequence[int] | np.ndarray"]
+RunBatch = Callable[[np.ndarray], Sequence[int] | np.ndarray]
 
 
 class EntryScriptError(RuntimeError):
@@ -60,6 +60,8 @@ def load_entry_script(path: Path) -> EntryScript:
     run = getattr(module, "run", None)
     missing = [name for name, fn in (("init", init), ("run", run)) if not callable(fn)]
     if missing or init is None or run is None:
-        raise EntryScriptError(f"entry script {path} must define {' and '.join(missing)}() (the Azure ML init()/run(raw_data) contract)")
+        raise EntryScriptError(
+            f"entry script {path} must define {' and '.join(missing)}() (the Azure ML init()/run(raw_data) contract)"
+        )
     run_batch = getattr(module, "run_batch", None)
     return EntryScript(path=path, init=init, run=run, run_batch=run_batch if callable(run_batch) else None)

@@ -66,7 +66,9 @@ def _from_json_data(data: list[Any], datatype: str, rows: int) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise InferError(f'"data" must be numbers (flat or nested [n][784]): {exc}') from None
     if values.size != rows * ROW_LENGTH:
-        raise InferError(f'"data" holds {values.size} numbers, but shape [{rows}, {ROW_LENGTH}] needs {rows * ROW_LENGTH}')
+        raise InferError(
+            f'"data" holds {values.size} numbers, but shape [{rows}, {ROW_LENGTH}] needs {rows * ROW_LENGTH}'
+        )
     values = values.reshape(rows, ROW_LENGTH)
     if not np.isfinite(values).all():
         raise InferError("input contains NaN or Infinity; expected finite numbers")
@@ -105,7 +107,12 @@ def parse_infer(body: bytes, header_length: str | None) -> InferRequest:
     if datatype not in DATATYPES:
         raise InferError(f'inputs[0].datatype "{datatype}" is not supported; use FP32 or UINT8')
     shape = _field(tensor, "shape", list, "inputs[0]")
-    if len(shape) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape) or shape[1] != ROW_LENGTH or shape[0] < 1:
+    if (
+        len(shape) != 2
+        or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+        or shape[1] != ROW_LENGTH
+        or shape[0] < 1
+    ):
         raise InferError(f"inputs[0].shape {shape} is not [n, {ROW_LENGTH}] with n >= 1")
     rows = int(shape[0])
     parameters = tensor.get("parameters") or {}
@@ -125,13 +132,17 @@ def _prepare_input(
             raise InferError("inputs[0].parameters.binary_data_size must be a non-negative integer")
         expected = rows * ROW_LENGTH * dtype.itemsize
         if size != expected:
-            raise InferError(f"binary_data_size {size} does not match shape [{rows}, {ROW_LENGTH}] of {datatype} ({expected} bytes)")
+            raise InferError(
+                f"binary_data_size {size} does not match shape [{rows}, {ROW_LENGTH}] of {datatype} ({expected} bytes)"
+            )
         if len(binary) != size:
             raise InferError(f"binary data after the JSON header is {len(binary)} bytes; binary_data_size says {size}")
         array = np.frombuffer(binary, dtype=dtype).reshape(rows, ROW_LENGTH)
         return lambda: _check_values(array, datatype)
     if len(binary):
-        raise InferError(f"{len(binary)} bytes follow the JSON header but no input declares parameters.binary_data_size")
+        raise InferError(
+            f"{len(binary)} bytes follow the JSON header but no input declares parameters.binary_data_size"
+        )
     data = tensor.get("data")
     if not isinstance(data, list):
         raise InferError('inputs[0] needs "data" (a list) or parameters.binary_data_size')
@@ -247,6 +258,7 @@ class KServeRoutes:
         server = self.server
         if server.batcher is not None:
             return await server.await_labels(server.batcher.submit_prepared(parsed.rows, parsed.prepare))
+
         # A script without run_batch speaks only the seed's JSON: hand it exactly that.
         def run_seed_style() -> np.ndarray:
             rows = parsed.prepare()

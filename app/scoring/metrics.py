@@ -18,10 +18,17 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "scoring_requests", "HTTP requests answered, by route template and status code", ["route", "status"], registry=r
+            "scoring_requests",
+            "HTTP requests answered, by route template and status code",
+            ["route", "status"],
+            registry=r,
         )
         self.latency = Histogram(
-            "scoring_request_seconds", "Time from request start to response, by route", ["route"], buckets=LATENCY_BUCKETS, registry=r
+            "scoring_request_seconds",
+            "Time from request start to response, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.rows_scored = Counter("scoring_rows", "Rows scored by the model", registry=r)
         self.in_flight = Gauge("scoring_in_flight_requests", "Requests being handled now", registry=r)

@@ -58,11 +58,15 @@ def load_mlp(path: Path) -> MnistMlp:
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise FileNotFoundError(f"model weights {path} not found (set MODEL_DIR to the folder holding {WEIGHTS_FILE})") from None
+        raise FileNotFoundError(
+            f"model weights {path} not found (set MODEL_DIR to the folder holding {WEIGHTS_FILE})"
+        ) from None
     with archive:
         missing = [name for name in PARAMETER_SHAPES if name not in archive.files]
         if missing:
-            raise ValueError(f"model weights {path} lack {', '.join(missing)}; found {', '.join(archive.files) or 'nothing'}")
+            raise ValueError(
+                f"model weights {path} lack {', '.join(missing)}; found {', '.join(archive.files) or 'nothing'}"
+            )
         state: dict[str, torch.Tensor] = {}
         for name, shape in PARAMETER_SHAPES.items():
             array = archive[name]

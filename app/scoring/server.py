@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 
 from scoring.admission import Admission, Reservation
 from scoring.auth import Authenticator
-from scoring.batching import BatchError, Batcher, json_row_estimate
+from scoring.batching import Batcher, BatchError, json_row_estimate
 from scoring.body import BodyRejected, read_body
 from scoring.decode import DecodeError, available_decoders
 from scoring.encoding import labels_json, result_json
@@ -156,18 +156,22 @@ class ScoringServer:
     def overloaded(self) -> web.Response:
         self.metrics.rejected.labels("overloaded").inc()
         return json_error(
-            503, "server is at capacity (pending row budget full); retry shortly", {"Retry-After": str(self.settings.retry_after_s)}
+            503,
+            "server is at capacity (pending row budget full); retry shortly",
+            {"Retry-After": str(self.settings.retry_after_s)},
         )
 
     def deadline_passed(self) -> web.Response:
         self.metrics.rejected.labels("deadline").inc()
-        return json_error(504, f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)")
+        return json_error(
+            504, f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)"
+        )
 
     async def await_labels(self, future: asyncio.Future[np.ndarray]) -> np.ndarray | web.Response:
         """The batch's answer for one request, or the error response that replaces it."""
         try:
             return await asyncio.wait_for(future, self.settings.scoring_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self.deadline_passed()
         except DecodeError as exc:
             return json_error(400, str(exc))
@@ -200,7 +204,9 @@ class ScoringServer:
             return refusal
         declared = request.headers.get("Content-Type")
         if declared is not None and not _is_json(request.content_type):
-            return json_error(415, f"Content-Type {declared!r} is not supported; send Content-Type: application/json", close=True)
+            return json_error(
+                415, f"Content-Type {declared!r} is not supported; send Content-Type: application/json", close=True
+            )
         reservation = self.admission.reservation()
         try:
             body = await self.admit_and_read(request, reservation)
@@ -226,7 +232,7 @@ class ScoringServer:
         run = asyncio.get_running_loop().run_in_executor(self.executor, self.entry.run, text)
         try:
             result = await asyncio.wait_for(run, self.settings.scoring_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self.deadline_passed()
         except CLIENT_ERRORS as exc:
             return json_error(400, f"the entry script rejected the input: {type(exc).__name__}: {exc}")

@@ -71,7 +71,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float, 
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number; set it to a duration such as {default / scale:g}") from None
+        raise SettingsError(
+            f"{name}={raw!r} is not a number; set it to a duration such as {default / scale:g}"
+        ) from None
     if not math.isfinite(value) or value < minimum:
         raise SettingsError(f"{name}={raw} is out of range; it must be a finite number of at least {minimum:g}")
     return value * scale
@@ -121,7 +123,9 @@ def _keys(env: Mapping[str, str], auth_enabled: bool) -> tuple[bytes, ...]:
             continue
         if value != value.strip() or any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in value):
             # A key that cannot travel in an HTTP header would lock every client out silently.
-            raise SettingsError(f"{name} must be printable ASCII without spaces (it travels in the Authorization header)")
+            raise SettingsError(
+                f"{name} must be printable ASCII without spaces (it travels in the Authorization header)"
+            )
         keys.append(value.encode("ascii"))
     if auth_enabled and not keys:
         raise SettingsError(
@@ -137,7 +141,9 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
     keys = _keys(env, auth_enabled)
     model_name = env.get("MODEL_NAME", "").strip() or "mnist"
     if not all(ch.isalnum() or ch in "-_." for ch in model_name):
-        raise SettingsError(f"MODEL_NAME={model_name!r} may hold only letters, digits, '-', '_' and '.' (it is a URL segment)")
+        raise SettingsError(
+            f"MODEL_NAME={model_name!r} may hold only letters, digits, '-', '_' and '.' (it is a URL segment)"
+        )
     max_batch_rows = _int(env, "MAX_BATCH_ROWS", 4096, 1, 1 << 20)
     max_body_bytes = _int(env, "MAX_BODY_BYTES", 64 << 20, 1024)
     settings = Settings(

@@ -13,7 +13,10 @@ Schema = dict[str, Any]
 
 
 def _error(description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _text(description: str, example: str) -> Schema:
@@ -60,7 +63,11 @@ def openapi_document(settings: Settings) -> Schema:
                         }
                     },
                 },
-                "ScoringResponse": {"type": "array", "items": {"type": "integer"}, "description": "One label per row, in order"},
+                "ScoringResponse": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "One label per row, in order",
+                },
                 "InferRequest": {
                     "type": "object",
                     "required": ["inputs"],
@@ -76,9 +83,16 @@ def openapi_document(settings: Settings) -> Schema:
                                 "required": ["name", "shape", "datatype"],
                                 "properties": {
                                     "name": {"type": "string", "enum": ["input"]},
-                                    "shape": {"type": "array", "items": {"type": "integer"}, "example": [1, ROW_LENGTH]},
+                                    "shape": {
+                                        "type": "array",
+                                        "items": {"type": "integer"},
+                                        "example": [1, ROW_LENGTH],
+                                    },
                                     "datatype": {"type": "string", "enum": ["FP32", "UINT8"]},
-                                    "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer"}}},
+                                    "parameters": {
+                                        "type": "object",
+                                        "properties": {"binary_data_size": {"type": "integer"}},
+                                    },
                                     "data": {"type": "array", "items": {}},
                                 },
                             },
@@ -89,7 +103,10 @@ def openapi_document(settings: Settings) -> Schema:
                                 "type": "object",
                                 "properties": {
                                     "name": {"type": "string", "enum": ["label"]},
-                                    "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}},
+                                    "parameters": {
+                                        "type": "object",
+                                        "properties": {"binary_data": {"type": "boolean"}},
+                                    },
                                 },
                             },
                         },
@@ -107,7 +124,9 @@ def openapi_document(settings: Settings) -> Schema:
             },
         },
         "paths": {
-            "/": {"get": {"summary": "Liveness (Azure ML compatible)", "responses": {"200": _text("Alive", "Healthy")}}},
+            "/": {
+                "get": {"summary": "Liveness (Azure ML compatible)", "responses": {"200": _text("Alive", "Healthy")}}
+            },
             "/ready": {
                 "get": {
                     "summary": "Readiness: 200 once the model is loaded and warmed up",
@@ -125,17 +144,30 @@ def openapi_document(settings: Settings) -> Schema:
                     "responses": {
                         "200": {
                             "description": "Labels",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoringResponse"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ScoringResponse"}}
+                            },
                         },
                         **scoring_errors,
                         "415": _error("Content-Type is not JSON"),
                     },
                 }
             },
-            "/swagger.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": _text("Prometheus text format", "")}}},
-            "/v2": {"get": {"summary": "KServe v2 server metadata", "responses": {"200": {"description": "Server metadata"}}}},
-            "/v2/health/live": {"get": {"summary": "KServe v2 liveness", "responses": {"200": {"description": "Live"}}}},
+            "/swagger.json": {
+                "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus metrics", "responses": {"200": _text("Prometheus text format", "")}}
+            },
+            "/v2": {
+                "get": {
+                    "summary": "KServe v2 server metadata",
+                    "responses": {"200": {"description": "Server metadata"}},
+                }
+            },
+            "/v2/health/live": {
+                "get": {"summary": "KServe v2 liveness", "responses": {"200": {"description": "Live"}}}
+            },
             "/v2/health/ready": {
                 "get": {
                     "summary": "KServe v2 readiness",

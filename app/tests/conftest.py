@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -108,7 +108,9 @@ class Server:
 
 
 def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCORING_", "AZUREML_", "MAX_", "ENTRY_", "MODEL_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SCORING_", "AZUREML_", "MAX_", "ENTRY_", "MODEL_"))
+    }
     env.update(
         {
             "SCORING_PRIMARY_KEY": PRIMARY_KEY,
@@ -127,7 +129,9 @@ def launch(tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready
     env = server_env({"PORT": str(port), **(overrides or {})})
     log_path = tmp_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     server = Server(port, process, log_path, env)
     deadline = time.monotonic() + 90
     path = "/ready" if wait_ready else "/"
@@ -144,7 +148,7 @@ def launch(tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready
     raise AssertionError(f"server not up within 90 s; log:\n{server.log()}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
     """load_digits(split), read once per test process (parsing the ten JSON files takes ~0.6 s).
     Shared like the session fixtures: tests only read these arrays."""

@@ -6,15 +6,16 @@ import subprocess
 import sys
 
 import numpy as np
-
 from conftest import APP_DIR, PRIMARY_KEY, Server
 
 sys.path.insert(0, str(APP_DIR))
-import client  # noqa: E402
+import client
 
 
 def run_client(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(APP_DIR / "client.py"), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(APP_DIR / "client.py"), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_client_holds_out_exactly_what_training_held_out(heldout: tuple[np.ndarray, np.ndarray]) -> None:
@@ -26,7 +27,9 @@ def test_client_holds_out_exactly_what_training_held_out(heldout: tuple[np.ndarr
 
 
 def test_client_reports_accuracy_of_heldout_digits(server: Server) -> None:
-    result = run_client("--uri", f"http://127.0.0.1:{server.port}/score", "--key", PRIMARY_KEY, "--count", "300", "--seed", "1")
+    result = run_client(
+        "--uri", f"http://127.0.0.1:{server.port}/score", "--key", PRIMARY_KEY, "--count", "300", "--seed", "1"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert sum(line.startswith("label: ") for line in lines) == 300

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import cached_digits
+
 from scoring import decode
 from scoring.decode import DecodeError, decode_scoring_bodies, decode_scoring_body, parse_bytes_on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from payloads import json_body  # noqa: E402
+from payloads import json_body
 
 DEVICE = os.environ.get("DEVICE", "cpu")
 ON_GPU = DEVICE.startswith("cuda")
@@ -102,7 +102,7 @@ ERROR_CASES: list[tuple[bytes, str]] = [
     (body_with([zeros_row(), with_value(6, "-Infinity")]), "data[1][6] is NaN/Infinity, expected a finite number"),
     (body_with([with_value(7, "1e400")]), "data[0][7] is NaN/Infinity, expected a finite number"),
     (body_with([with_value(8, "1e39")]), "data[0][8] is 1e+39, beyond the float32 range (about 3.4e38)"),
-    (body_with([with_value(8, "-4" + "0" * 40)]), "data[0][8] is " + str(-4 * 10**40) + ", beyond the float32 range (about 3.4e38)"),
+    (body_with([with_value(8, "-4" + "0" * 40)]), "data[0][8] is -4e+40, beyond the float32 range (about 3.4e38)"),
     (body_with([with_value(1, "01")]), "body is not valid JSON: Expecting ',' delimiter at byte 14"),
     (body_with([with_value(1, "1.")]), "body is not valid JSON: Expecting ',' delimiter at byte 14"),
     (body_with([with_value(1, ".5")]), "body is not valid JSON: Expecting value at byte 13"),
@@ -195,7 +195,7 @@ def ordinary_numbers(rng: np.random.Generator) -> list[str]:
     texts = [repr(float(v)) for v in rng.random(4000)]
     texts += [repr(float(v)) for v in (rng.random(2000) - 0.5) * 2e6]
     texts += [repr(float(np.float32(v))) for v in rng.random(2000)]  # float64 expansions of float32
-    texts += ["%.17f" % v for v in rng.random(1000)]
+    texts += [f"{v:.17f}" for v in rng.random(1000)]
     texts += [str(int(v)) for v in rng.integers(-(10**18), 10**18, 1000)]
     texts += ["0", "-0", "0.0", "-0.0", "1", "-1", "1.0", "0.5", "100", "255", "0.00390625"] * 20
     return [t for t in texts if "e" not in t]
@@ -210,7 +210,7 @@ def rounding_edge_numbers(rng: np.random.Generator) -> list[str]:
     texts = []
     for m in midpoints:
         texts += [repr(float(m)), repr(float(np.nextafter(m, 0.0))), repr(float(np.nextafter(m, 2.0)))]
-    texts += ["%.25f" % v for v in rng.random(500)]
+    texts += [f"{v:.25f}" for v in rng.random(500)]
     texts += ["12345678901234567890123", "-98765432109876543210", "0.000000000000000000000001"] * 10
     return [t for t in texts if "e" not in t]
 
@@ -293,7 +293,9 @@ def test_decode_scoring_bodies_is_safe_from_several_threads(digits: np.ndarray) 
     def work() -> None:
         for _ in range(3):
             for result, want in zip(decode_scoring_bodies(bodies, device=DEVICE), expected):
-                if not isinstance(result, np.ndarray) or not np.array_equal(result.view(np.uint32), want.view(np.uint32)):
+                if not isinstance(result, np.ndarray) or not np.array_equal(
+                    result.view(np.uint32), want.view(np.uint32)
+                ):
                     failures.append("wrong result")
 
     threads = [threading.Thread(target=work) for _ in range(4)]
@@ -315,8 +317,7 @@ def test_available_decoders_names_the_paths_in_use() -> None:
 
 def test_deeply_nested_bodies_are_refused_not_crashed(cpu_loader: str) -> None:
     body = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    # json.loads gives up on the depth, rapidjson reads it and the shape check refuses it.
-    with pytest.raises(DecodeError, match="body is not valid JSON: nested too deeply|row 0 has 1 numbers, expected 784"):
+    with pytest.raises(DecodeError, match="body is not valid JSON: nested too deeply"):
         decode_scoring_body(body)
     (result,) = decode_scoring_bodies([body], device=DEVICE)
     assert isinstance(result, DecodeError)

@@ -7,8 +7,7 @@ import json
 
 import numpy as np
 import pytest
-
-from conftest import MakeServer, FIXTURES, Server, seed_body
+from conftest import FIXTURES, MakeServer, Server, seed_body
 
 
 @pytest.fixture(scope="module")

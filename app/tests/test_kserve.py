@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from conftest import Server
 
 INFER = "/v2/models/mnist/infer"
 
 
-def binary_request(rows: np.ndarray, datatype: str, binary_output: bool = False, request_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+def binary_request(
+    rows: np.ndarray, datatype: str, binary_output: bool = False, request_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     payload = rows.astype("<f4" if datatype == "FP32" else "u1").tobytes()
     header: dict[str, object] = {
         "inputs": [
-            {"name": "input", "datatype": datatype, "shape": list(rows.shape), "parameters": {"binary_data_size": len(payload)}}
+            {
+                "name": "input",
+                "datatype": datatype,
+                "shape": list(rows.shape),
+                "parameters": {"binary_data_size": len(payload)},
+            }
         ]
     }
     if binary_output:
@@ -23,7 +29,10 @@ def binary_request(rows: np.ndarray, datatype: str, binary_output: bool = False,
     if request_id is not None:
         header["id"] = request_id
     head = json.dumps(header).encode()
-    return head + payload, {"Inference-Header-Content-Length": str(len(head)), "Content-Type": "application/octet-stream"}
+    return head + payload, {
+        "Inference-Header-Content-Length": str(len(head)),
+        "Content-Type": "application/octet-stream",
+    }
 
 
 def test_health_and_metadata(server: Server) -> None:
@@ -58,7 +67,9 @@ def test_json_tensor_fp32_nested_and_flat(server: Server, heldout: tuple[np.ndar
         assert np.mean(np.array(output["data"]) == labels[:8]) >= 0.75
 
 
-def test_binary_uint8_and_fp32_give_the_same_labels_as_score(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_binary_uint8_and_fp32_give_the_same_labels_as_score(
+    server: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     rows, labels = heldout
     sample = rows[::20]
     expected = server.score(sample).json()
@@ -90,7 +101,10 @@ def test_binary_output_when_requested(server: Server, heldout: tuple[np.ndarray,
     expected = server.request("POST", INFER, json_body, headers=json_headers).json()["outputs"][0]["data"]
     assert labels.tolist() == expected
     # The request-level switch works as well.
-    request = {"parameters": {"binary_data_output": True}, "inputs": [{"name": "input", "datatype": "UINT8", "shape": [5, 784], "data": sample.tolist()}]}
+    request = {
+        "parameters": {"binary_data_output": True},
+        "inputs": [{"name": "input", "datatype": "UINT8", "shape": [5, 784], "data": sample.tolist()}],
+    }
     again = server.request("POST", INFER, json.dumps(request).encode())
     assert again.status == 200 and "inference-header-content-length" in again.headers
 
@@ -125,7 +139,9 @@ def test_binary_errors(server: Server) -> None:
     body, headers = binary_request(rows, "FP32")
     truncated = server.request("POST", INFER, body[:-4], headers=headers)
     assert truncated.status == 400 and "binary" in truncated.json()["error"]
-    bad_split = server.request("POST", INFER, body, headers={**headers, "Inference-Header-Content-Length": str(len(body) + 1)})
+    bad_split = server.request(
+        "POST", INFER, body, headers={**headers, "Inference-Header-Content-Length": str(len(body) + 1)}
+    )
     assert bad_split.status == 400 and "Inference-Header-Content-Length" in bad_split.json()["error"]
     nan_rows = rows.copy()
     nan_rows[1, 3] = np.inf

@@ -9,8 +9,7 @@ import time
 
 import numpy as np
 import pytest
-
-from conftest import MakeServer, PRIMARY_KEY, SECONDARY_KEY, Server, raw_exchange, raw_request, seed_body
+from conftest import PRIMARY_KEY, SECONDARY_KEY, MakeServer, Server, raw_exchange, raw_request, seed_body
 
 MAX_BODY = 1 << 20
 ROW = [0.5] * 784
@@ -26,7 +25,9 @@ def numbers_row(tokens: list[str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def strict(make_server: MakeServer) -> Server:
-    return make_server({"MAX_BODY_BYTES": str(MAX_BODY), "BODY_READ_TIMEOUT_S": "1", "MAX_PENDING_BYTES": str(8 * MAX_BODY)})
+    return make_server(
+        {"MAX_BODY_BYTES": str(MAX_BODY), "BODY_READ_TIMEOUT_S": "1", "MAX_PENDING_BYTES": str(8 * MAX_BODY)}
+    )
 
 
 VALID = body_of([ROW])
@@ -52,7 +53,7 @@ BAD_BODIES: list[tuple[str, bytes, dict[str, str]]] = [
     ("row of numeric strings", body_of([["0.5"] * 784]), {}),
     ("three levels of nesting", body_of([[ROW]]), {}),
     ("row too short", body_of([ROW[:783]]), {}),
-    ("row too long", body_of([ROW + [0.5]]), {}),
+    ("row too long", body_of([[*ROW, 0.5]]), {}),
     ("second row too short", body_of([ROW, ROW[:1]]), {}),
     ("NaN", numbers_row(["NaN"] + ["0"] * 783), {}),
     ("Infinity", numbers_row(["0"] * 783 + ["Infinity"]), {}),
@@ -92,17 +93,31 @@ def test_bad_framing_and_headers_are_4xx(strict: Server) -> None:
     valid = raw_request("POST", "/score", VALID)
     cases: dict[str, tuple[bytes, bool]] = {
         # (raw request, whether the reply must be JSON: aiohttp's own parser answers plain text)
-        "key with a space inside": (raw_request("POST", "/score", VALID, key=PRIMARY_KEY[:5] + " " + PRIMARY_KEY[5:]), True),
-        "key followed by a second key": (raw_request("POST", "/score", VALID, key=f"{PRIMARY_KEY}, Bearer {SECONDARY_KEY}"), True),
+        "key with a space inside": (
+            raw_request("POST", "/score", VALID, key=PRIMARY_KEY[:5] + " " + PRIMARY_KEY[5:]),
+            True,
+        ),
+        "key followed by a second key": (
+            raw_request("POST", "/score", VALID, key=f"{PRIMARY_KEY}, Bearer {SECONDARY_KEY}"),
+            True,
+        ),
         "key with a NUL byte": (raw_request("POST", "/score", VALID, key=PRIMARY_KEY + "\x00"), False),
         "key with a bare CR": (raw_request("POST", "/score", VALID, key=PRIMARY_KEY + "\rX-Injected: 1"), False),
         "both keys wrong by one character": (raw_request("POST", "/score", VALID, key=SECONDARY_KEY[:-1] + "X"), True),
         "64 KB Authorization header": (raw_request("POST", "/score", VALID, key="k" * 65536), False),
-        "negative Content-Length": (valid.replace(f"Content-Length: {len(VALID)}".encode(), b"Content-Length: -5"), False),
-        "non-numeric Content-Length": (valid.replace(f"Content-Length: {len(VALID)}".encode(), b"Content-Length: lots"), False),
+        "negative Content-Length": (
+            valid.replace(f"Content-Length: {len(VALID)}".encode(), b"Content-Length: -5"),
+            False,
+        ),
+        "non-numeric Content-Length": (
+            valid.replace(f"Content-Length: {len(VALID)}".encode(), b"Content-Length: lots"),
+            False,
+        ),
         "declared over the limit": (raw_request("POST", "/score", b"", {"Content-Length": str(MAX_BODY + 1)}), True),
         "broken chunk size": (
-            raw_request("POST", "/score", b"zz\r\n{}\r\n0\r\n\r\n", {"Content-Length": None, "Transfer-Encoding": "chunked"}),  # type: ignore[dict-item]
+            raw_request(
+                "POST", "/score", b"zz\r\n{}\r\n0\r\n\r\n", {"Content-Length": None, "Transfer-Encoding": "chunked"}
+            ),  # type: ignore[dict-item]
             False,
         ),
         "garbage request line": (b"HELLO\r\n\r\n", False),
@@ -127,10 +142,12 @@ def test_chunked_body_over_the_limit_is_413(strict: Server) -> None:
 
 
 def test_chunked_valid_body_is_scored(strict: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
-    rows, labels = heldout
+    rows, _labels = heldout
     body = seed_body(rows[:3])
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:1000], body[1000:])) + b"0\r\n\r\n"
-    reply = raw_exchange(strict.port, raw_request("POST", "/score", chunks, {"Content-Length": None, "Transfer-Encoding": "chunked"}))  # type: ignore[dict-item]
+    reply = raw_exchange(
+        strict.port, raw_request("POST", "/score", chunks, {"Content-Length": None, "Transfer-Encoding": "chunked"})
+    )  # type: ignore[dict-item]
     assert reply is not None and reply.status == 200
     assert len(json.loads(reply.body)) == 3
 
@@ -160,7 +177,9 @@ def test_cut_off_uploads_release_their_reservation(strict: Server) -> None:
     assert strict.metric("scoring_pending_bytes") == 0
 
 
-def test_server_is_healthy_and_correct_after_the_battery(strict: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_server_is_healthy_and_correct_after_the_battery(
+    strict: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     rows, labels = heldout
     assert strict.request("GET", "/ready", key=None).status == 200
     predicted: list[int] = []

@@ -7,11 +7,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from conftest import Server, seed_body
 
 
-def run_load(server: Server, requests: list[tuple[str, bytes, dict[str, str]]], clients: int) -> tuple[list[int], list[bytes], list[float], float]:
+def run_load(
+    server: Server, requests: list[tuple[str, bytes, dict[str, str]]], clients: int
+) -> tuple[list[int], list[bytes], list[float], float]:
     def one(item: tuple[str, bytes, dict[str, str]]) -> tuple[int, bytes, float]:
         started = time.perf_counter()
         reply = server.request("POST", item[0], item[1], headers=item[2])
@@ -34,21 +35,36 @@ def test_steady_json_load_has_zero_errors(server: Server, heldout: tuple[np.ndar
     for i, body in enumerate(bodies):
         assert json.loads(body) == expected[i % 40], i
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000
-    print(f"\nJSON load: {len(work)} requests x 8 rows, 16 clients, {len(work) * 8 / elapsed:.0f} rows/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"\nJSON load: {len(work)} requests x 8 rows, 16 clients, {len(work) * 8 / elapsed:.0f} rows/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
 
 
 def test_steady_binary_kserve_load_has_zero_errors(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
     rows, _ = heldout
     pixels = np.round(rows[:64] * 255).astype(np.uint8)
     head = json.dumps(
-        {"inputs": [{"name": "input", "datatype": "UINT8", "shape": [64, 784], "parameters": {"binary_data_size": pixels.nbytes}}]}
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "UINT8",
+                    "shape": [64, 784],
+                    "parameters": {"binary_data_size": pixels.nbytes},
+                }
+            ]
+        }
     ).encode()
     headers = {"Inference-Header-Content-Length": str(len(head)), "Content-Type": "application/octet-stream"}
     body = head + pixels.tobytes()
-    expected = json.loads(server.request("POST", "/v2/models/mnist/infer", body, headers=headers).body)["outputs"][0]["data"]
+    expected = json.loads(server.request("POST", "/v2/models/mnist/infer", body, headers=headers).body)["outputs"][0][
+        "data"
+    ]
     work = [("/v2/models/mnist/infer", body, headers)] * 300
     statuses, bodies, latencies, elapsed = run_load(server, work, clients=16)
     assert statuses.count(200) == len(work), {s: statuses.count(s) for s in set(statuses)}
     assert all(json.loads(b)["outputs"][0]["data"] == expected for b in bodies)
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000
-    print(f"\nbinary load: {len(work)} requests x 64 uint8 rows, 16 clients, {len(work) * 64 / elapsed:.0f} rows/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"\nbinary load: {len(work)} requests x 64 uint8 rows, 16 clients, {len(work) * 64 / elapsed:.0f} rows/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )

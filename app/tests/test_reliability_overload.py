@@ -5,13 +5,12 @@ bounded flood the server's memory stays flat while every accepted request is ans
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
 from conftest import MakeServer, Server, raw_exchange, raw_request, seed_body
 
 MAX_BODY = 1 << 20
@@ -39,7 +38,9 @@ def wait_for_metric(server: Server, name: str, predicate: Callable[[float], bool
     return value
 
 
-def test_full_budget_refuses_before_reading_and_cut_offs_release(tight: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_full_budget_refuses_before_reading_and_cut_offs_release(
+    tight: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     holders = [hold_upload(tight.port, MAX_BODY) for _ in range(4)]
     try:
         assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v >= BUDGET) == BUDGET
@@ -57,7 +58,9 @@ def test_full_budget_refuses_before_reading_and_cut_offs_release(tight: Server, 
     assert tight.score(heldout[0][:2]).status == 200
 
 
-def test_bounded_flood_keeps_memory_flat_and_answers_correctly(tight: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_bounded_flood_keeps_memory_flat_and_answers_correctly(
+    tight: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     rows, _ = heldout
     chunks = [rows[i : i + 20] for i in range(0, 640, 20)]  # 32 bodies of about 300 KB
     bodies = [seed_body(chunk) for chunk in chunks]
@@ -84,7 +87,9 @@ def test_bounded_flood_keeps_memory_flat_and_answers_correctly(tight: Server, he
         accepted += ok
         refused += busy
     growth = tight.rss_bytes() - rss_before
-    print(f"\nflood: {accepted} accepted, {refused} refused with 503; RSS {rss_before / 2**20:.0f} MiB, grew {growth / 2**20:+.1f} MiB")
+    print(
+        f"\nflood: {accepted} accepted, {refused} refused with 503; RSS {rss_before / 2**20:.0f} MiB, grew {growth / 2**20:+.1f} MiB"
+    )
     assert accepted > 0 and refused > 0, (accepted, refused)
     assert growth < 40 << 20, f"RSS grew by {growth / 2**20:.1f} MiB over {accepted + refused} requests"
     assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v == 0) == 0

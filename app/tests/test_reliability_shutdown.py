@@ -9,13 +9,16 @@ import socket
 import time
 
 import numpy as np
-
 from conftest import MakeServer, Server, parse_response, raw_request, seed_body
 
 
 def start_upload(port: int, body: bytes, sent: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(raw_request("POST", "/score", body)[: -len(body) + sent] if sent < len(body) else raw_request("POST", "/score", body))
+    sock.sendall(
+        raw_request("POST", "/score", body)[: -len(body) + sent]
+        if sent < len(body)
+        else raw_request("POST", "/score", body)
+    )
     return sock
 
 
@@ -38,7 +41,9 @@ def wait_in_flight(server: Server, at_least: int) -> None:
         time.sleep(0.02)
 
 
-def test_sigterm_under_load_finishes_in_flight_requests(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_sigterm_under_load_finishes_in_flight_requests(
+    make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     server: Server = make_server({"DRAIN_SECONDS": "15"})
     rows, _ = heldout
     chunks = [rows[i : i + 25] for i in range(0, 400, 25)]

@@ -6,7 +6,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from conftest import PRIMARY_KEY, SECONDARY_KEY, Server, seed_body
 
 
@@ -46,7 +45,7 @@ def test_single_row_gets_one_label(server: Server, heldout: tuple[np.ndarray, np
 
 
 def test_uint8_scaled_pixels_and_integers_are_accepted(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
-    rows, labels = heldout
+    rows, _labels = heldout
     # Integers 0/1 are valid JSON numbers too; a thresholded digit is still recognisable.
     binary = (rows[:20] > 0.5).astype(int)
     reply = server.request("POST", "/score", json.dumps({"data": binary.tolist()}).encode())
@@ -55,14 +54,16 @@ def test_uint8_scaled_pixels_and_integers_are_accepted(server: Server, heldout: 
 
 
 def test_both_keys_are_accepted(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
-    rows, labels = heldout
+    rows, _labels = heldout
     for key in (PRIMARY_KEY, SECONDARY_KEY):
         reply = server.score(rows[:3], key=key)
         assert reply.status == 200, reply.body
         assert len(reply.json()) == 3
 
 
-def test_every_auth_failure_is_401_json_with_a_bearer_challenge(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_every_auth_failure_is_401_json_with_a_bearer_challenge(
+    server: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
     body = seed_body(heldout[0][:1])
     cases = {
         "missing header": {},
@@ -91,11 +92,11 @@ def test_bad_inputs_are_400_with_a_message_naming_the_problem(server: Server) ->
         "missing data": (b'{"rows": []}', "data"),
         "empty data": (b'{"data": []}', "empty"),
         "short row": (json.dumps({"data": [row[:783]]}).encode(), "783"),
-        "long row": (json.dumps({"data": [row + [0.1]]}).encode(), "785"),
-        "string in row": (json.dumps({"data": [row[:17] + ["abc"] + row[18:]]}).encode(), "abc"),
-        "NaN": (("{\"data\": [[" + ",".join(["0"] * 5 + ["NaN"] + ["0"] * 778) + "]]}").encode(), "NaN"),
-        "Infinity": (("{\"data\": [[" + ",".join(["Infinity"] + ["0"] * 783) + "]]}").encode(), "finite"),
-        "huge exponent": (("{\"data\": [[" + ",".join(["1e999"] + ["0"] * 783) + "]]}").encode(), "finite"),
+        "long row": (json.dumps({"data": [[*row, 0.1]]}).encode(), "785"),
+        "string in row": (json.dumps({"data": [[*row[:17], "abc", *row[18:]]]}).encode(), "abc"),
+        "NaN": (('{"data": [[' + ",".join(["0"] * 5 + ["NaN"] + ["0"] * 778) + "]]}").encode(), "NaN"),
+        "Infinity": (('{"data": [[' + ",".join(["Infinity"] + ["0"] * 783) + "]]}").encode(), "finite"),
+        "huge exponent": (('{"data": [[' + ",".join(["1e999"] + ["0"] * 783) + "]]}").encode(), "finite"),
         "second row short": (json.dumps({"data": [row, row[:10]]}).encode(), "row 1"),
     }
     for name, (body, fragment) in cases.items():
@@ -153,7 +154,12 @@ def test_metrics_count_requests_rows_and_batches(server: Server, heldout: tuple[
     reply = server.request("GET", "/metrics", key=None)
     assert reply.status == 200 and reply.header("Content-Type").startswith("text/plain")
     text = reply.body.decode()
-    for family in ("scoring_request_seconds_bucket", "scoring_queue_depth", "scoring_queue_seconds_bucket", "scoring_device_seconds_bucket"):
+    for family in (
+        "scoring_request_seconds_bucket",
+        "scoring_queue_depth",
+        "scoring_queue_seconds_bucket",
+        "scoring_device_seconds_bucket",
+    ):
         assert family in text, family
     assert server.metric("scoring_rows_total") == before_rows + 7
     assert server.metric("scoring_requests_total", 'route="/score",status="200"') == before_ok + 1

@@ -8,8 +8,7 @@ import time
 from collections.abc import Mapping
 
 import numpy as np
-
-from conftest import MakeServer, APP_DIR, FIXTURES, Server, free_port, server_env
+from conftest import APP_DIR, FIXTURES, MakeServer, Server, free_port, server_env
 
 
 def start_and_fail(overrides: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 import train
 from conftest import cached_digits
+
 from scoring.model import load_mlp
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def test_split_holds_out_the_last_fifth_of_each_digit() -> None:
         cut = int(everything.shape[0] * 0.8)
         np.testing.assert_array_equal(train_rows[train_labels == digit], everything[:cut])
         np.testing.assert_array_equal(heldout_rows[heldout_labels == digit], everything[cut:])
-    assert 0.0 <= float(all_rows.min()) and float(all_rows.max()) <= 1.0
+    assert float(all_rows.min()) >= 0.0 and float(all_rows.max()) <= 1.0
 
 
 def test_shift_moves_pixels_without_changing_them() -> None:
@@ -78,7 +78,11 @@ def test_command_writes_weights_the_server_loads(tmp_path: Path, heldout: tuple[
 
 def test_command_refuses_a_bad_epoch_count() -> None:
     done = subprocess.run(
-        [sys.executable, str(APP_DIR / "train.py"), "--epochs", "0"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(APP_DIR / "train.py"), "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert "--epochs must be at least 1, got 0" in done.stderr
