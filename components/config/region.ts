@@ -18,7 +18,8 @@ export function regionSection(r: Reader, providerLocation?: string): RegionSetti
       "location",
       ownLocation,
       `differs from this stack's azure-native:location (${JSON.stringify(providerLocation)}), which this ` +
-        "program would ignore: every resource is created in location",
+        "program would ignore: every resource is created in location (the stack's value, or Pulumi.yaml's " +
+        "default when the stack sets none, since Pulumi passes project defaults to the program)",
       `set one region: pulumi config rm azure-native:location, or pulumi config set location ${providerLocation}`,
     );
   }
