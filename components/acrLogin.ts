@@ -24,6 +24,9 @@ export const ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000";
 /** The audience of Entra tokens ACR's data plane accepts (resource of the ACR first-party app). */
 export const ACR_AUDIENCE = "https://containerregistry.azure.net";
 
+/** What a preview passes as the registry password: no token is exchanged during a preview. */
+export const PREVIEW_PASSWORD = "(no token during preview)";
+
 export interface RegistryLogin {
   readonly server: string;
   readonly username: string;
@@ -153,8 +156,8 @@ export async function waitForPushPermission(
 
 /**
  * Docker registry login for `loginServer`, as a secret. It resolves only once the registry and the
- * AcrPush grant exist (their ids are known), so a preview makes no network call, and only once ACR
- * really grants push on the given repositories.
+ * AcrPush grant exist (their ids are known) and only once ACR really grants push on the given
+ * repositories; a preview makes no call to the registry at all.
  */
 export function registryLogin(args: {
   readonly loginServer: pulumi.Input<string>;
@@ -168,6 +171,11 @@ export function registryLogin(args: {
     pulumi
       .all([args.loginServer, args.tenantId, args.registryAudienceToken, args.grantId])
       .apply(async ([server, tenant, token]) => {
+        // A preview builds and pushes nothing (buildOnPreview: false), so it needs no registry token, and
+        // the pull-request preview's read-only identity would wait in vain for push rights; the Image
+        // resource ignores changes to the registry password (pulumi/pulumi-docker#498).
+        if (pulumi.runtime.isDryRun())
+          return { server, username: ACR_TOKEN_USER, password: PREVIEW_PASSWORD };
         const password = await exchangeForAcrRefreshToken(server, tenant, token);
         await waitForPushPermission(server, password, args.repositories);
         return { server, username: ACR_TOKEN_USER, password };

@@ -5,13 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import {
   ACR_AUDIENCE,
   exchangeForAcrRefreshToken,
   grantedActions,
+  PREVIEW_PASSWORD,
+  type RegistryLogin,
+  registryLogin,
   waitForPushPermission,
 } from "../components/acrLogin";
-import { acrAccessToken } from "./harness";
+import { acrAccessToken, outputValue } from "./harness";
 
 const SERVER = "gpuinfacrx7k2q9.azurecr.io";
 
@@ -88,5 +92,55 @@ describe("ACR login", () => {
       }),
       /still refuses push to scoring, nvidia\/k8s-device-plugin after 3 tries .*run pulumi up again/,
     );
+  });
+});
+
+describe("registryLogin", () => {
+  // Known inputs, as on an existing stack whose registry and grant are already in state.
+  async function login(preview: boolean): Promise<{ login: RegistryLogin; urls: string[] }> {
+    const urls: string[] = [];
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      urls.push(String(input));
+      if (String(input).endsWith("/oauth2/exchange"))
+        return new Response(JSON.stringify({ refresh_token: "refresh" }), { status: 200 });
+      const scope = new URLSearchParams(String(init?.body ?? "")).get("scope") ?? "";
+      return new Response(
+        JSON.stringify({ access_token: acrAccessToken(scope.split(":")[1] ?? "", ["push"]) }),
+        {
+          status: 200,
+        },
+      );
+    }) as typeof fetch;
+    await pulumi.runtime.setMocks(
+      { newResource: (args) => ({ id: args.name, state: args.inputs }), call: () => ({}) },
+      "gpu-inference-aks",
+      "dev",
+      preview,
+    );
+    const output = registryLogin({
+      loginServer: SERVER,
+      tenantId: "tenant",
+      registryAudienceToken: "entra-token",
+      repositories: ["scoring"],
+      grantId: "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/g",
+    });
+    assert.equal(await pulumi.isSecret(output), true);
+    return { login: await outputValue(output), urls };
+  }
+
+  it("at preview contacts no registry (the read-only preview identity has no push rights to wait for)", async () => {
+    const { login: result, urls } = await login(true);
+    assert.deepEqual(urls, []);
+    assert.equal(result.password, PREVIEW_PASSWORD);
+  });
+
+  it("at up exchanges the token and confirms push rights before handing out the login", async () => {
+    const { login: result, urls } = await login(false);
+    assert.deepEqual(urls, [`https://${SERVER}/oauth2/exchange`, `https://${SERVER}/oauth2/token`]);
+    assert.deepEqual(result, {
+      server: SERVER,
+      username: "00000000-0000-0000-0000-000000000000",
+      password: "refresh",
+    });
   });
 });

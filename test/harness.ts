@@ -204,6 +204,8 @@ export interface RunOptions {
   /** Awaited before a resource's mock answers: lets a test hold a resource back to prove others don't wait on it. */
   readonly beforeCreate?: (type: string, name: string) => Promise<void>;
   readonly onRegister?: (record: Recorded) => void;
+  /** Run as `pulumi preview` does (dry run) instead of `pulumi up`. */
+  readonly preview?: boolean;
   /** ARM answers replacing the recorded healthy ones (test/fixtures/arm), by route. */
   readonly arm?: Partial<Record<ArmRoute, ArmAnswer>>;
 }
@@ -336,7 +338,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     },
     PROJECT,
     "dev",
-    false,
+    options.preview === true,
   );
   // The mock monitor hands mocks only type, name and inputs; read the options off the real request first.
   const monitor = (pulumi.runtime as unknown as { getMonitor(): RegisterMonitor }).getMonitor();
