@@ -1,31 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test of the project, installing what a fresh clone lacks first:
-# Node 24 (when the system Node is older), the npm packages, and the Debian Python packages the app
-# is tested with. Exits non-zero on any failure.
+# Runs every test of the project, installing what a fresh clone lacks first: Node 24 (when the
+# system Node is older), the npm packages, and the app's Python environment (scripts/python-env.sh:
+# CPython 3.12 with exactly the image's hash-locked packages from app/requirements.txt plus the test
+# tools and protocol peers of app/requirements-test.txt, built once per lock and cached).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+source scripts/python-env.sh
 
 ensure_node
 ensure_npm_packages
+PYTHON=$(ensure_python_env)
+PYTHON_BIN=$(dirname "$PYTHON")
 
-# The app is tested with Debian's Python stack (torch 1.13 CPU, aiohttp 3.8, numpy 1.24) on /usr/bin/python3.
-# Debian's torch calls the system BLAS, which is the slow reference one unless OpenBLAS is installed:
-# with it, CPU matrix products (training, warm-up, accuracy checks) run ~25x faster.
-PYTHON=/usr/bin/python3
-debian_packages=(python3 python3-torch python3-aiohttp python3-numpy python3-pytest python3-pytest-xdist
-  python3-prometheus-client python3-ujson python3-rapidjson python3-pyflakes libopenblas0-pthread)
-if ! "$PYTHON" -c 'import torch, aiohttp, numpy, pytest, xdist, prometheus_client, ujson, rapidjson, pyflakes' 2>/dev/null ||
-  ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q 'ok installed'; then
-  echo "== installing Debian packages: ${debian_packages[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-    "${debian_packages[@]}" >/dev/null
-fi
-
-echo "== node $(node --version), $("$PYTHON" --version)"
+echo "== node $(node --version), $("$PYTHON" --version) in ${PYTHON_BIN%/bin}"
 # The two halves share nothing, so they run side by side; each writes its own log, printed in full.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
@@ -35,13 +24,15 @@ trap 'rm -rf "$logs"' EXIT
 ) >"$logs/typescript.log" 2>&1 &
 typescript_pid=$!
 (
-  echo "== Python: lint, app tests and the benchmark's short mode"
-  # The two halves and pytest's two workers already fill the cores: OpenBLAS's own threads would only
-  # spin against them (measured: half the suite's system time).
-  export OPENBLAS_NUM_THREADS=1
-  # app/tests/fixtures holds deliberately broken entry scripts, so it is left out.
-  "$PYTHON" -m pyflakes app/scoring app/*.py app/tests/*.py bench
-  "$PYTHON" -m pytest -q -p no:cacheprovider -n 2 app/tests bench/tests
+  echo "== Python: ruff lint and format, mypy, app tests and the benchmark's short mode"
+  # torch's CPU kernels would start one OpenMP thread per core in every test server; with the two
+  # halves and the pytest workers already filling the cores they would only spin against each other.
+  export OMP_NUM_THREADS=1
+  "$PYTHON_BIN/ruff" check app bench
+  "$PYTHON_BIN/ruff" format --check app bench
+  "$PYTHON_BIN/mypy" --cache-dir "$PYTHON_ENV_CACHE/mypy-cache" app bench
+  # Four workers on two cores: most of a test's time is a server subprocess starting (importing torch).
+  "$PYTHON" -m pytest -q -p no:cacheprovider -n 4 app/tests bench/tests
 ) >"$logs/python.log" 2>&1 &
 python_pid=$!
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import ClientPayloadError, web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from scoring.admission import Reservation
 from scoring.errors import json_error
@@ -66,6 +67,15 @@ async def read_body(
         ) from None
     except web.HTTPRequestEntityTooLarge:
         raise _too_large("more than the declared", max_bytes) from None
+    except RequestPayloadError as exc:
+        # aiohttp inflates a Content-Encoding body as it arrives and wraps a decoder failure, so a
+        # body that is not the gzip/deflate/br it claims is the client's error, not the server's.
+        encoding = request.headers.get("Content-Encoding", "")
+        if isinstance(exc.__cause__, ContentEncodingError):
+            message = f"request body is not valid {encoding} data (Content-Encoding: {encoding})"
+        else:
+            message = f"request body could not be read: {exc}"
+        raise BodyRejected(json_error(400, message, close=True), "bad_encoding") from None
     except (ConnectionError, OSError, ValueError, HttpProcessingError, ClientPayloadError) as exc:
         # aiohttp reports a cut-off upload as a connection or payload error; the client is gone, but
         # answering keeps the bookkeeping (and the logs) uniform.

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 ROW_LENGTH = 784
 INPUT_NAME = "input"
 OUTPUT_NAME = "label"
+# The one model version this server serves (the Open Inference Protocol lets a server hold several).
+MODEL_VERSION = "1"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 DATATYPES: dict[str, np.dtype[Any]] = {"FP32": np.dtype("<f4"), "UINT8": np.dtype("u1")}
 # JSON-tensor requests bigger than this are parsed off the event loop so they cannot stall it.
@@ -185,14 +187,22 @@ class KServeRoutes:
         router.add_get("/v2", self.server_metadata)
         router.add_get("/v2/health/live", self.live)
         router.add_get("/v2/health/ready", self.ready)
-        router.add_get("/v2/models/{model}", self.model_metadata)
-        router.add_get("/v2/models/{model}/ready", self.model_ready)
-        router.add_post("/v2/models/{model}/infer", self.infer)
+        # The protocol's model routes take an optional /versions/<v>; metadata advertises one version,
+        # so both spellings serve it (Open Inference Protocol REST, "Model Metadata" and "Inference").
+        for prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
+            router.add_get(prefix, self.model_metadata)
+            router.add_get(prefix + "/ready", self.model_ready)
+            router.add_post(prefix + "/infer", self.infer)
 
     def _unknown_model(self, request: web.Request) -> web.Response | None:
         model = request.match_info["model"]
         if model != self.name:
             return json_error(404, f'unknown model "{model}"; this server serves "{self.name}"')
+        version = request.match_info.get("version")
+        if version is not None and version != MODEL_VERSION:
+            return json_error(
+                404, f'unknown version "{version}" of model "{model}"; this server serves version "{MODEL_VERSION}"'
+            )
         return None
 
     async def server_metadata(self, request: web.Request) -> web.Response:
@@ -212,7 +222,7 @@ class KServeRoutes:
         return web.json_response(
             {
                 "name": self.name,
-                "versions": ["1"],
+                "versions": [MODEL_VERSION],
                 "platform": "pytorch",
                 "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, ROW_LENGTH]}],
                 "outputs": [{"name": OUTPUT_NAME, "datatype": "INT64", "shape": [-1]}],
@@ -270,7 +280,7 @@ class KServeRoutes:
 
     def _respond(self, parsed: InferRequest, labels: np.ndarray) -> web.Response:
         count = labels.shape[0]
-        head = {"model_name": self.name, "model_version": "1"}
+        head = {"model_name": self.name, "model_version": MODEL_VERSION}
         if parsed.request_id is not None:
             head["id"] = parsed.request_id
         prefix = json.dumps(head)[:-1].encode()
