@@ -23,7 +23,13 @@ case "$1 $2" in
 esac
 `;
 
-function run(env: Record<string, string>): {
+/** `script` (util-linux) runs up.sh on a pseudo-terminal, so it can ask for a passphrase. */
+const HAS_SCRIPT = spawnSync("script", ["--version"]).status === 0;
+
+function run(
+  env: Record<string, string>,
+  terminalInput?: string,
+): {
   status: number | null;
   stdout: string;
   stderr: string;
@@ -37,9 +43,15 @@ function run(env: Record<string, string>): {
     fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const log = path.join(dir, "calls.log");
   fs.writeFileSync(log, "");
-  const result = spawnSync("bash", [path.join(ROOT, "scripts", "up.sh"), "dev"], {
+  const upSh = path.join(ROOT, "scripts", "up.sh");
+  // Without terminalInput, stdin is a pipe, not a terminal, as in CI or under nohup.
+  const [command, args] =
+    terminalInput === undefined
+      ? ["bash", [upSh, "dev"]]
+      : ["script", ["-qec", `bash ${upSh} dev`, "/dev/null"]];
+  const result = spawnSync(command, args, {
     encoding: "utf8",
-    // stdin is a pipe, not a terminal, as in CI or under nohup.
+    input: terminalInput,
     stdio: ["pipe", "pipe", "pipe"],
     env: {
       PATH: `${bin}:${process.env.PATH ?? ""}`,
@@ -111,5 +123,28 @@ describe("scripts/up.sh", () => {
     assert.equal(result.status, 1);
     assert.match(result.stderr, /pulumi up failed/);
     assert.doesNotMatch(result.stderr, /Tear down/);
+  });
+
+  it("asks twice for a new stack's passphrase and stops when the two differ", {
+    skip: !HAS_SCRIPT && "no script(1)",
+  }, () => {
+    const result = run({ FAKE_STACK_EXISTS_RC: "1" }, "first-secret\nsecond-secret\n");
+    assert.equal(result.status, 1);
+    assert.match(result.stdout + result.stderr, /Type it again to confirm/);
+    assert.match(result.stdout + result.stderr, /the two passphrases differ; nothing was created/);
+    assert.doesNotMatch(result.log, /stack init|pulumi up/);
+  });
+
+  it("creates the stack once both entries agree", { skip: !HAS_SCRIPT && "no script(1)" }, () => {
+    const result = run({ FAKE_STACK_EXISTS_RC: "1" }, "same-secret\nsame-secret\n");
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.match(result.log, /pulumi stack init dev\n[\s\S]*pulumi up --stack dev/);
+  });
+
+  it("asks only once for an existing stack's passphrase", { skip: !HAS_SCRIPT && "no script(1)" }, () => {
+    const result = run({}, "known-secret\n");
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.doesNotMatch(result.stdout + result.stderr, /Type it again/);
+    assert.doesNotMatch(result.log, /stack init/);
   });
 });
