@@ -1,7 +1,7 @@
 /**
  * Every stack config key this program reads: its type, default and meaning.
  * Pulumi.yaml declares the same keys (test/configSchema.test.ts keeps the two in step), and
- * components/config.ts validates values against this table, so defaults live in exactly two places
+ * components/config/ validates values against this table, so defaults live in exactly two places
  * that a test compares, never in component code.
  */
 export type ConfigType = "string" | "integer" | "number" | "boolean";
