@@ -48,6 +48,21 @@ describe("Pulumi.yaml", () => {
   });
 });
 
+describe("docs/configuration.md", () => {
+  it("lists every key with the schema's type and default, and no key the program does not read", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs", "configuration.md"), "utf8");
+    const rows = [...doc.matchAll(/^\| `(\w+)` \| (string|integer|number|boolean) \| ([^|]+) \|/gm)].map(
+      (m) => [m[1], m[2], m[3].trim()],
+    );
+    const expected = Object.entries(configSchema).map(([key, spec]) => [
+      key,
+      spec.type,
+      "default" in spec ? `\`${String(spec.default)}\`` : "—",
+    ]);
+    assert.deepEqual(rows, expected);
+  });
+});
+
 describe("every stack file in the repository", () => {
   const stacks = fs
     .readdirSync(ROOT)
