@@ -12,7 +12,8 @@ export interface KubernetesSettings {
  * (learn.microsoft.com/azure/aks/supported-kubernetes-versions, "AKS Kubernetes release calendar",
  * checked 2026-12-01) gives 12 months of standard support per GA minor: 1.31-1.34 have left standard
  * support and survive only as long-term support, which needs the Premium tier; 1.35 went GA on AKS in
- * March 2026 (end of life March 2027; upstream 1.35 EOL 2027-02-28 per kubernetes.io/releases/1.35).
+ * March 2026 (end of life March 2027; upstream 1.35 EOL 2027-02-28 per kubernetes.io/releases/1.35,
+ * while upstream 1.34 reached end of life on 2026-10-27 per kubernetes.io/releases/1.34).
  * The default stays 1.35, the newest minor whose AKS GA date was verified; the preflight checks the
  * region's real list (kubernetesVersions) at every preview, so a newer minor is one config set away.
  */
