@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +21,11 @@ from conftest import APP_DIR, Server, free_port, seed_body, server_env
 def azureml_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port, health_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("azureml") / "azmlinfsrv.log"
-    # azmlinfsrv is the console script of azureml_inference_server_http; run it from this interpreter.
+    # What the azmlinfsrv console script runs, from this interpreter (wherever the package is installed).
     command = [
-        str(Path(sys.executable).with_name("azmlinfsrv")),
+        sys.executable,
+        "-c",
+        "import sys; from azureml_inference_server_http.amlserver import run; sys.exit(run())",
         "--entry_script",
         str(APP_DIR / "score.py"),
         "--model_dir",
