@@ -22,6 +22,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 ROW_LENGTH = 784
 TRAIN_FRACTION = 0.8
@@ -78,7 +79,8 @@ def score(uri: str, key: str | None, rows: list[list[float]], timeout: float) ->
     request = urllib.request.Request(uri, data=json.dumps({"data": rows}).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+            # json.loads is typed Any; the scoring route answers a JSON array of int labels (score.run).
+            return cast(list[int], json.loads(response.read()))
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, KeyError, TypeError):

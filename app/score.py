@@ -12,8 +12,8 @@ batch the predictor runs in one call; default 4096).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -76,10 +76,11 @@ def run(raw_data: str | bytes) -> list[int]:
     """
     body = raw_data.encode("utf-8") if isinstance(raw_data, str) else bytes(raw_data)
     rows = decode_scoring_body(body)
-    return _ready_predictor().predict(rows).tolist()
+    # tolist() is typed Any; predict() returns a 1-D int64 array, so it gives a list of int.
+    return cast(list[int], _ready_predictor().predict(rows).tolist())
 
 
-def run_batch(rows: np.ndarray) -> Sequence[int]:
+def run_batch(rows: np.ndarray) -> np.ndarray:
     """float32 rows in [0, 1] or uint8 pixels, shape (n, 784) -> one label per row, in order.
 
     The labels come back as an int64 numpy array (a sequence of ints): the server slices it per

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -38,7 +39,8 @@ class SeedScore:
         with torch.no_grad():
             out = self.model(torch.from_numpy(data).float().to(self.device))
         y_hat = np.argmax(out.cpu().numpy(), axis=1)
-        return y_hat.tolist()
+        # tolist() is typed Any; y_hat is a 1-D integer array, so it gives a list of int.
+        return cast(list[int], y_hat.tolist())
 
 
 def build_app(score: SeedScore, key: str) -> web.Application:

@@ -12,7 +12,8 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ def median_ms(fn: Callable[[], object], repeat: int, sync: bool) -> float:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1e3
+
+
+def over_each(fn: Callable[[bytes], object], bodies: Sequence[bytes]) -> Callable[[], list[object]]:
+    """A call of fn on every one of these bodies (bound now, not when the loop has moved on)."""
+    return lambda: [fn(body) for body in bodies]
 
 
 def reference(body: bytes) -> np.ndarray:
@@ -87,18 +93,12 @@ def main() -> int:
                 json_body(rows[(i * per_body) % 9000 : (i * per_body) % 9000 + per_body], style)
                 for i in range(count // per_body)
             ]
-            ref_ms = median_ms(lambda bodies=bodies: [reference(b) for b in bodies], max(3, args.repeat // 5), False)
-            cpu_ms = median_ms(
-                lambda bodies=bodies: [decode.decode_scoring_body(b) for b in bodies], max(3, args.repeat // 5), False
-            )
+            ref_ms = median_ms(over_each(reference, bodies), max(3, args.repeat // 5), False)
+            cpu_ms = median_ms(over_each(decode.decode_scoring_body, bodies), max(3, args.repeat // 5), False)
             gpu_ms = (
-                median_ms(lambda bodies=bodies: decode.parse_bytes_on(device, bodies), args.repeat, sync)
-                if sync
-                else float("nan")
+                median_ms(partial(decode.parse_bytes_on, device, bodies), args.repeat, sync) if sync else float("nan")
             )
-            batch_ms = median_ms(
-                lambda bodies=bodies: decode.decode_scoring_bodies(bodies, device=device), args.repeat, sync
-            )
+            batch_ms = median_ms(partial(decode.decode_scoring_bodies, bodies, device=device), args.repeat, sync)
             size_kb = sum(len(b) for b in bodies) / 1024
             print(
                 f"| {style} | {count} ({count // per_body} bodies) | {size_kb:.0f} | {ref_ms:.2f} | {cpu_ms:.2f} | {gpu_ms:.2f} | {batch_ms:.2f} |"
@@ -115,9 +115,7 @@ def main() -> int:
         f32 = rows[:batch] if batch <= rows.shape[0] else np.tile(rows, (batch // rows.shape[0] + 1, 1))[:batch]
         u8 = np.round(f32 * 255).astype(np.uint8)
         timings = [
-            median_ms(lambda p=p, x=x: p.predict(x), args.repeat, False)
-            for p in (with_graphs, without)
-            for x in (f32, u8)
+            median_ms(partial(p.predict, x), args.repeat, False) for p in (with_graphs, without) for x in (f32, u8)
         ]
         print(f"| | {batch} | {timings[0]:.3f} | {timings[1]:.3f} | {timings[2]:.3f} | {timings[3]:.3f} |")
     same = np.array_equal(with_graphs.predict(rows), without.predict(rows)) and np.array_equal(

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -51,7 +51,13 @@ async def _drain(server: ScoringServer, deadline_s: float) -> None:
 _AFTER_DRAIN_GRACE_S = 0.5
 
 
-def _shutdown_timeout_options(timeout_s: float) -> tuple[dict[str, float], dict[str, float]]:
+class _ShutdownTimeout(TypedDict, total=False):
+    """Keyword arguments for AppRunner or TCPSite: shutdown_timeout, or none where the other takes it."""
+
+    shutdown_timeout: float
+
+
+def _shutdown_timeout_options(timeout_s: float) -> tuple[_ShutdownTimeout, _ShutdownTimeout]:
     """(AppRunner kwargs, TCPSite kwargs) carrying `timeout_s`: aiohttp 3.9 moved the shutdown
     timeout from TCPSite to AppRunner; Debian's 3.8 and the image's 3.13 are both served."""
     if "shutdown_timeout" in inspect.signature(web.AppRunner.__init__).parameters:
@@ -90,9 +96,8 @@ async def serve(settings: Settings) -> int:
     stopper = loop.create_task(stop.wait())
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
-    if model.done() and model.exception() is not None:
-        exc = model.exception()
-        log.error("entry script init() failed: %s: %s", type(exc).__name__, exc)
+    if model.done() and (error := model.exception()) is not None:
+        log.error("entry script init() failed: %s: %s", type(error).__name__, error)
         code = 1
     else:
         await stopper
@@ -131,11 +136,14 @@ def main() -> int:
     try:
         import uvloop  # a faster event loop where installed (it is in the image)
     except ImportError:
-        uvloop = None
-    if uvloop is None:
-        return asyncio.run(serve(settings))
-    log.info("using uvloop %s", uvloop.__version__)
-    return uvloop.run(serve(settings))
+        pass
+    else:
+        # uvloop/__init__.py imports __version__ from here without exporting it (not in __all__).
+        from uvloop._version import __version__ as uvloop_version
+
+        log.info("using uvloop %s", uvloop_version)
+        return uvloop.run(serve(settings))
+    return asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

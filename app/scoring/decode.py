@@ -432,10 +432,10 @@ def decode_scoring_bodies(
     if parser is None or sum(len(blob) for blob in blobs) < GPU_MIN_BATCH_BYTES:
         return [_decode_or_error(blob, row_length) for blob in blobs]
     texts = [_array_text(blob) for blob in blobs]
-    plain = [i for i, text in enumerate(texts) if text is not None]
-    parsed = parser.parse([texts[i] for i in plain], row_length) if plain else []
+    plain = [(i, text) for i, text in enumerate(texts) if text is not None]
+    parsed = parser.parse([text for _, text in plain], row_length) if plain else []
     results: list[np.ndarray | DecodeError | None] = [None] * len(blobs)
-    for i, rows in zip(plain, parsed):
+    for (i, _), rows in zip(plain, parsed):
         results[i] = rows
     return [
         result if result is not None else _decode_or_error(blobs[i], row_length) for i, result in enumerate(results)
@@ -448,10 +448,10 @@ def parse_bytes_on(
     """The byte parser alone on any device (tests and benchmarks): rows, or None where it defers."""
     texts = [_array_text(bytes(body)) for body in bodies]
     parser = _ByteParser(torch.device(device))
-    plain = [i for i, text in enumerate(texts) if text is not None]
-    parsed = parser.parse([texts[i] for i in plain], row_length) if plain else []
+    plain = [(i, text) for i, text in enumerate(texts) if text is not None]
+    parsed = parser.parse([text for _, text in plain], row_length) if plain else []
     results: list[np.ndarray | None] = [None] * len(bodies)
-    for i, rows in zip(plain, parsed):
+    for (i, _), rows in zip(plain, parsed):
         results[i] = rows
     return results
 

@@ -10,7 +10,9 @@ bytes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -44,7 +46,8 @@ class MnistMlp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
-        return self.fc3(x)
+        logits: torch.Tensor = self.fc3(x)  # nn.Module.__call__ is typed to return Any; nn.Linear gives a Tensor
+        return logits
 
 
 def save_mlp(model: MnistMlp, path: Path) -> None:
@@ -98,7 +101,15 @@ def labels_from_logits_input(model: MnistMlp, x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint8:
         # Division (not multiplication by 1/255) so uint8 input gives exactly the floats u/255.
         x = x.to(torch.float32).div_(255.0)
-    return model(x).argmax(dim=1)
+    logits: torch.Tensor = model(x)  # nn.Module.__call__ is typed to return Any; forward returns a Tensor
+    return logits.argmax(dim=1)
+
+
+def _new_cuda_stream(device: torch.device) -> torch.cuda.Stream:
+    # torch.cuda.Stream.__new__ carries no annotations (torch/cuda/streams.py), so a direct call is an
+    # untyped call under mypy --strict; this names its documented signature: Stream(device) -> Stream.
+    new_stream = cast("Callable[[torch.device], torch.cuda.Stream]", torch.cuda.Stream)
+    return new_stream(device)
 
 
 def _check_rows(rows: np.ndarray) -> None:
@@ -125,7 +136,7 @@ class Predictor:
         self._warm = False
         self._graphs: dict[tuple[torch.dtype, int], torch.cuda.CUDAGraph] = {}
         if self.device.type == "cuda":
-            self._stream = torch.cuda.Stream(self.device)
+            self._stream = _new_cuda_stream(self.device)
             # Fixed buffers: the pinned host side makes the upload truly asynchronous, and the device
             # side gives CUDA graphs stable addresses to read from and write to.
             self._host_in = {

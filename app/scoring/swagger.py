@@ -25,7 +25,7 @@ def _text(description: str, example: str) -> Schema:
 
 def openapi_document(settings: Settings) -> Schema:
     name = settings.model_name
-    secured = [{"bearer": []}] if settings.auth_enabled else []
+    secured: list[dict[str, list[str]]] = [{"bearer": []}] if settings.auth_enabled else []
     auth_errors = {"401": _error("Missing or invalid key (WWW-Authenticate: Bearer)")} if settings.auth_enabled else {}
     scoring_errors = {
         "400": _error("Malformed input: the message names the row, index or field"),

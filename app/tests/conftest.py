@@ -115,7 +115,8 @@ def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
         {
             "SCORING_PRIMARY_KEY": PRIMARY_KEY,
             "SCORING_SECONDARY_KEY": SECONDARY_KEY,
-            "DEVICE": "cpu",
+            # DEVICE=cuda in the test environment runs every server on the GPU (the device machine).
+            "DEVICE": os.environ.get("DEVICE", "cpu"),
             "HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -242,11 +243,16 @@ def parse_response(received: bytes) -> Reply | None:
 
 
 def raw_request(
-    method: str, path: str, body: bytes, headers: Mapping[str, str] | None = None, key: str | None = PRIMARY_KEY
+    method: str,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str | None] | None = None,
+    key: str | None = PRIMARY_KEY,
 ) -> bytes:
-    """A well-formed HTTP/1.1 request (Connection: close) as bytes, for raw_exchange."""
+    """A well-formed HTTP/1.1 request (Connection: close) as bytes, for raw_exchange; a header given
+    as None leaves that default header out."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
-    merged = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    merged: dict[str, str | None] = {"Content-Type": "application/json", "Content-Length": str(len(body))}
     if key is not None:
         merged["Authorization"] = f"Bearer {key}"
     merged.update(headers or {})

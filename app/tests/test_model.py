@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pytest
@@ -28,6 +29,14 @@ from scoring.model import (
 APP_DIR = Path(__file__).resolve().parent.parent
 MODEL_DIR = APP_DIR / "model"
 DEVICE = os.environ.get("DEVICE", "cpu")
+
+
+class ScoreModule(Protocol):
+    """The entry-script functions app/score.py offers; the module itself satisfies this protocol."""
+
+    def init(self) -> None: ...
+    def run(self, raw_data: str | bytes) -> list[int]: ...
+    def run_batch(self, rows: np.ndarray) -> np.ndarray: ...
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +107,8 @@ def test_warmup_covers_every_bucket() -> None:
     with pytest.raises(ValueError, match="max_batch_rows must be at least 1, got 0"):
         batch_buckets(0)
     cold = Predictor(MODEL_DIR, DEVICE, max_batch_rows=100)
-    assert not cold.is_warm
+    warm_before = cold.is_warm  # read once: warmup() changes it, which mypy's narrowing would not see
+    assert not warm_before
     cold.warmup()
     assert cold.is_warm
     assert cold.buckets[-1] == 100
@@ -146,53 +156,56 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def score_module(monkeypatch: pytest.MonkeyPatch) -> object:
+def score_module(monkeypatch: pytest.MonkeyPatch) -> ScoreModule:
     monkeypatch.setenv("MODEL_DIR", str(MODEL_DIR))
     monkeypatch.setenv("DEVICE", DEVICE)
     monkeypatch.setenv("MAX_BATCH_ROWS", "64")
     import score
 
-    return importlib.reload(score)
+    importlib.reload(score)  # re-runs score.py in the same module object, under the environment above
+    return score
 
 
 def test_score_py_keeps_the_seeds_init_run_contract(
-    score_module: object, heldout: tuple[np.ndarray, np.ndarray]
+    score_module: ScoreModule, heldout: tuple[np.ndarray, np.ndarray]
 ) -> None:
     score = score_module
     rows, _ = heldout
     with pytest.raises(RuntimeError, match=r"init\(\) has not been called"):
-        score.run(json.dumps({"data": rows[:1].tolist()}))  # type: ignore[attr-defined]
-    score.init()  # type: ignore[attr-defined]
+        score.run(json.dumps({"data": rows[:1].tolist()}))
+    score.init()
     body = json.dumps({"data": rows[:100].tolist()})
-    predicted = score.run(body)  # type: ignore[attr-defined]
+    predicted = score.run(body)
     assert isinstance(predicted, list) and all(type(label) is int for label in predicted)
     assert predicted == plain_labels(rows[:100]).tolist()
-    assert score.run(body.encode()) == predicted  # type: ignore[attr-defined]
-    assert list(score.run_batch(rows[:100])) == predicted  # type: ignore[attr-defined]
+    assert score.run(body.encode()) == predicted
+    assert list(score.run_batch(rows[:100])) == predicted
     assert (
         list(score.run_batch(np.round(rows[:100] * 255).astype(np.uint8)))
         == plain_labels(np.round(rows[:100] * 255).astype(np.uint8)).tolist()
     )
 
 
-def test_score_py_run_raises_value_errors_naming_the_problem(score_module: object) -> None:
+def test_score_py_run_raises_value_errors_naming_the_problem(score_module: ScoreModule) -> None:
     score = score_module
-    score.init()  # type: ignore[attr-defined]
+    score.init()
     with pytest.raises(DecodeError, match="row 0 has 3 numbers, expected 784"):
-        score.run('{"data": [[1, 2, 3]]}')  # type: ignore[attr-defined]
+        score.run('{"data": [[1, 2, 3]]}')
     with pytest.raises(ValueError, match="body is not valid JSON"):
-        score.run("not json")  # type: ignore[attr-defined]
+        score.run("not json")
 
 
-def test_score_py_reports_bad_settings(score_module: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_score_py_reports_bad_settings(
+    score_module: ScoreModule, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     score = score_module
     monkeypatch.setenv("MAX_BATCH_ROWS", "lots")
     with pytest.raises(ValueError, match="MAX_BATCH_ROWS='lots' is not a whole number"):
-        score.init()  # type: ignore[attr-defined]
+        score.init()
     monkeypatch.setenv("MAX_BATCH_ROWS", "0")
     with pytest.raises(ValueError, match="MAX_BATCH_ROWS=0 must be at least 1"):
-        score.init()  # type: ignore[attr-defined]
+        score.init()
     monkeypatch.setenv("MAX_BATCH_ROWS", "8")
     monkeypatch.setenv("MODEL_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"mnist_mlp\.npz not found"):
-        score.init()  # type: ignore[attr-defined]
+        score.init()

@@ -117,7 +117,7 @@ def test_bad_framing_and_headers_are_4xx(strict: Server) -> None:
         "broken chunk size": (
             raw_request(
                 "POST", "/score", b"zz\r\n{}\r\n0\r\n\r\n", {"Content-Length": None, "Transfer-Encoding": "chunked"}
-            ),  # type: ignore[dict-item]
+            ),
             False,
         ),
         "garbage request line": (b"HELLO\r\n\r\n", False),
@@ -135,7 +135,7 @@ def test_bad_framing_and_headers_are_4xx(strict: Server) -> None:
 def test_chunked_body_over_the_limit_is_413(strict: Server) -> None:
     chunk = b"0" * 65536
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
-    data = raw_request("POST", "/score", chunks, {"Content-Length": None, "Transfer-Encoding": "chunked"})  # type: ignore[dict-item]
+    data = raw_request("POST", "/score", chunks, {"Content-Length": None, "Transfer-Encoding": "chunked"})
     reply = raw_exchange(strict.port, data)
     assert reply is not None and reply.status == 413
     assert "MAX_BODY_BYTES" in json.loads(reply.body)["error"]
@@ -147,7 +147,7 @@ def test_chunked_valid_body_is_scored(strict: Server, heldout: tuple[np.ndarray,
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:1000], body[1000:])) + b"0\r\n\r\n"
     reply = raw_exchange(
         strict.port, raw_request("POST", "/score", chunks, {"Content-Length": None, "Transfer-Encoding": "chunked"})
-    )  # type: ignore[dict-item]
+    )
     assert reply is not None and reply.status == 200
     assert len(json.loads(reply.body)) == 3
 

@@ -29,7 +29,7 @@ def test_steady_json_load_has_zero_errors(server: Server, heldout: tuple[np.ndar
     rows, _ = heldout
     chunks = [rows[i : i + 8] for i in range(0, 2000, 8)][:40]
     expected = [server.score(chunk).json() for chunk in chunks]
-    work = [("/score", seed_body(chunks[i % 40]), {}) for i in range(400)]
+    work: list[tuple[str, bytes, dict[str, str]]] = [("/score", seed_body(chunks[i % 40]), {}) for i in range(400)]
     statuses, bodies, latencies, elapsed = run_load(server, work, clients=16)
     assert statuses.count(200) == len(work), {s: statuses.count(s) for s in set(statuses)}
     for i, body in enumerate(bodies):

@@ -29,7 +29,8 @@ def test_seed_format_query_of_all_heldout_digits_is_at_least_95_percent_right(
     predicted: list[int] = []
     for reply, (chunk_rows, _) in zip(replies, chunks):
         assert reply.status == 200, reply.body
-        assert reply.header("Content-Type").startswith("application/json")
+        content_type = reply.header("Content-Type")
+        assert content_type is not None and content_type.startswith("application/json")
         answer = reply.json()
         assert isinstance(answer, list) and len(answer) == len(chunk_rows)
         predicted.extend(answer)
@@ -152,7 +153,8 @@ def test_metrics_count_requests_rows_and_batches(server: Server, heldout: tuple[
     before_batches = server.metric("scoring_batch_rows_count")
     assert server.score(heldout[0][:7]).status == 200
     reply = server.request("GET", "/metrics", key=None)
-    assert reply.status == 200 and reply.header("Content-Type").startswith("text/plain")
+    content_type = reply.header("Content-Type")
+    assert reply.status == 200 and content_type is not None and content_type.startswith("text/plain")
     text = reply.body.decode()
     for family in (
         "scoring_request_seconds_bucket",
