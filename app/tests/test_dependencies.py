@@ -36,20 +36,41 @@ def test_the_test_lock_agrees_with_the_image_lock() -> None:
     assert differing == {}, "re-lock with scripts/lock-python.sh (image pin, test pin)"
 
 
+VIA = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\n]*\n(?:\s+--hash[^\n]*\n)*\s+# via ([^\n]+)", re.MULTILINE)
+
+
 def torch_build(name: str) -> bool:
     """torch's own CUDA build: the torch wheel and the CUDA/Triton wheels it depends on."""
     return name in ("torch", "triton") or name.startswith(("nvidia-", "cuda-"))
 
 
+def torch_brought(path: Path) -> set[str]:
+    """Packages of the lock that are there only for torch's build (its CUDA wheels and its own
+    dependencies, e.g. sympy), read from the lock's `# via` annotations."""
+    brought = {name for name in pins(path) if torch_build(name)}
+    via = {
+        normalised(name): {normalised(v.strip()) for v in by.split(",")} for name, by in VIA.findall(path.read_text())
+    }
+    changed = True
+    while changed:
+        changed = False
+        for name, parents in via.items():
+            if name not in brought and parents and parents <= brought:
+                brought.add(name)
+                changed = True
+    return brought
+
+
 def test_this_environment_has_exactly_the_image_versions() -> None:
     assert sys.version_info[:2] == (3, 12), "the image runs CPython 3.12"
     # The one allowed difference is torch's build: a GPU machine that brings its own CUDA build of
-    # torch (the device machine: torch 2.11.0+cu130 preinstalled) says so with this variable, and
-    # the torch version itself is still checked.
+    # torch (the device machine: torch 2.11.0+cu130 preinstalled, with the CUDA wheels and the
+    # packages only torch needs) says so with this variable; the torch version itself is checked.
     system_torch = os.environ.get("SCORING_TEST_SYSTEM_TORCH") == "1"
+    brought = torch_brought(APP_DIR / "requirements.txt") if system_torch else set()
     differing = {}
     for name, version in pins(APP_DIR / "requirements.txt").items():
-        if system_torch and torch_build(name) and name != "torch":
+        if name in brought and name != "torch":
             continue
         try:
             installed = metadata.version(name)
@@ -60,3 +81,10 @@ def test_this_environment_has_exactly_the_image_versions() -> None:
         if installed != version:
             differing[name] = (version, installed)
     assert differing == {}, "installed versions differ from app/requirements.txt (pinned, installed)"
+
+
+def test_torch_brought_packages_are_read_from_the_lock() -> None:
+    brought = torch_brought(APP_DIR / "requirements.txt")
+    assert {"torch", "triton", "nvidia-cudnn-cu13", "sympy", "mpmath", "jinja2", "markupsafe"} <= brought
+    # Used by the app's own packages too, so always checked.
+    assert brought.isdisjoint({"numpy", "aiohttp", "typing-extensions", "orjson", "cryptography"})
