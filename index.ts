@@ -6,15 +6,18 @@
  * Data flow, kept parallel on purpose (AKS and a CUDA image each take many minutes):
  *   resource group → { workspace + registry } ∥ { AKS → GPU pool }
  *     ∥ { scoring image + device plugin mirror, need only the registry }
- *   → device plugin + scoring service (cluster provider, image digests, keys) → outputs.
- * Only the workspace compute attachment waits on both the workspace and the cluster.
+ *   → device plugin + entry point (Envoy Gateway, cert-manager) + scoring service → outputs.
+ * Only the workspace compute attachment waits on both the workspace and the cluster. The entry point's
+ * image mirrors, like the device plugin's, need only the registry.
  */
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { readStackSettings } from "./components/config";
-import { GpuCluster } from "./components/gpuCluster";
+import { EntryPoint } from "./components/entryPoint";
+import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
+import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
 import {
   DEVICE_PLUGIN_MIRROR,
@@ -71,7 +74,11 @@ export = async () => {
     registryId: workspace.registryId,
     registryLoginServer: workspace.registryLoginServer,
     deployer,
-    repositories: [SCORING_REPOSITORY, DEVICE_PLUGIN_MIRROR.repository],
+    repositories: [
+      SCORING_REPOSITORY,
+      DEVICE_PLUGIN_MIRROR.repository,
+      ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
+    ],
     // A token of the registry's own audience: ACR's /oauth2/exchange accepts it even where policy
     // disables ARM-audience tokens for ACR (DESIGN.md, December 2026 facts).
     deployerRegistryToken: authorization.getClientTokenOutput({ endpoint: ACR_AUDIENCE }).token,
@@ -87,6 +94,18 @@ export = async () => {
     ...DEVICE_PLUGIN_MIRROR,
     build: mirrorBuild(DEVICE_PLUGIN_UPSTREAM),
   });
+  // The entry point's images, mirrored the same way (entryPointImages.ts says why and where from).
+  const entryImages = Object.fromEntries(
+    Object.entries(ENTRY_POINT_IMAGES).map(([key, pinned]) => [
+      key,
+      new ProjectImage(`entry-image-${key}`, {
+        push,
+        repository: pinned.repository,
+        tag: pinned.tag,
+        build: mirrorBuild(pinned.upstream),
+      }).imageRef,
+    ]),
+  ) as Record<EntryPointImageKey, pulumi.Output<string>>;
 
   const cluster = new GpuCluster("gpu", {
     resourceGroupName,
@@ -105,11 +124,31 @@ export = async () => {
     workspace: settings.workspace.attach
       ? { name: workspace.workspaceName, computeName: settings.workspace.computeName }
       : undefined,
+    deployerObjectId: deployer.objectId,
+    adminGroupObjectId: settings.access.clusterAdminGroupObjectId,
+    apiServerAuthorizedIpRanges: settings.access.apiServerAuthorizedIpRanges,
+    deployerAksToken: () => authorization.getClientTokenOutput({ endpoint: AKS_SERVER_APP_ID }).token,
   });
 
   const devicePlugin = new NvidiaDevicePlugin(
     "nvidia-device-plugin",
     { image: devicePluginImage.imageRef, gpuNodeSelector: cluster.gpuNodeSelector },
+    { providers: [cluster.provider] },
+  );
+
+  const entry = new EntryPoint(
+    "entry",
+    {
+      location: settings.region.location,
+      namePrefix: settings.region.namePrefix,
+      dnsLabel: settings.access.dnsLabel,
+      customDomain: settings.access.customDomain,
+      allowedSourceRanges: settings.access.allowedSourceRanges,
+      acme: { email: settings.access.acmeEmail, staging: settings.access.acmeStaging },
+      images: entryImages,
+      routeNamespace: settings.service.namespace,
+      installAfter: cluster.readyForWorkloads,
+    },
     { providers: [cluster.provider] },
   );
 
@@ -129,6 +168,12 @@ export = async () => {
       preStopSeconds: settings.service.preStopSeconds,
       drainSeconds: settings.service.drainSeconds,
       startAfter: [...cluster.readyForWorkloads, devicePlugin.daemonSet],
+      publicEntry: {
+        hostname: entry.hostname,
+        gateway: entry.gateway,
+        ready: entry.ready,
+        publicSwagger: settings.access.publicSwagger,
+      },
     },
     { providers: [cluster.provider] },
   );
@@ -146,11 +191,14 @@ export = async () => {
     devicePluginImageRef: devicePluginImage.imageRef,
     namespace: service.namespaceName,
     scoringUri: service.scoringUri,
-    swaggerUri: service.swaggerUri,
+    // Off the public path by default (issue 11): then there is no public URI to give.
+    ...(settings.access.publicSwagger ? { swaggerUri: service.swaggerUri } : {}),
     v2InferenceBaseUri: service.v2BaseUri,
+    hostname: entry.hostname,
+    azureHostname: entry.azureHostname,
     primaryKey: service.primaryKey,
     secondaryKey: service.secondaryKey,
-    kubeconfig: cluster.kubeconfig,
+    // No kubeconfig: sign in with `az aks get-credentials` + kubelogin (README "Security model").
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     replicas: settings.replicas.count,

@@ -11,6 +11,28 @@ export const APP_PORT = 5001;
 /** The container port's name; probes and the Service target it by name. */
 export const APP_PORT_NAME = "http";
 
+/**
+ * The port the app serves Prometheus `/metrics` on (env METRICS_PORT), apart from APP_PORT so that no
+ * public route can reach it: the entry point routes only to APP_PORT, and the network policy admits
+ * this port only from MONITORING_NAMESPACE (and Azure Monitor's ama-metrics pods in kube-system).
+ */
+export const METRICS_PORT = 9102;
+/** The metrics container port's name. */
+export const METRICS_PORT_NAME = "metrics";
+/** The namespace whose pods may scrape METRICS_PORT (the Prometheus scraper lives there). */
+export const MONITORING_NAMESPACE = "monitoring";
+
+/**
+ * The routes the public entry point forwards (exact paths, and the KServe v2 prefix): scoring, the
+ * liveness and readiness probes Azure ML clients call, and v2 inference. `/metrics` is on its own port,
+ * and `/swagger.json` stays off the public path unless the stack opts in (publicSwagger).
+ */
+export const PUBLIC_ROUTES = {
+  exact: ["/score", "/", "/ready"],
+  prefix: ["/v2"],
+  swagger: "/swagger.json",
+} as const;
+
 /** The numeric user and group the image runs as (app/Dockerfile USER). */
 export const APP_UID = 10001;
 
@@ -20,6 +42,7 @@ export const PROBE_PATHS = { liveness: "/", readiness: "/ready" } as const;
 /** Environment variable names the app reads (app/scoring/settings.py). */
 export const APP_ENV = {
   port: "PORT",
+  metricsPort: "METRICS_PORT",
   modelDir: "MODEL_DIR",
   device: "DEVICE",
   authEnabled: "AUTH_ENABLED",

@@ -58,6 +58,12 @@ export function attachClusterToWorkspace(
         enableInference: "True",
         inferenceRouterServiceType: "ClusterIP",
         inferenceRouterHA: "False",
+        // Still "True" (issue 11 asks for "False"; not done): "False" makes the extension serve its
+        // inference router over HTTPS, which needs a certificate for it (the docs' sslCname with
+        // sslCertPemFile/sslKeyPemFile as protected settings, whose ARM keys the CLI derives and this
+        // program has not verified), and nothing here routes to that router: it is ClusterIP, never
+        // behind the public entry point. The policy pack refuses plain HTTP on a router exposed beyond
+        // the cluster (aks-entra-id-azure-rbac).
         allowInsecureConnections: "True",
       },
     },

@@ -151,6 +151,54 @@ export const configSchema = {
     default: 4,
     description: "Length of the weekly maintenance window in hours (AKS allows 4-24).",
   },
+  allowedSourceRanges: {
+    type: "string",
+    default: "0.0.0.0/0",
+    description:
+      "Comma-separated IPv4 CIDRs that may reach the public HTTPS endpoint (the load balancer's network security group); the default 0.0.0.0/0 admits anyone.",
+  },
+  apiServerAuthorizedIpRanges: {
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated IPv4 CIDRs that may reach the AKS API server; empty leaves it reachable from anywhere (Entra ID sign-in is still required). Include the deployer's and CI's egress and, when attachToWorkspace is true, Azure ML's control-plane ranges (docs/configuration.md).",
+  },
+  clusterAdminGroupObjectId: {
+    type: "string",
+    default: "",
+    description:
+      "Object id of an Entra group granted Azure Kubernetes Service RBAC Cluster Admin on the cluster, besides the deploying identity; empty grants none.",
+  },
+  dnsLabel: {
+    type: "string",
+    default: "",
+    description:
+      "Azure DNS label of the entry point's public IP, giving <label>.<location>.cloudapp.azure.com; empty generates <namePrefix>-<stack>-<random suffix>.",
+  },
+  customDomain: {
+    type: "string",
+    default: "",
+    description:
+      "A domain you control, CNAMEd to the azureHostname output; the certificate, routes and URIs then use it. Empty uses the cloudapp.azure.com name.",
+  },
+  acmeEmail: {
+    type: "string",
+    default: "",
+    description:
+      "Contact e-mail for the Let's Encrypt ACME account that issues the endpoint's certificate; empty registers without one.",
+  },
+  acmeStaging: {
+    type: "boolean",
+    default: false,
+    description:
+      "Issue the certificate from Let's Encrypt's staging directory (untrusted test certificates, generous rate limits) instead of production.",
+  },
+  publicSwagger: {
+    type: "boolean",
+    default: false,
+    description:
+      "Route /swagger.json on the public endpoint; off by default, so only scoring, health and v2 routes are public.",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSchema;

@@ -1,13 +1,24 @@
 /**
  * GpuCluster: the AKS cluster that replaces the seed's `AksCompute.provisioning_configuration(
  * vm_size="Standard_NC6")`: a small system pool for add-ons, a separate tainted GPU user pool, AcrPull
- * for the kubelet identity, the kubeconfig (secret) and an explicit Kubernetes provider built from it.
+ * for the kubelet identity, and an explicit Kubernetes provider that signs in with Entra ID.
  * azure-native 3.28.0 pins Microsoft.ContainerService API 2025-09-01.
  *
- * Local accounts stay enabled (disableLocalAccounts: false), deliberately: the Azure ML extension
- * that attaches the cluster to the workspace does not support clusters with local accounts disabled,
- * and the kubeconfig output comes from listManagedClusterUserCredentials, which on a cluster without
- * Entra ID integration is that local cluster-user credential. Kubernetes RBAC is on either way.
+ * Access (issue 11): AKS-managed Entra ID with Azure RBAC for Kubernetes authorization. Nobody gets a
+ * static credential: the deployer (and the optional admin group) hold "Azure Kubernetes Service RBAC
+ * Cluster Admin" on the cluster through role assignments, users sign in with `az aks get-credentials`
+ * + kubelogin, and the stack exports no kubeconfig.
+ *
+ * Local accounts are disabled unless the cluster is attached to the Azure ML workspace: "Disabling local
+ * accounts for AKS is not supported by Azure Machine Learning" (learn.microsoft.com/azure/machine-learning/
+ * how-to-deploy-kubernetes-extension, Limitations, checked 2026-12-01). With attachToWorkspace (the
+ * default) they stay on, and a holder of the Contributor-level action listClusterAdminCredential can still
+ * fetch a certificate admin kubeconfig: the policy pack allows that only where an Azure ML extension
+ * targets the cluster.
+ *
+ * Network: Azure CNI overlay with the Cilium dataplane, which is also the network policy engine
+ * (networkPolicy: cilium); the pod, service and DNS ranges are stated so networkPolicy.ts can exclude
+ * them. Switching an existing cluster to the Cilium dataplane is an in-place update that reimages nodes.
  */
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
@@ -18,6 +29,7 @@ import { attachClusterToWorkspace } from "./computeAttachment";
 import type { MaintenanceSettings } from "./config";
 import { SYSTEM_POOL_MAX_SURGE } from "./config/kubernetes";
 import { azureNameSuffix } from "./naming";
+import { CLUSTER_CIDRS } from "./networkPolicy";
 import { builtInRoleId } from "./roles";
 
 export interface GpuClusterArgs {
@@ -40,12 +52,48 @@ export interface GpuClusterArgs {
   readonly registryId: pulumi.Input<string>;
   /** When given, the cluster is attached to this workspace as a compute target. */
   readonly workspace?: { readonly name: pulumi.Input<string>; readonly computeName: string };
+  /** The deploying identity's object id: it is granted cluster admin through Azure RBAC. */
+  readonly deployerObjectId: pulumi.Input<string>;
+  /** An Entra group that is granted cluster admin too; undefined for none. */
+  readonly adminGroupObjectId?: string;
+  /** CIDRs that may reach the API server; empty for AKS's default (any address, Entra ID sign-in still required). */
+  readonly apiServerAuthorizedIpRanges: readonly string[];
+  /**
+   * Fetches an Entra access token of the deploying identity for the AKS server application
+   * (AKS_SERVER_APP_ID); called once the cluster and its grants exist, so the token is fresh then.
+   */
+  readonly deployerAksToken: () => pulumi.Output<string>;
+}
+
+/** The Entra application every AKS cluster's API server accepts tokens for (the "AKS AAD server"). */
+export const AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630";
+
+/**
+ * A kubeconfig for the Kubernetes provider: the cluster's server and CA from AKS's cluster-user
+ * kubeconfig, and a bearer token instead of its user entry. That entry is a kubelogin `exec` plugin
+ * (format "exec"), which needs the kubelogin binary on every machine that runs Pulumi, CI included, or
+ * the legacy `azure` auth-provider (format "azure"), which client-go removed in Kubernetes 1.26 and the
+ * provider therefore cannot run. A token the deployer's own Azure credentials mint for the AKS server
+ * app (azure-native getClientToken with that audience) needs neither.
+ */
+export function tokenKubeconfig(userKubeconfig: string, token: string): string {
+  const server = /^\s*server:\s*(\S+)\s*$/m.exec(userKubeconfig)?.[1];
+  const ca = /^\s*certificate-authority-data:\s*(\S+)\s*$/m.exec(userKubeconfig)?.[1];
+  if (server === undefined || ca === undefined)
+    throw new Error("AKS returned a cluster-user kubeconfig without server or certificate-authority-data");
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "aks", cluster: { server, "certificate-authority-data": ca } }],
+    users: [{ name: "deployer", user: { token } }],
+    contexts: [{ name: "aks", context: { cluster: "aks", user: "deployer" } }],
+    "current-context": "aks",
+  });
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
   readonly clusterId: pulumi.Output<string>;
-  readonly kubeconfig: pulumi.Output<string>;
   readonly provider: k8s.Provider;
   /** Labels of the GPU nodes, read back from the pool, so pods selecting them wait for the pool. */
   readonly gpuNodeSelector: pulumi.Output<Record<string, string>>;
@@ -68,7 +116,12 @@ export class GpuCluster extends pulumi.ComponentResource {
         dnsPrefix: `${args.namePrefix}-aks`,
         kubernetesVersion: args.kubernetesVersion,
         enableRBAC: true,
-        disableLocalAccounts: false,
+        // See the header: Azure ML's extension needs local accounts; without it they are off.
+        disableLocalAccounts: args.workspace === undefined,
+        aadProfile: { managed: true, enableAzureRBAC: true },
+        ...(args.apiServerAuthorizedIpRanges.length > 0
+          ? { apiServerAccessProfile: { authorizedIPRanges: [...args.apiServerAuthorizedIpRanges] } }
+          : {}),
         identity: { type: containerservice.ResourceIdentityType.SystemAssigned },
         sku: { name: "Base", tier: "Free" },
         agentPoolProfiles: [
@@ -85,6 +138,11 @@ export class GpuCluster extends pulumi.ComponentResource {
         networkProfile: {
           networkPlugin: containerservice.NetworkPlugin.Azure,
           networkPluginMode: containerservice.NetworkPluginMode.Overlay,
+          networkDataplane: containerservice.NetworkDataplane.Cilium,
+          networkPolicy: containerservice.NetworkPolicy.Cilium,
+          podCidr: CLUSTER_CIDRS.pod,
+          serviceCidr: CLUSTER_CIDRS.service,
+          dnsServiceIP: CLUSTER_CIDRS.dnsServiceIp,
           loadBalancerSku: containerservice.LoadBalancerSku.Standard,
         },
         // Patch upgrades and node image upgrades happen on their own, but only in the maintenance
@@ -162,21 +220,49 @@ export class GpuCluster extends pulumi.ComponentResource {
       parent,
     );
 
+    // Cluster admin through Azure RBAC, for the deployer (the Kubernetes provider below acts as it) and
+    // the optional group; nothing is granted inside Kubernetes itself.
+    const admins: [string, pulumi.Input<string>, authorization.PrincipalType][] = [
+      ["deployer", args.deployerObjectId, authorization.PrincipalType.ServicePrincipal],
+    ];
+    if (args.adminGroupObjectId !== undefined)
+      admins.push(["admin-group", args.adminGroupObjectId, authorization.PrincipalType.Group]);
+    const adminGrants = admins.map(
+      ([who, principalId, principalType]) =>
+        new authorization.RoleAssignment(
+          `${name}-${who}-cluster-admin`,
+          {
+            scope: cluster.id,
+            principalId,
+            // The deployer may be a user (local `pulumi up`) or a service principal (CI): leave the type
+            // for ARM to find out, as RegistryPush does; the group is always a group.
+            ...(who === "deployer" ? {} : { principalType }),
+            roleDefinitionId: builtInRoleId(args.subscriptionId, "AksRbacClusterAdmin"),
+          },
+          parent,
+        ),
+    );
+
+    // Only the server and CA are read from it; it holds no secret on an Entra ID cluster.
     const credentials = containerservice.listManagedClusterUserCredentialsOutput(
       { resourceGroupName: args.resourceGroupName, resourceName: cluster.name },
       parent,
     );
-    this.kubeconfig = pulumi.secret(
-      credentials.kubeconfigs.apply((configs) => {
-        const encoded = configs?.[0]?.value;
-        if (!encoded) throw new Error("AKS returned no user kubeconfig for the cluster");
-        return Buffer.from(encoded, "base64").toString("utf8");
-      }),
+    const userKubeconfig = credentials.kubeconfigs.apply((configs) => {
+      const encoded = configs?.[0]?.value;
+      if (!encoded) throw new Error("AKS returned no user kubeconfig for the cluster");
+      return Buffer.from(encoded, "base64").toString("utf8");
+    });
+    // The token is minted once the grants exist (so every Kubernetes call waits for them), and lives
+    // about an hour: a single `pulumi up` must finish its Kubernetes work within that.
+    const token = pulumi.all(adminGrants.map((grant) => grant.id)).apply(() => args.deployerAksToken());
+    const kubeconfig = pulumi.secret(
+      pulumi.all([userKubeconfig, token]).apply(([config, bearer]) => tokenKubeconfig(config, bearer)),
     );
 
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig: this.kubeconfig, deleteUnreachable: true },
+      { kubeconfig, deleteUnreachable: true },
       { parent: this },
     );
 
@@ -201,6 +287,6 @@ export class GpuCluster extends pulumi.ComponentResource {
     this.clusterId = cluster.id;
     this.gpuNodeSelector = gpuPool.nodeLabels.apply((labels) => ({ ...(labels ?? {}) }));
     this.readyForWorkloads = [gpuPool, acrPull];
-    this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    this.registerOutputs({ clusterName: this.clusterName });
   }
 }

@@ -29,6 +29,8 @@ export interface MlWorkspaceArgs {
 export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspaceName: pulumi.Output<string>;
   readonly workspaceId: pulumi.Output<string>;
+  /** The Log Analytics workspace behind Application Insights; container logs and audit logs go there too. */
+  readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
   readonly registryId: pulumi.Output<string>;
   readonly registryName: pulumi.Output<string>;
   readonly registryLoginServer: pulumi.Output<string>;
@@ -59,6 +61,13 @@ export class MlWorkspace extends pulumi.ComponentResource {
         enableHttpsTrafficOnly: true,
         minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
         allowBlobPublicAccess: false,
+        // Shared keys stay on for this one account, and only because the model upload below needs them:
+        // azure-native's storage.Blob (3.28.0) writes with the account key it lists through ARM and has no
+        // Entra ID mode (pulumi/pulumi-azure-native#2015 and #2948, open on 2026-12-01), so with
+        // allowSharedKeyAccess false `pulumi up` fails with KeyBasedAuthenticationNotPermitted. Readers never
+        // need the key (workload identity with a data role does). The policy pack allows shared keys only on
+        // an account the stack uploads a Blob into, so no other account can quietly turn them on.
+        allowSharedKeyAccess: true,
       },
       parent,
     );
@@ -77,6 +86,15 @@ export class MlWorkspace extends pulumi.ComponentResource {
           softDeleteRetentionInDays: 7,
           // Irreversible by design: a deleted vault stays recoverable for the retention period.
           enablePurgeProtection: true,
+          // Closed to the internet except to trusted Microsoft services, the exception Azure ML's network
+          // isolation guidance asks for on a firewalled workspace vault (not re-read from Microsoft's pages
+          // here: the search found only other services' pages, 2026-12-01; README "Security model" says how
+          // to check the workspace still reads it after `pulumi up`). Nothing in this program reads the
+          // vault's data plane.
+          networkAcls: {
+            defaultAction: keyvault.NetworkRuleAction.Deny,
+            bypass: keyvault.NetworkRuleBypassOptions.AzureServices,
+          },
         },
       },
       parent,
@@ -186,6 +204,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
 
     this.workspaceName = workspace.name;
     this.workspaceId = workspace.id;
+    this.logAnalyticsWorkspaceId = logs.id;
     this.registryId = registry.id;
     this.registryName = registry.name;
     this.registryLoginServer = registry.loginServer;

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 export const builtInRoles = {
   AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   AcrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  /** Full access to the cluster's Kubernetes API when the cluster uses Azure RBAC for Kubernetes authorization. */
+  AksRbacClusterAdmin: "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
 } as const;
 
 /** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */

@@ -1,7 +1,9 @@
 /**
  * ScoringService: what the seed's `Model.deploy(... AksWebservice.deploy_configuration(num_replicas=3,
  * cpu_cores=2, memory_gb=4))` created, as plain Kubernetes objects: a namespace, the key Secret, a
- * GPU Deployment, a disruption budget and a LoadBalancer Service on port 80.
+ * GPU Deployment, a disruption budget and a ClusterIP Service, published only through the entry
+ * point's HTTPS listener by an HTTPRoute (entryPoint.ts) and closed by network policies
+ * (networkPolicy.ts). As in Gateway API's role model, the app owns its route; the entry point owns the Gateway.
  *
  * The pods follow the app contract (DESIGN.md): port 5001, GET / for liveness, GET /ready for
  * readiness, keys in SCORING_PRIMARY_KEY / SCORING_SECONDARY_KEY, uid 10001, writes only to /tmp,
@@ -17,11 +19,22 @@ import {
   GPU_RESOURCE,
   GPU_TOLERATION,
   IMAGE_MODEL_DIR,
+  METRICS_PORT,
+  METRICS_PORT_NAME,
   PROBE_PATHS,
+  PUBLIC_ROUTES,
   WRITABLE_PATH,
 } from "./appContract";
+import { networkPolicies, scoringNamespacePolicies } from "./networkPolicy";
 import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
 import { generateScoringKeys } from "./scoringKeys";
+
+/** The scoring Service's name (fixed, so routes and the README's commands can name it). */
+export const SCORING_SERVICE_NAME = "scoring";
+/** The Service's port the route targets. */
+export const SCORING_SERVICE_PORT = 80;
+/** Sent on every public answer: browsers and clients that honour it never try plain HTTP again. */
+export const HSTS_HEADER = { name: "Strict-Transport-Security", value: "max-age=31536000" } as const;
 
 /** How long `pulumi up` waits for the scoring pods to become ready (first image pull included). */
 export const DEPLOYMENT_READY_TIMEOUT_SECONDS = 40 * 60;
@@ -43,6 +56,16 @@ export interface ScoringServiceArgs {
   readonly drainSeconds: number;
   /** Must exist before pods can start, though nothing of theirs flows into the pods (GPU nodes, pull grant, device plugin). */
   readonly startAfter: pulumi.Input<pulumi.Resource>[];
+  /** The public entry point this service is published through. */
+  readonly publicEntry: {
+    /** The name clients use (the certificate's name). */
+    readonly hostname: pulumi.Input<string>;
+    readonly gateway: { readonly name: string; readonly namespace: string; readonly sectionName: string };
+    /** The Gateway and its CRDs: the route waits for them. */
+    readonly ready: pulumi.Input<pulumi.Resource>[];
+    /** Whether /swagger.json is routed publicly. */
+    readonly publicSwagger: boolean;
+  };
 }
 
 /** Kubernetes CPU quantity: whole cores as "2", fractions in millicores. */
@@ -57,7 +80,7 @@ export function memoryQuantity(gib: number): string {
 
 export class ScoringService extends pulumi.ComponentResource {
   readonly namespaceName: pulumi.Output<string>;
-  readonly serviceAddress: pulumi.Output<string>;
+  readonly serviceName: pulumi.Output<string>;
   readonly scoringUri: pulumi.Output<string>;
   readonly swaggerUri: pulumi.Output<string>;
   readonly v2BaseUri: pulumi.Output<string>;
@@ -160,9 +183,13 @@ export class ScoringService extends pulumi.ComponentResource {
                   name: "scoring",
                   image: args.imageRef,
                   imagePullPolicy: "IfNotPresent",
-                  ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT }],
+                  ports: [
+                    { name: APP_PORT_NAME, containerPort: APP_PORT },
+                    { name: METRICS_PORT_NAME, containerPort: METRICS_PORT },
+                  ],
                   env: [
                     { name: APP_ENV.port, value: String(APP_PORT) },
+                    { name: APP_ENV.metricsPort, value: String(METRICS_PORT) },
                     { name: APP_ENV.modelDir, value: IMAGE_MODEL_DIR },
                     { name: APP_ENV.device, value: "cuda" },
                     { name: APP_ENV.authEnabled, value: "true" },
@@ -217,29 +244,68 @@ export class ScoringService extends pulumi.ComponentResource {
       parent,
     );
 
+    // Cluster-internal only: the entry point's proxies reach it; the metrics port is for the scraper.
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { namespace, labels },
+        metadata: { name: SCORING_SERVICE_NAME, namespace, labels },
         spec: {
-          type: "LoadBalancer",
+          type: "ClusterIP",
           selector: labels,
-          ports: [{ name: "http", port: 80, targetPort: APP_PORT_NAME, protocol: "TCP" }],
+          ports: [
+            { name: "http", port: SCORING_SERVICE_PORT, targetPort: APP_PORT_NAME, protocol: "TCP" },
+            { name: METRICS_PORT_NAME, port: METRICS_PORT, targetPort: METRICS_PORT_NAME, protocol: "TCP" },
+          ],
         },
       },
       parent,
     );
 
+    networkPolicies(
+      name,
+      namespace,
+      scoringNamespacePolicies({ podLabels: labels, entryNamespace: args.publicEntry.gateway.namespace }),
+      parent,
+    );
+
+    // The public routes: exact paths and the v2 prefix, to the Service's http port only (never metrics).
+    const { hostname, gateway } = args.publicEntry;
+    const paths = [
+      ...PUBLIC_ROUTES.exact.map((value) => ({ path: { type: "Exact", value } })),
+      ...(args.publicEntry.publicSwagger ? [{ path: { type: "Exact", value: PUBLIC_ROUTES.swagger } }] : []),
+      ...PUBLIC_ROUTES.prefix.map((value) => ({ path: { type: "PathPrefix", value } })),
+    ];
+    new k8s.apiextensions.CustomResource(
+      `${name}-route`,
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "scoring", namespace, labels },
+        spec: {
+          parentRefs: [
+            { name: gateway.name, namespace: gateway.namespace, sectionName: gateway.sectionName },
+          ],
+          hostnames: [hostname],
+          rules: [
+            {
+              matches: paths,
+              filters: [
+                { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ ...HSTS_HEADER }] } },
+              ],
+              backendRefs: [{ name: service.metadata.name, port: SCORING_SERVICE_PORT }],
+            },
+          ],
+        },
+      },
+      { parent: this, dependsOn: args.publicEntry.ready },
+    );
+
     this.namespaceName = namespace;
-    this.serviceAddress = service.status.loadBalancer.ingress.apply((ingress) => {
-      const first = ingress?.[0];
-      const address = first?.ip ?? first?.hostname;
-      if (!address) throw new Error("the scoring Service got no load balancer address");
-      return address;
-    });
-    this.scoringUri = pulumi.interpolate`http://${this.serviceAddress}/score`;
-    this.swaggerUri = pulumi.interpolate`http://${this.serviceAddress}/swagger.json`;
-    this.v2BaseUri = pulumi.interpolate`http://${this.serviceAddress}/v2`;
+    this.serviceName = service.metadata.name;
+    const base = pulumi.interpolate`https://${hostname}`;
+    this.scoringUri = pulumi.interpolate`${base}/score`;
+    this.swaggerUri = pulumi.interpolate`${base}${PUBLIC_ROUTES.swagger}`;
+    this.v2BaseUri = pulumi.interpolate`${base}/v2`;
     this.primaryKey = keys.primaryKey;
     this.secondaryKey = keys.secondaryKey;
     this.registerOutputs({ scoringUri: this.scoringUri, swaggerUri: this.swaggerUri });

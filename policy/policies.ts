@@ -21,6 +21,14 @@ import { type ContainerSecurityConfig, checkContainerSecurity } from "./rules/co
 import { checkGpuPoolSize, checkGpuPoolTaint, nodePoolsOf } from "./rules/gpuPool";
 import { checkGpuWorkload, type GpuWorkloadConfig } from "./rules/gpuWorkloads";
 import { checkImages, type ImageConfig } from "./rules/images";
+import {
+  checkClusterAccess,
+  checkNetworkPolicies,
+  checkNoCertificateKubeconfig,
+  checkPublicEndpointsTls,
+  checkSharedKeys,
+  type NetworkPolicyConfig,
+} from "./rules/security";
 
 export const PACK_NAME = "gpu-inference-aks";
 export const PACK_ENFORCEMENT: EnforcementLevel = "mandatory";
@@ -34,6 +42,7 @@ export const configDefaults = {
   } satisfies ContainerSecurityConfig,
   "images-from-project-registry-by-digest": { allowedExternalImages: [] } satisfies ImageConfig,
   "scoring-availability": { minReplicas: 2 } satisfies AvailabilityConfig,
+  "network-policy-every-namespace": { exemptNamespaces: ["kube-system"] } satisfies NetworkPolicyConfig,
 } as const;
 
 type ConfiguredPolicy = keyof typeof configDefaults;
@@ -219,6 +228,78 @@ const scoringAvailability: StackValidationPolicy = {
   },
 };
 
+/** A stack policy whose check reads only the resources (and, for some, its config). */
+function stackPolicy(
+  fields: Omit<StackValidationPolicy, "validateStack">,
+  check: (resources: StackResource[], args: StackValidationArgs) => { message: string; urn?: string }[],
+): StackValidationPolicy {
+  return {
+    ...fields,
+    validateStack: (args, report) => {
+      for (const finding of check(stackResources(args), args)) report(finding.message, finding.urn);
+    },
+  };
+}
+
+const publicEndpointsTls = stackPolicy(
+  {
+    name: "public-endpoints-tls",
+    description:
+      "Nothing is published without TLS: no LoadBalancer Service, Ingress hosts covered by spec.tls, Gateway listeners HTTPS (HTTP only to redirect).",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkPublicEndpointsTls(resources),
+);
+
+const networkPolicyEveryNamespace = stackPolicy(
+  {
+    name: "network-policy-every-namespace",
+    description:
+      "Every namespace with workloads denies ingress by default (GPU workloads' namespaces egress too) with a NetworkPolicy.",
+    enforcementLevel: "mandatory",
+    configSchema: {
+      properties: {
+        exemptNamespaces: {
+          type: "array",
+          items: { type: "string" },
+          description: "Platform-managed namespaces the rule skips (kube-system by default).",
+        },
+      },
+    },
+  },
+  (resources, args) => checkNetworkPolicies(resources, configOf("network-policy-every-namespace", args)),
+);
+
+const noCertificateKubeconfig = stackPolicy(
+  {
+    name: "no-certificate-kubeconfig",
+    description:
+      "No stack output is a kubeconfig (or carries client certificate data), and no Kubernetes provider signs in with a certificate.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkNoCertificateKubeconfig(resources),
+);
+
+const clusterEntraId = stackPolicy(
+  {
+    name: "aks-entra-id-azure-rbac",
+    description:
+      "AKS uses managed Entra ID with Azure RBAC; local accounts only where the Azure ML extension needs them; the extension allows no insecure connections.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkClusterAccess(resources),
+);
+
+const storageSharedKeysOff = stackPolicy(
+  {
+    name: "storage-shared-key-off",
+    description:
+      "Storage accounts refuse shared-key access unless the stack uploads into them with azure-native's key-based storage.Blob.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkSharedKeys(resources),
+);
+
 export const policies: Policies = [
   gpuWorkloadScheduling,
   gpuPoolVmSize,
@@ -230,4 +311,9 @@ export const policies: Policies = [
   containerHardening,
   imagesByDigest,
   scoringAvailability,
+  publicEndpointsTls,
+  networkPolicyEveryNamespace,
+  noCertificateKubeconfig,
+  clusterEntraId,
+  storageSharedKeysOff,
 ];

@@ -84,8 +84,15 @@ export const MOCK = {
   acrRefreshToken: "acr-refresh-token-from-exchange",
   kubeletObjectId: "kubelet-oid",
   lbAddress: "20.30.40.50",
+  aksAudienceToken: "aks-server-audience-token-of-deployer",
+  apiServer: "https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443",
+  clusterCa: "LS0tLS1CRUdJTi1DQS0tLS0t",
+  // What AKS returns for an Entra ID cluster: server, CA and a kubelogin exec entry, no secret.
   kubeconfig:
-    "apiVersion: v1\nkind: Config\nusers:\n- name: clusterUser\n  user:\n    token: kube-secret-token\n",
+    "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: LS0tLS1CRUdJTi1DQS0tLS0t\n" +
+    "    server: https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443\n  name: aks\nusers:\n- name: clusterUser\n" +
+    "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubelogin\n" +
+    "      args: [get-token, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630]\n",
 } as const;
 
 /**
@@ -182,7 +189,9 @@ function callResult(args: pulumi.runtime.MockCallArgs): Record<string, unknown> 
         token:
           args.inputs.endpoint === "https://containerregistry.azure.net"
             ? MOCK.acrAudienceToken
-            : MOCK.armToken,
+            : args.inputs.endpoint === "6dae42f8-4368-4678-94ff-3960e28e3630"
+              ? MOCK.aksAudienceToken
+              : MOCK.armToken,
       };
     case "azure-native:containerservice:listManagedClusterUserCredentials":
       return {

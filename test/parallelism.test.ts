@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { before, it } from "node:test";
+import { ENTRY_POINT_IMAGES } from "../components/entryPointImages";
 import { devStackConfig, type ProgramRun, runProgram } from "./harness";
 
 const CLUSTER = "azure-native:containerservice:ManagedCluster";
@@ -24,10 +25,21 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 }
 const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const IMAGE_NAMES = ["scoring-image-build", "nvidia-device-plugin-image-build"];
+const IMAGE_NAMES = [
+  "scoring-image-build",
+  "nvidia-device-plugin-image-build",
+  // The entry point's mirrors (issue 11) need only the registry too.
+  ...Object.keys(ENTRY_POINT_IMAGES).map((key) => `entry-image-${key}-build`),
+];
 
 let run: ProgramRun;
 const order: string[] = [];
+let lastRegistration = Date.now();
+/** Resolves once nothing new has registered for `ms` (everything that can register without the held resource has). */
+async function quiet(ms = 300, max = 8000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - lastRegistration < ms && Date.now() - start < max) await giveUpAfter(50);
+}
 const imageNames: string[] = [];
 before(async () => {
   const imagesSeen = signal();
@@ -38,9 +50,14 @@ before(async () => {
     config: devStackConfig(),
     beforeCreate: async (type) => {
       if (type === CLUSTER) await Promise.race([imagesSeen.promise, giveUpAfter(5000)]);
-      if (type === WORKSPACE) await Promise.race([workloadsSeen.promise, giveUpAfter(5000)]);
+      if (type === WORKSPACE) {
+        await Promise.race([workloadsSeen.promise, giveUpAfter(5000)]);
+        // Then let everything else that does not need the workspace register (the entry point, routes, policies).
+        await quiet();
+      }
     },
     onRegister: (record) => {
+      lastRegistration = Date.now();
       order.push(record.type);
       if (record.type === IMAGE) {
         imageNames.push(record.name);

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerfileParser } from "dockerfile-ast";
-import { APP_PORT, APP_PORT_NAME, APP_UID, PROBE_PATHS } from "../components/appContract";
+import { APP_PORT, APP_PORT_NAME, APP_UID, METRICS_PORT, PROBE_PATHS } from "../components/appContract";
+import { ENTRY_POINT_IMAGES } from "../components/entryPointImages";
 import { mirrorBuild } from "../components/projectImage";
 import {
   devStackConfig,
@@ -147,6 +148,7 @@ describe("GPU cluster component", () => {
   it("AKS: RBAC on, managed identity, version from config, a small system pool", () => {
     const cluster = findOne(run.resources, T.cluster);
     assert.equal(get(cluster, "enableRBAC"), true);
+    // Kept for the Azure ML extension, which does not support clusters without local accounts.
     assert.equal(get(cluster, "disableLocalAccounts"), false);
     assert.equal(get(cluster, "identity.type"), "SystemAssigned");
     assert.equal(get(cluster, "kubernetesVersion"), "1.35");
@@ -176,12 +178,16 @@ describe("GPU cluster component", () => {
     );
   });
 
-  it("builds an explicit Kubernetes provider from the kubeconfig, passed as a secret", () => {
+  it("builds an explicit Kubernetes provider that signs in with the deployer's Entra token, passed as a secret", () => {
     const provider = findOne(run.resources, T.k8sProvider);
     const kubeconfig = get(provider, "kubeconfig") as Record<string, unknown>;
     // Secrets reach the engine wrapped with Pulumi's secret signature, never as a bare string.
     assert.equal(kubeconfig["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
-    assert.equal(kubeconfig.value, MOCK.kubeconfig);
+    const config = JSON.parse(String(kubeconfig.value)) as Record<string, unknown>;
+    assert.deepEqual(config.users, [{ name: "deployer", user: { token: MOCK.aksAudienceToken } }]);
+    assert.deepEqual(config.clusters, [
+      { name: "aks", cluster: { server: MOCK.apiServer, "certificate-authority-data": MOCK.clusterCa } },
+    ]);
   });
 
   it("attaches the cluster to the workspace as a v2 Kubernetes compute named aks-gpu, after the Azure ML extension", () => {
@@ -290,8 +296,9 @@ describe("images in the project's registry", () => {
     assert.equal(get(image, "buildOnPreview"), false);
   });
 
-  it("pushes both images with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
-    assert.equal(images().length, 2);
+  it("pushes every image with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
+    // The scoring image, the device plugin mirror and the entry point's mirrors.
+    assert.equal(images().length, 2 + Object.keys(ENTRY_POINT_IMAGES).length);
     for (const image of images()) {
       const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
       assert.equal(registry.server, loginServer(), image.name);
@@ -311,10 +318,16 @@ describe("images in the project's registry", () => {
     const scopes = run.fetchCalls
       .filter((c) => c.url === `https://${loginServer()}/oauth2/token`)
       .map((c) => new URLSearchParams(c.body).get("scope"));
-    assert.deepEqual(scopes.sort(), [
-      "repository:nvidia/k8s-device-plugin:pull,push",
-      "repository:scoring:pull,push",
-    ]);
+    assert.deepEqual(
+      scopes.sort(),
+      [
+        "nvidia/k8s-device-plugin",
+        "scoring",
+        ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
+      ]
+        .map((repository) => `repository:${repository}:pull,push`)
+        .sort(),
+    );
     const push = findOne(run.resources, T.role, "registry-push-acrpush");
     assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
     assert.equal(get(push, "scope"), mockId(T.registry));
@@ -349,7 +362,10 @@ describe("scoring service", () => {
 
   it("probes readiness on /ready and liveness on / of port 5001", () => {
     const ports = container().ports as Record<string, unknown>[];
-    assert.deepEqual(ports, [{ name: APP_PORT_NAME, containerPort: APP_PORT }]);
+    assert.deepEqual(ports, [
+      { name: APP_PORT_NAME, containerPort: APP_PORT },
+      { name: "metrics", containerPort: METRICS_PORT },
+    ]);
     assert.equal(APP_PORT, 5001, "DESIGN.md's contract: the Azure ML inference server's port");
     assert.deepEqual(get(container(), "readinessProbe.httpGet"), {
       path: PROBE_PATHS.readiness,
@@ -391,11 +407,12 @@ describe("scoring service", () => {
     assert.notEqual(data.primaryKey, data.secondaryKey);
   });
 
-  it("exposes a LoadBalancer on port 80 to the pods' port 5001, selecting exactly the pod labels", () => {
+  it("is a ClusterIP Service (port 80 to the pods' 5001, metrics beside it), selecting exactly the pod labels", () => {
     const service = findOne(run.resources, T.service);
-    assert.equal(get(service, "spec.type"), "LoadBalancer");
+    assert.equal(get(service, "spec.type"), "ClusterIP");
     assert.deepEqual(get(service, "spec.ports"), [
       { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+      { name: "metrics", port: METRICS_PORT, targetPort: "metrics", protocol: "TCP" },
     ]);
     const podLabels = get(findOne(run.resources, T.deployment), "spec.template.metadata.labels");
     assert.deepEqual(get(service, "spec.selector"), podLabels);
@@ -438,18 +455,25 @@ describe("scoring service", () => {
     assert.deepEqual(get(container(), "securityContext.capabilities.drop"), ["ALL"]);
     assert.deepEqual(container().volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
     assert.deepEqual(get((spec.volumes as Record<string, unknown>[])[0], "emptyDir"), { sizeLimit: "1Gi" });
-    const labels = get(findOne(run.resources, T.namespace), "metadata.labels") as Record<string, unknown>;
+    const labels = get(findOne(run.resources, T.namespace, "scoring-namespace"), "metadata.labels") as Record<
+      string,
+      unknown
+    >;
     assert.equal(labels["pod-security.kubernetes.io/enforce"], "restricted");
   });
 });
 
 describe("stack outputs", () => {
-  it("has the outputs the README promises, with the service's address", async () => {
+  it("has the outputs the README promises, with the service's stable https name", async () => {
     const values: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(run.outputs)) values[key] = await outputValue(value);
-    assert.equal(values.scoringUri, `http://${MOCK.lbAddress}/score`);
-    assert.equal(values.swaggerUri, `http://${MOCK.lbAddress}/swagger.json`);
-    assert.equal(values.v2InferenceBaseUri, `http://${MOCK.lbAddress}/v2`);
+    const host = "gpuinf-dev-x7k2q9.eastus.cloudapp.azure.com";
+    assert.equal(values.hostname, host);
+    assert.equal(values.azureHostname, host);
+    assert.equal(values.scoringUri, `https://${host}/score`);
+    assert.equal(values.v2InferenceBaseUri, `https://${host}/v2`);
+    // Docs are off the public path unless publicSwagger is set, so there is no public swagger URI.
+    assert.equal("swaggerUri" in values, false);
     assert.equal(values.imageRef, scoringRef());
     assert.equal(values.devicePluginImageRef, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
     assert.equal(values.registryLoginServer, loginServer());
@@ -457,7 +481,7 @@ describe("stack outputs", () => {
     assert.equal(values.gpuNodeCount, 3);
     assert.equal(values.replicas, 3);
     assert.equal(values.computeTargetName, "aks-gpu");
-    assert.equal(values.kubeconfig, MOCK.kubeconfig);
+    assert.equal("kubeconfig" in values, false);
     for (const key of [
       "resourceGroupName",
       "workspaceName",
@@ -471,8 +495,8 @@ describe("stack outputs", () => {
     }
   });
 
-  it("keys and kubeconfig are secret; nothing else is, and no plain output contains them", async () => {
-    const secretOutputs = ["primaryKey", "secondaryKey", "kubeconfig"];
+  it("keys are secret; nothing else is, and no plain output contains them", async () => {
+    const secretOutputs = ["primaryKey", "secondaryKey"];
     const secretValues: string[] = [];
     for (const key of secretOutputs) {
       const output = run.outputs[key] as pulumi.Output<string>;
@@ -511,7 +535,8 @@ describe("stack outputs", () => {
       assert.ok(!seen.has(key), `duplicate ${key}`);
       seen.add(key);
     }
-    assert.equal(findAll(run.resources, T.role).length, 2);
+    // AcrPull for the kubelet, AcrPush and cluster admin (Azure RBAC) for the deployer.
+    assert.equal(findAll(run.resources, T.role).length, 3);
   });
 });
 
@@ -594,7 +619,6 @@ describe("first-up and day-2 defects (issue 10)", () => {
       [T.service]: "scoring-",
       [T.secret]: "scoring-",
       [T.pdb]: "scoring-",
-      [T.namespace]: "scoring-",
     };
     for (const [type, prefix] of Object.entries(components)) {
       for (const r of findAll(run.resources, type)) assert.ok(r.name.startsWith(prefix), `${type} ${r.name}`);

@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "../configSchema";
+import { type AccessSettings, accessSection } from "./access";
 import { capacityChecks } from "./capacity";
 import { type GpuPoolSettings, gpuPoolSection } from "./gpuPool";
 import { type KeySettings, keysSection } from "./keys";
@@ -26,6 +27,7 @@ import { type ReplicaSettings, replicasSection } from "./replicas";
 import { type ServiceSettings, serviceSection } from "./service";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
+export { type AccessSettings, ANYONE } from "./access";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
@@ -47,6 +49,7 @@ export interface StackSettings {
   readonly keys: KeySettings;
   readonly service: ServiceSettings;
   readonly maintenance: MaintenanceSettings;
+  readonly access: AccessSettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -80,8 +83,20 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const workspace = workspaceSection(r);
   const keys = keysSection(r);
   const maintenance = maintenanceSection(r);
+  const access = accessSection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return { region, kubernetes, gpuPool, replicas, model, workspace, keys, service, maintenance };
+  return {
+    region,
+    kubernetes,
+    gpuPool,
+    replicas,
+    model,
+    workspace,
+    keys,
+    service,
+    maintenance,
+    access,
+  };
 }
 
 /** Reads this project's stack config once and validates it. */

@@ -95,7 +95,12 @@ export function compliantStack(): CapturedResource[] {
     {
       type: "azure-native:containerservice:ManagedCluster",
       name: "aks",
-      props: { agentPoolProfiles: [{ name: "system", mode: "System", vmSize: "Standard_D4s_v5", count: 2 }] },
+      props: {
+        resourceName: "aks",
+        agentPoolProfiles: [{ name: "system", mode: "System", vmSize: "Standard_D4s_v5", count: 2 }],
+        aadProfile: { managed: true, enableAzureRBAC: true },
+        disableLocalAccounts: true,
+      },
     },
     {
       type: "azure-native:containerservice:AgentPool",
@@ -116,7 +121,13 @@ export function compliantStack(): CapturedResource[] {
     {
       type: "azure-native:storage:StorageAccount",
       name: "storage",
-      props: { enableHttpsTrafficOnly: true, minimumTlsVersion: "TLS1_2", allowBlobPublicAccess: false },
+      props: {
+        accountName: "gpuinfst",
+        enableHttpsTrafficOnly: true,
+        minimumTlsVersion: "TLS1_2",
+        allowBlobPublicAccess: false,
+        allowSharedKeyAccess: false,
+      },
     },
     {
       type: "azure-native:keyvault:Vault",
@@ -131,6 +142,72 @@ export function compliantStack(): CapturedResource[] {
       props: {
         metadata: { name: "scoring", namespace: "inference" },
         spec: { minAvailable: 1, selector: { matchLabels: { app: "scoring" } } },
+      },
+    },
+    ...publishedThroughGateway(),
+  ];
+}
+
+/** The scoring namespace closed by default, and the app behind a Gateway's HTTPS listener. */
+export function publishedThroughGateway(): CapturedResource[] {
+  return [
+    {
+      type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+      name: "inference-default-deny",
+      props: {
+        metadata: { name: "default-deny-all", namespace: "inference" },
+        spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+      },
+    },
+    {
+      type: "kubernetes:core/v1:Service",
+      name: "scoring-service",
+      props: {
+        metadata: { name: "scoring", namespace: "inference" },
+        spec: { type: "ClusterIP", selector: { app: "scoring" }, ports: [{ port: 80 }] },
+      },
+    },
+    {
+      type: "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+      name: "gateway",
+      props: {
+        metadata: { name: "public", namespace: "edge" },
+        spec: {
+          gatewayClassName: "envoy",
+          listeners: [
+            { name: "http", protocol: "HTTP", port: 80 },
+            {
+              name: "https",
+              protocol: "HTTPS",
+              port: 443,
+              tls: { mode: "Terminate", certificateRefs: [{ kind: "Secret", name: "public-tls" }] },
+            },
+          ],
+        },
+      },
+    },
+    {
+      type: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+      name: "redirect",
+      props: {
+        metadata: { name: "https-redirect", namespace: "edge" },
+        spec: {
+          parentRefs: [{ name: "public", sectionName: "http" }],
+          rules: [
+            { filters: [{ type: "RequestRedirect", requestRedirect: { scheme: "https", statusCode: 301 } }] },
+          ],
+        },
+      },
+    },
+    {
+      type: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+      name: "scoring-route",
+      props: {
+        metadata: { name: "scoring", namespace: "inference" },
+        spec: {
+          parentRefs: [{ name: "public", namespace: "edge", sectionName: "https" }],
+          rules: [{ backendRefs: [{ name: "scoring", port: 80 }] }],
+        },
       },
     },
   ];

@@ -20,9 +20,15 @@ export function unwrapSecrets(value: unknown): unknown {
 export async function captureDevStack(): Promise<CapturedResource[]> {
   const run = await runProgram({ config: devStackConfig() });
   const loginServer = await outputValue(run.outputs.registryLoginServer);
-  return run.resources.map((r) => {
+  const captured: CapturedResource[] = run.resources.map((r) => {
     const props = unwrapSecrets(r.inputs) as Record<string, unknown>;
     if (r.type === "azure-native:containerregistry:Registry") props.loginServer = loginServer;
     return { type: r.type, name: r.name, props };
   });
+  // The engine hands stack policies the root stack resource with the program's outputs as its
+  // properties; the mocks register no such resource, so it is added here with the resolved outputs.
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(run.outputs)) outputs[key] = await outputValue(value);
+  captured.push({ type: "pulumi:pulumi:Stack", name: "gpu-inference-aks-dev", props: outputs });
+  return captured;
 }

@@ -1,0 +1,255 @@
+/**
+ * The issue-11 rules (policy/rules/security.ts): each passes the compliant stack (rules.test.ts checks
+ * that for every rule) and fails a stack with one violation, with the message a user reads in preview.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { policies } from "../../policy/policies";
+import { type CapturedResource, evaluatePolicies, type Violation } from "../../policy/testing/evaluate";
+import { compliantStack, withResource } from "../../policy/testing/fixtures";
+
+async function violationsOf(
+  policyName: string,
+  resources: readonly CapturedResource[],
+): Promise<Violation[]> {
+  return (await evaluatePolicies(policies, resources)).filter((v) => v.policyName === policyName);
+}
+
+function find(type: string, name: string): CapturedResource {
+  const found = compliantStack().find((r) => r.type === type && r.name === name);
+  if (found === undefined) throw new Error(`the compliant stack has no ${type} ${name}`);
+  return found;
+}
+
+const without = (type: string, name: string): CapturedResource[] =>
+  compliantStack().filter((r) => !(r.type === type && r.name === name));
+
+describe("public-endpoints-tls", () => {
+  it("fails a LoadBalancer Service", async () => {
+    const service = find("kubernetes:core/v1:Service", "scoring-service");
+    (service.props.spec as Record<string, unknown>).type = "LoadBalancer";
+    const found = await violationsOf("public-endpoints-tls", withResource(service));
+    assert.equal(found.length, 1);
+    assert.equal(found[0].enforcementLevel, "mandatory");
+    assert.match(found[0].message, /Service "scoring" in namespace "inference" is of type LoadBalancer/);
+  });
+
+  it("fails an Ingress whose host has no TLS, and accepts it once spec.tls covers the host", async () => {
+    const ingress: CapturedResource = {
+      type: "kubernetes:networking.k8s.io/v1:Ingress",
+      name: "scoring-ingress",
+      props: {
+        metadata: { name: "scoring", namespace: "inference" },
+        spec: { rules: [{ host: "scoring.example.com" }] },
+      },
+    };
+    const found = await violationsOf("public-endpoints-tls", withResource(ingress));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0].message,
+      /Ingress "scoring" in namespace "inference" serves scoring\.example\.com without TLS/,
+    );
+    (ingress.props.spec as Record<string, unknown>).tls = [
+      { hosts: ["scoring.example.com"], secretName: "tls" },
+    ];
+    assert.deepEqual(await violationsOf("public-endpoints-tls", withResource(ingress)), []);
+  });
+
+  it("fails the app's route attached to the plain-HTTP listener", async () => {
+    const route = find("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "scoring-route");
+    (route.props.spec as { parentRefs: Record<string, unknown>[] }).parentRefs[0].sectionName = "http";
+    const found = await violationsOf("public-endpoints-tls", withResource(route));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0].message,
+      /HTTPRoute "scoring" in namespace "inference" serves 1 rule\(s\) over plain HTTP/,
+    );
+  });
+
+  it("fails a route with no sectionName on a Gateway that has an HTTP listener (it attaches to every listener)", async () => {
+    const route = find("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "scoring-route");
+    delete (route.props.spec as { parentRefs: Record<string, unknown>[] }).parentRefs[0].sectionName;
+    assert.equal((await violationsOf("public-endpoints-tls", withResource(route))).length, 1);
+  });
+
+  it("fails a redirect route that stops redirecting", async () => {
+    const redirect = find("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "redirect");
+    (redirect.props.spec as Record<string, unknown>).rules = [
+      { backendRefs: [{ name: "scoring", port: 80 }] },
+    ];
+    assert.equal((await violationsOf("public-endpoints-tls", withResource(redirect))).length, 1);
+  });
+
+  it("fails an HTTPS listener without a certificate, and a TCP listener", async () => {
+    const gateway = find("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gateway");
+    const listeners = (gateway.props.spec as { listeners: Record<string, unknown>[] }).listeners;
+    delete listeners[1].tls;
+    listeners.push({ name: "raw", protocol: "TCP", port: 5001 });
+    const text = (await violationsOf("public-endpoints-tls", withResource(gateway)))
+      .map((v) => v.message)
+      .join("\n");
+    assert.match(text, /listener "https" is HTTPS without a certificate/);
+    assert.match(text, /listener "raw" has protocol "TCP"/);
+  });
+});
+
+describe("network-policy-every-namespace", () => {
+  it("fails a namespace with GPU workloads but no default-deny policy, for both directions", async () => {
+    const found = await violationsOf(
+      "network-policy-every-namespace",
+      without("kubernetes:networking.k8s.io/v1:NetworkPolicy", "inference-default-deny"),
+    );
+    assert.deepEqual(
+      found.map((v) => v.message.match(/denies (\w+) by default/)?.[1]),
+      ["ingress", "egress"],
+    );
+    assert.match(
+      found[0].message,
+      /Namespace "inference" runs workloads \(Deployment "scoring" in namespace "inference", with GPUs\)/,
+    );
+  });
+
+  it("does not count a policy that selects only some pods or allows traffic as a default deny", async () => {
+    const policy = find("kubernetes:networking.k8s.io/v1:NetworkPolicy", "inference-default-deny");
+    (policy.props.spec as Record<string, unknown>).ingress = [{ from: [{ podSelector: {} }] }];
+    const found = await violationsOf("network-policy-every-namespace", withResource(policy));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /denies ingress by default/);
+  });
+
+  it("asks a Helm release's namespace for one too, and exempts kube-system", async () => {
+    const release: CapturedResource = {
+      type: "kubernetes:helm.sh/v3:Release",
+      name: "edge-controller",
+      props: { name: "eg", namespace: "edge", chart: "gateway-helm" },
+    };
+    const found = await violationsOf("network-policy-every-namespace", withResource(release));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /Namespace "edge" runs workloads \(Helm release "eg"\).*denies ingress/);
+    // The device plugin runs in kube-system in the compliant stack without any policy there.
+    assert.ok(compliantStack().some((r) => r.type === "kubernetes:apps/v1:DaemonSet"));
+  });
+});
+
+describe("no-certificate-kubeconfig", () => {
+  it("fails a stack output that is a kubeconfig", async () => {
+    const stack: CapturedResource = {
+      type: "pulumi:pulumi:Stack",
+      name: "project-dev",
+      props: {
+        kubeconfig: "apiVersion: v1\nclusters: []\nusers:\n- user:\n    client-certificate-data: AAAA\n",
+      },
+    };
+    const found = await violationsOf("no-certificate-kubeconfig", withResource(stack));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /Stack output "kubeconfig" is a kubeconfig with a client certificate/);
+  });
+
+  it("fails a Kubernetes provider that signs in with a client certificate", async () => {
+    const provider: CapturedResource = {
+      type: "pulumi:providers:kubernetes",
+      name: "k8s",
+      props: { kubeconfig: "users:\n- user:\n    client-key-data: BBBB\n" },
+    };
+    const found = await violationsOf("no-certificate-kubeconfig", withResource(provider));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /Kubernetes provider "k8s" signs in with a client certificate/);
+  });
+
+  it("accepts outputs without credentials and a token kubeconfig", async () => {
+    const resources = [
+      ...compliantStack(),
+      { type: "pulumi:pulumi:Stack", name: "project-dev", props: { scoringUri: "https://x/score" } },
+      {
+        type: "pulumi:providers:kubernetes",
+        name: "k8s",
+        props: { kubeconfig: '{"users":[{"user":{"token":"t"}}]}' },
+      },
+    ];
+    assert.deepEqual(await violationsOf("no-certificate-kubeconfig", resources), []);
+  });
+});
+
+describe("aks-entra-id-azure-rbac", () => {
+  const cluster = (): CapturedResource => find("azure-native:containerservice:ManagedCluster", "aks");
+
+  it("fails a cluster without managed Entra ID or Azure RBAC", async () => {
+    const aks = cluster();
+    aks.props.aadProfile = { managed: true };
+    const found = await violationsOf("aks-entra-id-azure-rbac", withResource(aks));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /does not authorize with Azure RBAC/);
+    delete aks.props.aadProfile;
+    assert.equal((await violationsOf("aks-entra-id-azure-rbac", withResource(aks))).length, 2);
+  });
+
+  it("fails local accounts unless the Azure ML extension targets the cluster", async () => {
+    const aks = cluster();
+    aks.props.disableLocalAccounts = false;
+    const found = await violationsOf("aks-entra-id-azure-rbac", withResource(aks));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /keeps local accounts .* none targets this cluster/);
+    const extension: CapturedResource = {
+      type: "azure-native:kubernetesconfiguration:Extension",
+      name: "azureml",
+      props: {
+        extensionName: "azureml",
+        extensionType: "Microsoft.AzureML.Kubernetes",
+        clusterName: "aks",
+        configurationSettings: { allowInsecureConnections: "False" },
+      },
+    };
+    assert.deepEqual(await violationsOf("aks-entra-id-azure-rbac", [...withResource(aks), extension]), []);
+  });
+
+  it("fails an Azure ML extension whose plain-HTTP inference router is exposed beyond the cluster", async () => {
+    const extension: CapturedResource = {
+      type: "azure-native:kubernetesconfiguration:Extension",
+      name: "azureml",
+      props: {
+        extensionName: "azureml",
+        extensionType: "Microsoft.AzureML.Kubernetes",
+        clusterName: "aks",
+        configurationSettings: { allowInsecureConnections: "True" },
+      },
+    };
+    const found = await violationsOf("aks-entra-id-azure-rbac", withResource(extension));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0].message,
+      /plain HTTP \(allowInsecureConnections: "True"\) on a LoadBalancer Service/,
+    );
+    (extension.props.configurationSettings as Record<string, unknown>).inferenceRouterServiceType =
+      "ClusterIP";
+    assert.deepEqual(await violationsOf("aks-entra-id-azure-rbac", withResource(extension)), []);
+  });
+});
+
+describe("storage-shared-key-off", () => {
+  it("fails an account that accepts shared keys (or leaves Azure's default) with no key-based upload into it", async () => {
+    const account = find("azure-native:storage:StorageAccount", "storage");
+    delete account.props.allowSharedKeyAccess;
+    const found = await violationsOf("storage-shared-key-off", withResource(account));
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0].message,
+      /Storage account "gpuinfst" accepts shared keys \(allowSharedKeyAccess is unset/,
+    );
+  });
+
+  it("allows shared keys only on the account the stack's azure-native Blob writes into", async () => {
+    const account = find("azure-native:storage:StorageAccount", "storage");
+    account.props.allowSharedKeyAccess = true;
+    const blob: CapturedResource = {
+      type: "azure-native:storage:Blob",
+      name: "model",
+      props: { accountName: "gpuinfst", containerName: "models", blobName: "m.npz" },
+    };
+    assert.deepEqual(await violationsOf("storage-shared-key-off", [...withResource(account), blob]), []);
+    const elsewhere = { ...blob, props: { ...blob.props, accountName: "otheraccount" } };
+    assert.equal(
+      (await violationsOf("storage-shared-key-off", [...withResource(account), elsewhere])).length,
+      1,
+    );
+  });
+});
