@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 export const builtInRoles = {
   AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   AcrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  /** Read and list blobs (data plane only): the scoring pods' access to the models container. */
+  StorageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
 } as const;
 
 /** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */
