@@ -14,11 +14,13 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
+import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
 import { readStackSettings } from "./components/config";
 import { EntryPoint } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
+import { ModelIdentity } from "./components/modelIdentity";
 import {
   DEVICE_PLUGIN_MIRROR,
   DEVICE_PLUGIN_UPSTREAM,
@@ -130,6 +132,17 @@ export = async () => {
     deployerAksToken: () => authorization.getClientTokenOutput({ endpoint: AKS_SERVER_APP_ID }).token,
   });
 
+  // Who the scoring pods are when they fetch the registered model: trusted only for their service account.
+  const modelIdentity = new ModelIdentity("model-identity", {
+    resourceGroupName,
+    location: settings.region.location,
+    subscriptionId: deployer.subscriptionId,
+    oidcIssuerUrl: cluster.oidcIssuerUrl,
+    namespace: settings.service.namespace,
+    serviceAccountName: SCORING_SERVICE_ACCOUNT,
+    modelsContainerId: workspace.modelsContainerId,
+  });
+
   const devicePlugin = new NvidiaDevicePlugin(
     "nvidia-device-plugin",
     { image: devicePluginImage.imageRef, gpuNodeSelector: cluster.gpuNodeSelector },
@@ -167,7 +180,13 @@ export = async () => {
       secondaryKeyVersion: settings.keys.secondaryVersion,
       preStopSeconds: settings.service.preStopSeconds,
       drainSeconds: settings.service.drainSeconds,
-      startAfter: [...cluster.readyForWorkloads, devicePlugin.daemonSet],
+      startAfter: [...cluster.readyForWorkloads, devicePlugin.daemonSet, ...modelIdentity.grants],
+      model: {
+        blobUrl: workspace.modelBlobUrl,
+        sha256: workspace.modelSha256,
+        sizeBytes: workspace.modelSizeBytes,
+        identityClientId: modelIdentity.clientId,
+      },
       publicEntry: {
         hostname: entry.hostname,
         gateway: entry.gateway,
@@ -187,6 +206,10 @@ export = async () => {
     modelName: workspace.modelName,
     modelVersion: workspace.modelVersion,
     modelUri: workspace.modelUri,
+    modelBlobUrl: workspace.modelBlobUrl,
+    modelSha256: workspace.modelSha256,
+    modelSizeBytes: workspace.modelSizeBytes,
+    modelIdentityClientId: modelIdentity.clientId,
     imageRef: image.imageRef,
     devicePluginImageRef: devicePluginImage.imageRef,
     namespace: service.namespaceName,

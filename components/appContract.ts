@@ -51,8 +51,41 @@ export const APP_ENV = {
   secondaryKey: "SCORING_SECONDARY_KEY",
 } as const;
 
-/** Where the image keeps the model the app loads (app/Dockerfile's MODEL_DIR). */
-export const IMAGE_MODEL_DIR = "/app/model";
+/**
+ * Where a pod keeps the registered model version (issue 12): one emptyDir, mounted read-write at
+ * `download` for the app's fetch and read-only at `serve`, which MODEL_DIR names (and the app exports as
+ * AZUREML_MODEL_DIR), so the entry script reads only what was verified and cannot change it. The image
+ * holds no weights; its MODEL_DIR default is `serve` too. (Azure ML's own deployments also keep models
+ * under /var/azureml-app.)
+ */
+export const MODEL_DIRS = {
+  serve: "/var/azureml-app/model",
+  download: "/var/azureml-app/model-download",
+} as const;
+
+/**
+ * The app's model-source variables (app/scoring/settings.py, ModelSource): the blob of the registered
+ * version, its size and sha256 recorded at registration, the credential to fetch it with and the writable
+ * view of MODEL_DIR. `emulatorConnectionString` is for Azurite and local runs only: the program never sets it.
+ */
+export const MODEL_ENV = {
+  uri: "MODEL_URI",
+  sha256: "MODEL_SHA256",
+  sizeBytes: "MODEL_SIZE_BYTES",
+  credential: "MODEL_CREDENTIAL",
+  downloadDir: "MODEL_DOWNLOAD_DIR",
+  emulatorConnectionString: "MODEL_STORAGE_CONNECTION_STRING",
+} as const;
+/** MODEL_CREDENTIAL in the cluster: azure-identity's WorkloadIdentityCredential, no key or SAS. */
+export const MODEL_CREDENTIAL_IN_CLUSTER = "workload-identity";
+
+/** The scoring pods' service account, the subject the model identity's federated credential names. */
+export const SCORING_SERVICE_ACCOUNT = "scoring";
+/** What AKS's workload identity webhook looks for: the pod label and the service account annotation. */
+export const WORKLOAD_IDENTITY = {
+  useLabel: "azure.workload.identity/use",
+  clientIdAnnotation: "azure.workload.identity/client-id",
+} as const;
 
 /** The only path the app writes under its read-only root filesystem (HOME, CUDA and torch caches). */
 export const WRITABLE_PATH = "/tmp";

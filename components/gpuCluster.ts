@@ -94,6 +94,8 @@ export function tokenKubeconfig(userKubeconfig: string, token: string): string {
 export class GpuCluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
   readonly clusterId: pulumi.Output<string>;
+  /** The cluster's OIDC issuer URL, which federated identity credentials trust. */
+  readonly oidcIssuerUrl: pulumi.Output<string>;
   readonly provider: k8s.Provider;
   /** Labels of the GPU nodes, read back from the pool, so pods selecting them wait for the pool. */
   readonly gpuNodeSelector: pulumi.Output<Record<string, string>>;
@@ -122,6 +124,10 @@ export class GpuCluster extends pulumi.ComponentResource {
         ...(args.apiServerAuthorizedIpRanges.length > 0
           ? { apiServerAccessProfile: { authorizedIPRanges: [...args.apiServerAuthorizedIpRanges] } }
           : {}),
+        // Workload identity (issue 12): the OIDC issuer publishes the keys Entra ID checks service-account
+        // tokens against, and the webhook hands labelled pods a projected token and their identity's client id.
+        oidcIssuerProfile: { enabled: true },
+        securityProfile: { workloadIdentity: { enabled: true } },
         identity: { type: containerservice.ResourceIdentityType.SystemAssigned },
         sku: { name: "Base", tier: "Free" },
         agentPoolProfiles: [
@@ -285,6 +291,11 @@ export class GpuCluster extends pulumi.ComponentResource {
 
     this.clusterName = cluster.name;
     this.clusterId = cluster.id;
+    this.oidcIssuerUrl = cluster.oidcIssuerProfile.apply((profile) => {
+      const url = profile?.issuerURL;
+      if (!url) throw new Error("AKS returned no OIDC issuer URL (oidcIssuerProfile.issuerURL)");
+      return url;
+    });
     this.gpuNodeSelector = gpuPool.nodeLabels.apply((labels) => ({ ...(labels ?? {}) }));
     this.readyForWorkloads = [gpuPool, acrPull];
     this.registerOutputs({ clusterName: this.clusterName });

@@ -14,6 +14,7 @@ import * as machinelearningservices from "@pulumi/azure-native/machinelearningse
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { modelFileDigest } from "./modelFile";
 import { azureNameSuffix } from "./naming";
 
 export interface MlWorkspaceArgs {
@@ -38,8 +39,15 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly keyVaultName: pulumi.Output<string>;
   readonly modelName: pulumi.Output<string>;
   readonly modelVersion: pulumi.Output<string>;
-  /** The blob the registered model version points at. */
+  /** Where the registered model version points: its file on the models datastore (azureml://...). */
   readonly modelUri: pulumi.Output<string>;
+  /** The same file as an https blob URL, which the scoring pods download. */
+  readonly modelBlobUrl: pulumi.Output<string>;
+  /** sha256 (hex) and size of the model file, computed from the local file at preview and recorded on the version. */
+  readonly modelSha256: string;
+  readonly modelSizeBytes: number;
+  /** Resource id of the models container: the scoring identity's read scope. */
+  readonly modelsContainerId: pulumi.Output<string>;
 
   constructor(name: string, args: MlWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpu-inference-aks:ml:MlWorkspace", name, {}, opts);
@@ -176,6 +184,37 @@ export class MlWorkspace extends pulumi.ComponentResource {
       parent,
     );
 
+    // The models container as a workspace datastore, so the version can point at its file the way Azure ML
+    // consumers resolve it: azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/
+    // <name>/paths/<path>, the long form of azureml://datastores/<name>/paths/<path> (Azure ML "Work with
+    // models", supported path formats, checked 2026-12-01). Identity-based (credentials None): the datastore
+    // stores no key, and each reader needs a data role of its own.
+    const datastore = new machinelearningservices.Datastore(
+      `${name}-models-datastore`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        workspaceName: workspace.name,
+        name: "models",
+        properties: {
+          datastoreType: "AzureBlob",
+          accountName: account.name,
+          containerName: models.name,
+          endpoint: "core.windows.net",
+          protocol: "https",
+          credentials: { credentialsType: "None" },
+          description: "Registered model files (issue 12): the scoring pods read them with workload identity",
+        },
+      },
+      parent,
+    );
+    const digest = modelFileDigest(args.model.file);
+    const datastoreUri = pulumi
+      .all([workspace.id, workspace.name, datastore.name, blob.name])
+      .apply(([workspaceId, workspaceName, datastoreName, blobName]) => {
+        const [, , subscription, , resourceGroup] = workspaceId.split("/");
+        return `azureml://subscriptions/${subscription}/resourcegroups/${resourceGroup}/workspaces/${workspaceName}/datastores/${datastoreName}/paths/${blobName}`;
+      });
+
     const container = new machinelearningservices.ModelContainer(
       `${name}-model`,
       {
@@ -195,7 +234,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
         version: args.model.version,
         properties: {
           modelType: "custom_model",
-          modelUri: blob.url,
+          modelUri: datastoreUri,
+          // What the scoring pods verify the download against (and what `az ml model show` displays).
+          properties: { sha256: digest.sha256, sizeBytes: String(digest.sizeBytes) },
           description: `${fileName}: the seed's 784-100-100-10 MLP weights`,
         },
       },
@@ -212,7 +253,11 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.keyVaultName = vault.name;
     this.modelName = container.name;
     this.modelVersion = version.name;
-    this.modelUri = blob.url;
+    this.modelUri = datastoreUri;
+    this.modelBlobUrl = blob.url;
+    this.modelSha256 = digest.sha256;
+    this.modelSizeBytes = digest.sizeBytes;
+    this.modelsContainerId = models.id;
     this.registerOutputs({
       workspaceName: this.workspaceName,
       registryLoginServer: this.registryLoginServer,

@@ -6,6 +6,8 @@ export const builtInRoles = {
   AcrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
   /** Full access to the cluster's Kubernetes API when the cluster uses Azure RBAC for Kubernetes authorization. */
   AksRbacClusterAdmin: "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+  /** Read and list blobs (data plane only): the scoring pods' access to the models container. */
+  StorageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
 } as const;
 
 /** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */

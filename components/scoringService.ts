@@ -18,11 +18,15 @@ import {
   APP_UID,
   GPU_RESOURCE,
   GPU_TOLERATION,
-  IMAGE_MODEL_DIR,
   METRICS_PORT,
   METRICS_PORT_NAME,
+  MODEL_CREDENTIAL_IN_CLUSTER,
+  MODEL_DIRS,
+  MODEL_ENV,
   PROBE_PATHS,
   PUBLIC_ROUTES,
+  SCORING_SERVICE_ACCOUNT,
+  WORKLOAD_IDENTITY,
   WRITABLE_PATH,
 } from "./appContract";
 import { networkPolicies, scoringNamespacePolicies } from "./networkPolicy";
@@ -40,6 +44,33 @@ export const HSTS_HEADER = { name: "Strict-Transport-Security", value: "max-age=
 export const DEPLOYMENT_READY_TIMEOUT_SECONDS = 40 * 60;
 const DEPLOYMENT_READY_TIMEOUT = `${DEPLOYMENT_READY_TIMEOUT_SECONDS / 60}m`;
 
+/** The registered model version the pods fetch at start (mlWorkspace.ts), and who they fetch it as. */
+export interface ScoringModel {
+  /** The https URL of the version's file in the models container. */
+  readonly blobUrl: pulumi.Input<string>;
+  /** Recorded at registration; the pod refuses any other bytes. */
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /** The workload identity's client id (modelIdentity.ts), annotated on the service account. */
+  readonly identityClientId: pulumi.Input<string>;
+}
+
+/** The pod's model-source variables: a new version or file changes them, which rolls the Deployment. */
+export function modelEnv(model: ScoringModel): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: MODEL_ENV.uri, value: model.blobUrl },
+    { name: MODEL_ENV.sha256, value: model.sha256 },
+    { name: MODEL_ENV.sizeBytes, value: String(model.sizeBytes) },
+    { name: MODEL_ENV.credential, value: MODEL_CREDENTIAL_IN_CLUSTER },
+    { name: MODEL_ENV.downloadDir, value: MODEL_DIRS.download },
+  ];
+}
+
+/** The model volume's limit: the file and, while a bad copy is replaced, a second one, plus slack. */
+export function modelVolumeSize(sizeBytes: number): string {
+  return `${Math.ceil((2 * sizeBytes) / 2 ** 20) + 64}Mi`;
+}
+
 export interface ScoringServiceArgs {
   readonly namespace: string;
   readonly imageRef: pulumi.Input<string>;
@@ -56,6 +87,7 @@ export interface ScoringServiceArgs {
   readonly drainSeconds: number;
   /** Must exist before pods can start, though nothing of theirs flows into the pods (GPU nodes, pull grant, device plugin). */
   readonly startAfter: pulumi.Input<pulumi.Resource>[];
+  readonly model: ScoringModel;
   /** The public entry point this service is published through. */
   readonly publicEntry: {
     /** The name clients use (the certificate's name). */
@@ -123,6 +155,22 @@ export class ScoringService extends pulumi.ComponentResource {
       valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
     });
 
+    // The pods' identity for AKS workload identity (modelIdentity.ts federates this exact account). The
+    // webhook projects its own short-lived token for Entra ID; no Kubernetes API token is mounted.
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-service-account`,
+      {
+        metadata: {
+          name: SCORING_SERVICE_ACCOUNT,
+          namespace,
+          labels,
+          annotations: { [WORKLOAD_IDENTITY.clientIdAnnotation]: args.model.identityClientId },
+        },
+        automountServiceAccountToken: false,
+      },
+      parent,
+    );
+
     const strategy = rolloutStrategy(args.poolGpus, args.replicas, args.gpusPerReplica);
     const resources = {
       cpu: cpuQuantity(args.cpuPerReplica),
@@ -148,7 +196,8 @@ export class ScoringService extends pulumi.ComponentResource {
           strategy: { type: "RollingUpdate", rollingUpdate: strategy },
           template: {
             metadata: {
-              labels,
+              // The workload identity label is on the pods only, not in the selector (immutable on a Deployment).
+              labels: { ...labels, [WORKLOAD_IDENTITY.useLabel]: "true" },
               // Pods read the keys once at start, so a rotated key must roll them.
               annotations: {
                 "scoring/key-versions": `primary=${args.primaryKeyVersion},secondary=${args.secondaryKeyVersion}`,
@@ -156,6 +205,7 @@ export class ScoringService extends pulumi.ComponentResource {
             },
             spec: {
               automountServiceAccountToken: false,
+              serviceAccountName: serviceAccount.metadata.name,
               enableServiceLinks: false,
               securityContext: {
                 runAsNonRoot: true,
@@ -190,7 +240,8 @@ export class ScoringService extends pulumi.ComponentResource {
                   env: [
                     { name: APP_ENV.port, value: String(APP_PORT) },
                     { name: APP_ENV.metricsPort, value: String(METRICS_PORT) },
-                    { name: APP_ENV.modelDir, value: IMAGE_MODEL_DIR },
+                    { name: APP_ENV.modelDir, value: MODEL_DIRS.serve },
+                    ...modelEnv(args.model),
                     { name: APP_ENV.device, value: "cuda" },
                     { name: APP_ENV.authEnabled, value: "true" },
                     { name: APP_ENV.drainSeconds, value: String(args.drainSeconds) },
@@ -218,10 +269,19 @@ export class ScoringService extends pulumi.ComponentResource {
                     privileged: false,
                     capabilities: { drop: ["ALL"] },
                   },
-                  volumeMounts: [{ name: "tmp", mountPath: WRITABLE_PATH }],
+                  // One model volume, two views: the app writes the verified file through `download`, the
+                  // entry script reads it read-only at MODEL_DIR.
+                  volumeMounts: [
+                    { name: "tmp", mountPath: WRITABLE_PATH },
+                    { name: "model", mountPath: MODEL_DIRS.download },
+                    { name: "model", mountPath: MODEL_DIRS.serve, readOnly: true },
+                  ],
                 },
               ],
-              volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }],
+              volumes: [
+                { name: "tmp", emptyDir: { sizeLimit: "1Gi" } },
+                { name: "model", emptyDir: { sizeLimit: modelVolumeSize(args.model.sizeBytes) } },
+              ],
             },
           },
         },

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { DockerfileParser } from "dockerfile-ast";
-import { APP_ENV, APP_PORT, APP_UID, IMAGE_MODEL_DIR } from "../components/appContract";
+import { APP_ENV, APP_PORT, APP_UID, MODEL_DIRS } from "../components/appContract";
 
 const APP = path.resolve(__dirname, "..", "app");
 const dockerfile = DockerfileParser.parse(fs.readFileSync(path.join(APP, "Dockerfile"), "utf8"));
@@ -78,7 +78,8 @@ describe("app/Dockerfile", () => {
 
   it("sets the environment defaults the Deployment relies on", () => {
     const env = envValues();
-    assert.equal(env.get(APP_ENV.modelDir), IMAGE_MODEL_DIR);
+    // Where the Deployment mounts the fetched model read-only; the image itself holds none.
+    assert.equal(env.get(APP_ENV.modelDir), MODEL_DIRS.serve);
     assert.equal(env.get(APP_ENV.device), "cuda");
     assert.equal(env.get(APP_ENV.port), String(APP_PORT));
     assert.equal(env.get("ENTRY_SCRIPT"), "/app/score.py");
@@ -105,13 +106,19 @@ describe("app/Dockerfile", () => {
         `COPY source ${source} is not allowed through app/.dockerignore`,
       );
     }
-    for (const needed of ["scoring/", "score.py", "model/"]) {
+    for (const needed of ["scoring/", "score.py"]) {
       assert.ok(sources.includes(needed), `the image must contain ${needed}`);
     }
     assert.ok(!sources.some((s) => s.startsWith("tests")), "tests must not be copied into the image");
+    // Code, not weights (issue 12): a new model version must roll the pods without a new image.
+    assert.ok(!sources.some((s) => s.startsWith("model")), "the weights must not be copied into the image");
+    assert.ok(
+      !dockerignore.some((line) => line.startsWith("!model")),
+      "app/.dockerignore must keep the weights out of the build context",
+    );
     assert.ok(
       fs.existsSync(path.join(APP, "model", "mnist_mlp.npz")),
-      "the weights the image serves are missing",
+      "app/model/ keeps the weights for local runs, tests and the registration",
     );
   });
 });

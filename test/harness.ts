@@ -83,6 +83,9 @@ export const MOCK = {
   acrAudienceToken: "acr-audience-token-of-deployer",
   acrRefreshToken: "acr-refresh-token-from-exchange",
   kubeletObjectId: "kubelet-oid",
+  oidcIssuerUrl: "https://eastus.oic.prod-aks.azure.com/tenant-0000/cluster-0000/",
+  modelIdentityClientId: "model-identity-client-id",
+  modelIdentityPrincipalId: "model-identity-principal-id",
   lbAddress: "20.30.40.50",
   aksAudienceToken: "aks-server-audience-token-of-deployer",
   apiServer: "https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443",
@@ -120,6 +123,7 @@ function azureName(args: pulumi.runtime.MockResourceArgs): string {
     "azure-native:machinelearningservices:Compute": "computeName",
     "azure-native:machinelearningservices:ModelContainer": "name",
     "azure-native:machinelearningservices:ModelVersion": "version",
+    "azure-native:machinelearningservices:Datastore": "name",
     "azure-native:containerservice:ManagedCluster": "resourceName",
     "azure-native:containerservice:AgentPool": "agentPoolName",
     "azure-native:kubernetesconfiguration:Extension": "extensionName",
@@ -143,6 +147,15 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
+      state.oidcIssuerProfile = {
+        ...((inputs.oidcIssuerProfile as Record<string, unknown> | undefined) ?? {}),
+        issuerURL: MOCK.oidcIssuerUrl,
+      };
+    }
+    if (args.type === "azure-native:managedidentity:UserAssignedIdentity") {
+      state.clientId = MOCK.modelIdentityClientId;
+      state.principalId = MOCK.modelIdentityPrincipalId;
+      state.tenantId = MOCK.tenantId;
     }
     if (args.type === "azure-native:storage:Blob") {
       state.url = `https://${String(inputs.accountName)}.blob.core.windows.net/${String(inputs.containerName)}/${name}`;

@@ -86,6 +86,8 @@ it("only the compute attachment (and the model) wait for the workspace", () => {
   const afterWorkspace = order.slice(order.indexOf(WORKSPACE) + 1);
   assert.deepEqual([...new Set(afterWorkspace)].sort(), [
     "azure-native:machinelearningservices:Compute",
+    // The models datastore (issue 12), which the model version's URI names.
+    "azure-native:machinelearningservices:Datastore",
     "azure-native:machinelearningservices:ModelContainer",
     "azure-native:machinelearningservices:ModelVersion",
   ]);

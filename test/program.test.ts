@@ -75,6 +75,13 @@ const loginServer = (): string => `${azureNameOf(T.registry, findOne(run.resourc
 const podSpec = (): Record<string, unknown> =>
   get(findOne(run.resources, T.deployment), "spec.template.spec") as Record<string, unknown>;
 const container = (): Record<string, unknown> => (podSpec().containers as Record<string, unknown>[])[0];
+// The pods' app labels, which the selectors use; the workload identity label is for the webhook only (issue 12).
+const appLabels = (): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(
+      get(findOne(run.resources, T.deployment), "spec.template.metadata.labels") as Record<string, unknown>,
+    ).filter(([key]) => key !== "azure.workload.identity/use"),
+  );
 
 before(async () => {
   run = await runProgram({ config: devStackConfig() });
@@ -136,10 +143,11 @@ describe("ML workspace component", () => {
       get(version, "workspaceName"),
       azureNameOf(T.workspace, findOne(run.resources, T.workspace)),
     );
-    const account = azureNameOf(T.storage, findOne(run.resources, T.storage));
-    assert.match(
-      String(get(version, "properties.modelUri")),
-      new RegExp(`^https://${account}\\.blob\\.core\\.windows\\.net/.+/mnist-mlp/1/mnist_mlp\\.npz$`),
+    // Issue 12: the version points at its file on the models datastore, as Azure ML consumers read it.
+    const workspaceName = azureNameOf(T.workspace, findOne(run.resources, T.workspace));
+    assert.equal(
+      get(version, "properties.modelUri"),
+      `azureml://subscriptions/${MOCK.subscriptionId}/resourcegroups/rg/workspaces/${workspaceName}/datastores/models/paths/mnist-mlp/1/mnist_mlp.npz`,
     );
   });
 });
@@ -382,7 +390,7 @@ describe("scoring service", () => {
     const env = container().env as Record<string, unknown>[];
     const byName = new Map(env.map((e) => [String(e.name), e]));
     assert.equal(get(byName.get("PORT") ?? {}, "value"), "5001");
-    assert.equal(get(byName.get("MODEL_DIR") ?? {}, "value"), "/app/model");
+    assert.equal(get(byName.get("MODEL_DIR") ?? {}, "value"), "/var/azureml-app/model");
     assert.equal(get(byName.get("DEVICE") ?? {}, "value"), "cuda");
     assert.equal(get(byName.get("DRAIN_SECONDS") ?? {}, "value"), "20");
     const secretName = get(findOne(run.resources, T.secret), "metadata.name") ?? "scoring-keys-k8sid";
@@ -414,7 +422,7 @@ describe("scoring service", () => {
       { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
       { name: "metrics", port: METRICS_PORT, targetPort: "metrics", protocol: "TCP" },
     ]);
-    const podLabels = get(findOne(run.resources, T.deployment), "spec.template.metadata.labels");
+    const podLabels = appLabels();
     assert.deepEqual(get(service, "spec.selector"), podLabels);
     assert.deepEqual(get(findOne(run.resources, T.deployment), "spec.selector.matchLabels"), podLabels);
   });
@@ -429,10 +437,7 @@ describe("scoring service", () => {
   it("keeps all but one replica through disruptions and spreads pods across nodes", () => {
     const pdb = findOne(run.resources, T.pdb);
     assert.equal(get(pdb, "spec.maxUnavailable"), 1);
-    assert.deepEqual(
-      get(pdb, "spec.selector.matchLabels"),
-      get(findOne(run.resources, T.deployment), "spec.template.metadata.labels"),
-    );
+    assert.deepEqual(get(pdb, "spec.selector.matchLabels"), appLabels());
     const spread = (podSpec().topologySpreadConstraints as Record<string, unknown>[])[0];
     assert.equal(spread.topologyKey, "kubernetes.io/hostname");
     assert.equal(spread.maxSkew, 1);
@@ -453,7 +458,12 @@ describe("scoring service", () => {
     assert.equal(get(container(), "securityContext.readOnlyRootFilesystem"), true);
     assert.equal(get(container(), "securityContext.allowPrivilegeEscalation"), false);
     assert.deepEqual(get(container(), "securityContext.capabilities.drop"), ["ALL"]);
-    assert.deepEqual(container().volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+    // Writable: /tmp and the model download view only (issue 12); the entry script's model view is read-only.
+    assert.deepEqual(container().volumeMounts, [
+      { name: "tmp", mountPath: "/tmp" },
+      { name: "model", mountPath: "/var/azureml-app/model-download" },
+      { name: "model", mountPath: "/var/azureml-app/model", readOnly: true },
+    ]);
     assert.deepEqual(get((spec.volumes as Record<string, unknown>[])[0], "emptyDir"), { sizeLimit: "1Gi" });
     const labels = get(findOne(run.resources, T.namespace, "scoring-namespace"), "metadata.labels") as Record<
       string,
@@ -535,8 +545,9 @@ describe("stack outputs", () => {
       assert.ok(!seen.has(key), `duplicate ${key}`);
       seen.add(key);
     }
-    // AcrPull for the kubelet, AcrPush and cluster admin (Azure RBAC) for the deployer.
-    assert.equal(findAll(run.resources, T.role).length, 3);
+    // AcrPull for the kubelet, AcrPush and cluster admin (Azure RBAC) for the deployer, and the model
+    // identity's Storage Blob Data Reader (issue 12).
+    assert.equal(findAll(run.resources, T.role).length, 4);
   });
 });
 

@@ -277,7 +277,8 @@ describe("network policies (Cilium on Azure CNI overlay)", () => {
 
   it("the app port admits only the entry point's Envoy proxies; the metrics port only monitoring and ama-metrics", () => {
     const policies = policiesIn(run.resources, "scoring");
-    const podLabels = get(findOne(run.resources, T.deployment), "spec.template.metadata.labels");
+    // The Deployment's own selector: every scoring pod carries these labels (and maybe more).
+    const podLabels = get(findOne(run.resources, T.deployment), "spec.selector.matchLabels");
     const app = policies.get("allow-entry-point-to-app");
     assert.ok(app);
     assert.deepEqual(get(app, "spec.podSelector.matchLabels"), podLabels);

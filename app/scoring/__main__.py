@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypedDict
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from scoring.model_source import fetch_then_start
 from scoring.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    model = loop.create_task(server.start_model())
+    # With MODEL_URI, the registered model version is fetched and verified first (retried until it loads).
+    model = loop.create_task(fetch_then_start(settings.model_source, settings.model_dir, server.start_model))
     stopper = loop.create_task(stop.wait())
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 # app/ (the folder holding scoring/, score.py and model/): relative defaults resolve against it so
 # `python3 -m scoring` works from app/ and the tests work from the repository root.
@@ -16,6 +18,34 @@ APP_DIR = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     """A variable is missing or malformed; the message says which and how to fix it."""
+
+
+ModelCredential = Literal["workload-identity", "default", "connection-string"]
+_MODEL_CREDENTIALS: tuple[ModelCredential, ...] = ("workload-identity", "default", "connection-string")
+_WORKLOAD_IDENTITY_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """The registered model version's file, fetched into model_dir before init() (scoring/model_source.py).
+
+    uri: the blob's URL; sha256 and size_bytes: what the program recorded when it registered the version.
+    download_dir: a writable view of model_dir (in the pod the same emptyDir, mounted read-write here and
+    read-only at MODEL_DIR, so the entry script cannot change what was verified).
+    credential: workload-identity in the cluster (the program sets it), default (DefaultAzureCredential:
+    `az login` on a laptop), or connection-string (an account key, for the Azurite emulator only).
+    """
+
+    uri: str
+    sha256: str
+    size_bytes: int
+    download_dir: Path
+    credential: ModelCredential
+    # From the workload identity webhook (AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE).
+    client_id: str = ""
+    tenant_id: str = ""
+    token_file: str = ""
+    connection_string: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -38,6 +68,8 @@ class Settings:
     scoring_timeout_s: float
     drain_seconds: float
     retry_after_s: int
+    # None: serve model_dir as it is (local runs, tests); else fetch the registered version into it first.
+    model_source: ModelSource | None = None
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -135,6 +167,61 @@ def _keys(env: Mapping[str, str], auth_enabled: bool) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
+def _model_source(env: Mapping[str, str], model_dir: Path) -> ModelSource | None:
+    """MODEL_URI and what verifies it; None when MODEL_URI is unset (the folder is served as it is)."""
+    uri = env.get("MODEL_URI", "").strip()
+    if not uri:
+        return None
+    connection_string = env.get("MODEL_STORAGE_CONNECTION_STRING", "").strip()
+    raw_credential = env.get("MODEL_CREDENTIAL", "").strip().lower()
+    credential: ModelCredential
+    if not raw_credential:
+        credential = "connection-string" if connection_string else "default"
+    elif raw_credential in _MODEL_CREDENTIALS:
+        credential = next(c for c in _MODEL_CREDENTIALS if c == raw_credential)
+    else:
+        raise SettingsError(f"MODEL_CREDENTIAL={raw_credential!r} is not one of {', '.join(_MODEL_CREDENTIALS)}")
+    parts = urlsplit(uri)
+    # Bearer tokens travel only over TLS; plain http is for the emulator on loopback, with its account key.
+    schemes = ("https", "http") if credential == "connection-string" else ("https",)
+    if parts.scheme not in schemes or not parts.netloc or parts.path.count("/") < 2 or parts.path.endswith("/"):
+        raise SettingsError(
+            f"MODEL_URI={uri!r} is not a blob URL: use {schemes[0]}://<account>.blob.core.windows.net/<container>/<path>"
+        )
+    sha256 = env.get("MODEL_SHA256", "").strip().lower()
+    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+        raise SettingsError(
+            f"MODEL_SHA256={sha256!r} is not a sha256 hex digest: set it to the digest recorded when the model "
+            "version was registered (`pulumi stack output modelSha256`), so nothing unverified is served"
+        )
+    size_raw = env.get("MODEL_SIZE_BYTES", "").strip()
+    if not size_raw.isdigit():
+        raise SettingsError(
+            f"MODEL_SIZE_BYTES={size_raw!r} is not a byte count: set it to the registered file's size "
+            "(`pulumi stack output modelSizeBytes`)"
+        )
+    if credential == "connection-string" and not connection_string:
+        raise SettingsError("MODEL_CREDENTIAL=connection-string needs MODEL_STORAGE_CONNECTION_STRING (emulator only)")
+    missing = [name for name in _WORKLOAD_IDENTITY_ENV if not env.get(name, "").strip()]
+    if credential == "workload-identity" and missing:
+        raise SettingsError(
+            f"MODEL_CREDENTIAL=workload-identity but {', '.join(missing)} unset: the workload identity webhook sets "
+            "them only for pods labelled azure.workload.identity/use=true whose service account carries the "
+            "azure.workload.identity/client-id annotation"
+        )
+    return ModelSource(
+        uri=uri,
+        sha256=sha256,
+        size_bytes=int(size_raw),
+        download_dir=_path(env, ("MODEL_DOWNLOAD_DIR",), model_dir),
+        credential=credential,
+        client_id=env.get("AZURE_CLIENT_ID", "").strip(),
+        tenant_id=env.get("AZURE_TENANT_ID", "").strip(),
+        token_file=env.get("AZURE_FEDERATED_TOKEN_FILE", "").strip(),
+        connection_string=connection_string,
+    )
+
+
 def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
     """Parses env; raises SettingsError naming the first bad variable."""
     auth_enabled = _bool(env, "AUTH_ENABLED", True)
@@ -146,10 +233,11 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         )
     max_batch_rows = _int(env, "MAX_BATCH_ROWS", 4096, 1, 1 << 20)
     max_body_bytes = _int(env, "MAX_BODY_BYTES", 64 << 20, 1024)
+    model_dir = _path(env, ("MODEL_DIR", "AZUREML_MODEL_DIR"), Path("model"))
     settings = Settings(
         host=env.get("HOST", "").strip() or "0.0.0.0",
         port=_int(env, "PORT", 5001, 0, 65535),
-        model_dir=_path(env, ("MODEL_DIR", "AZUREML_MODEL_DIR"), Path("model")),
+        model_dir=model_dir,
         entry_script=_path(env, ("ENTRY_SCRIPT", "AZUREML_ENTRY_SCRIPT"), Path("score.py")),
         model_name=model_name,
         auth_enabled=auth_enabled,
@@ -164,6 +252,7 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         scoring_timeout_s=_seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001),
         drain_seconds=_seconds(env, "DRAIN_SECONDS", 20.0, 0.0),
         retry_after_s=_int(env, "RETRY_AFTER_S", 1, 0, 3600),
+        model_source=_model_source(env, model_dir),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(
