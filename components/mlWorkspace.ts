@@ -240,7 +240,14 @@ export class MlWorkspace extends pulumi.ComponentResource {
           description: `${fileName}: the seed's 784-100-100-10 MLP weights`,
         },
       },
-      parent,
+      {
+        ...parent,
+        // A registered version stands for fixed bytes: a new file location or digest under the same version
+        // replaces the registration (deleted first, since the new one takes the same name) instead of
+        // editing a version's path in place, which Azure ML assets are not meant to allow.
+        replaceOnChanges: ["properties.modelUri", "properties.properties"],
+        deleteBeforeReplace: true,
+      },
     );
 
     this.workspaceName = workspace.name;
