@@ -155,7 +155,7 @@ export const configSchema = {
     type: "string",
     default: "0.0.0.0/0",
     description:
-      "Comma-separated IPv4 CIDRs that may reach the public HTTPS endpoint (the load balancer's network security group); the default 0.0.0.0/0 admits anyone.",
+      "Comma-separated IPv4 CIDRs that may reach the public HTTPS endpoint (enforced by Cilium at the proxies; port 80 stays open for ACME validation and only redirects); the default 0.0.0.0/0 admits anyone.",
   },
   apiServerAuthorizedIpRanges: {
     type: "string",

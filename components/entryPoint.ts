@@ -78,7 +78,7 @@ export interface EntryPointArgs {
   readonly dnsLabel?: string;
   /** A domain the user CNAMEs to the Azure name; the certificate and routes then use it. */
   readonly customDomain?: string;
-  /** Client CIDRs admitted by the load balancer's NSG and by the proxies' network policy. */
+  /** Client CIDRs admitted to the HTTPS listener, by the proxies' network policy (networkPolicy.ts says why not the NSG). */
   readonly allowedSourceRanges: readonly string[];
   readonly acme: { readonly email?: string; readonly staging: boolean };
   /** Every image by digest in the project's registry (mirrors of entryPointImages.ts). */
@@ -187,10 +187,11 @@ export class EntryPoint extends pulumi.ComponentResource {
               envoyPDB: { minAvailable: 1 },
               envoyService: {
                 type: "LoadBalancer",
-                // Keeps the client's address, so the proxies' network policy can check it as the NSG does.
+                // Keeps the client's address, so the proxies' network policy can check allowedSourceRanges.
                 externalTrafficPolicy: "Local",
-                // Stated even when it is everyone (0.0.0.0/0), so the NSG rule says what it admits.
-                loadBalancerSourceRanges: [...args.allowedSourceRanges],
+                // Open to everyone at the NSG, stated: port 80 must take Let's Encrypt's validation from
+                // anywhere; port 443 is narrowed by the network policy instead.
+                loadBalancerSourceRanges: ["0.0.0.0/0"],
                 annotations: { "service.beta.kubernetes.io/azure-dns-label-name": dnsLabel },
               },
             },

@@ -168,7 +168,13 @@ export function scoringNamespacePolicies(args: ScoringPolicyArgs): PolicySpec[] 
 }
 
 export interface EntryPolicyArgs {
-  /** Client ranges allowed to reach the public listeners (also enforced by the load balancer's NSG). */
+  /**
+   * Client ranges allowed to reach the HTTPS listener. This policy is where allowedSourceRanges is
+   * enforced (externalTrafficPolicy Local keeps the client's address): not the load balancer's NSG,
+   * because the port-80 listener must stay open to everyone for Let's Encrypt's HTTP-01 validation,
+   * which comes from addresses Let's Encrypt does not publish, and an NSG rule from a Service's
+   * loadBalancerSourceRanges covers every port.
+   */
   readonly allowedSourceRanges: readonly string[];
   /** Labels of the Envoy Gateway controller pods (admission webhook). */
   readonly controllerPodLabels: Readonly<Record<string, string>>;
@@ -188,10 +194,12 @@ export function entryNamespacePolicies(args: EntryPolicyArgs): PolicySpec[] {
         podSelector: { matchLabels: { ...ENVOY_PROXY_POD_LABELS } },
         policyTypes: ["Ingress"],
         ingress: [
+          // Port 80 (redirects and ACME challenges only) from anyone, cert-manager's in-cluster self-check too.
+          { from: anywhere, ports: [{ protocol: "TCP", port: ENVOY_LISTENER_PORTS[0] }] },
+          // Port 443 (the app) from the allowed client ranges only.
           {
-            // externalTrafficPolicy Local keeps the client's address, so this repeats the NSG's ranges.
             from: args.allowedSourceRanges.map((cidr) => ({ ipBlock: { cidr } })),
-            ports: ENVOY_LISTENER_PORTS.map((port) => ({ protocol: "TCP", port })),
+            ports: [{ protocol: "TCP", port: ENVOY_LISTENER_PORTS[1] }],
           },
         ],
       },

@@ -86,7 +86,7 @@ describe("HTTPS on a stable name", () => {
     assert.equal(generatedDnsLabel("gpuinf", "My_Stack.prod", "abc123"), "gpuinf-my-stack-prod-abc123");
   });
 
-  it("the proxy's public IP carries the Azure DNS label, and its Service admits the configured ranges (anyone by default)", () => {
+  it("the proxy's public IP carries the Azure DNS label and is open at the NSG (port 80 must reach Let's Encrypt)", () => {
     const proxy = findOne(run.resources, T.envoyProxy);
     const service = get(proxy, "spec.provider.kubernetes.envoyService") as Record<string, unknown>;
     assert.equal(service.type, "LoadBalancer");
@@ -156,7 +156,7 @@ describe("HTTPS on a stable name", () => {
     assert.equal(get(certManager, "values.config.enableGatewayAPI"), true);
   });
 
-  it("a custom domain becomes the certificate's, routes' and URIs' name; allowedSourceRanges narrows the NSG and the proxies' policy", async () => {
+  it("a custom domain becomes the certificate's, routes' and URIs' name; allowedSourceRanges narrows port 443 at the proxies", async () => {
     const custom = await runProgram({
       config: {
         ...devStackConfig(),
@@ -175,23 +175,22 @@ describe("HTTPS on a stable name", () => {
     assert.equal(get(findOne(custom.resources, T.issuer), "spec.acme.server"), ACME_DIRECTORIES.staging);
     assert.equal(get(findOne(custom.resources, T.issuer), "spec.acme.email"), "ops@example.com");
     const ranges = ["203.0.113.0/24", "198.51.100.7/32"];
+    // The NSG stays open: Let's Encrypt validates port 80 from addresses it does not publish.
     assert.deepEqual(
       get(
         findOne(custom.resources, T.envoyProxy),
         "spec.provider.kubernetes.envoyService.loadBalancerSourceRanges",
       ),
-      ranges,
+      ["0.0.0.0/0"],
     );
     const listeners = policiesIn(custom.resources, ENTRY_NAMESPACE).get("allow-public-listeners");
     assert.ok(listeners);
     assert.deepEqual(get(listeners, "spec.ingress"), [
       {
-        from: ranges.map((cidr) => ({ ipBlock: { cidr } })),
-        ports: [
-          { protocol: "TCP", port: 10080 },
-          { protocol: "TCP", port: 10443 },
-        ],
+        from: [{ ipBlock: { cidr: "0.0.0.0/0" } }, { namespaceSelector: {} }],
+        ports: [{ protocol: "TCP", port: 10080 }],
       },
+      { from: ranges.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 10443 }] },
     ]);
   });
 });
