@@ -1,0 +1,678 @@
+"""Azure ML's scoring contract as `azureml-inference-server-http` 1.5.1 implements it, as pure functions.
+
+The /score protocol module calls these so that an entry script and its clients see what they would see
+on Azure ML (azureml_inference_server_http/server/{routes,user_script,input_parsers,swagger,config}.py
+and api/aml_request.py, api/aml_response.py). Nothing here knows aiohttp: inputs are the method, the raw
+query string, the header pairs and the body bytes; outputs are `Answer`s (status, body, headers).
+
+Where Azure ML's behaviour lives in a class or function of an installed package, the real one is used:
+`@rawhttp`'s module global (`aml_request._rawHttpRequested`), inference-schema's
+`is_schema_decorated` / `get_input_schema` / `get_output_schema` / `get_supported_versions`, Flask's
+`Response` (so `AMLResponse` passes through) and `Request` (what a `@rawhttp` run() receives), and the
+package's own swagger templates. Those packages are imported only when present: a script that uses
+`@rawhttp`, `AMLResponse` or inference-schema imported them itself, so they are installed whenever they
+matter, and a plain init()/run() script needs none of them.
+
+This server's deliberate differences (documented in app/README.md) are marked "DELIBERATE" below:
+a body run() cannot parse is 400, not 500 (`exception_answer`), and numpy values run() returns are
+serialised as JSON lists and numbers (`result_answer`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import inspect
+import io
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+import numpy as np
+
+# ---- Azure ML's fixed texts (routes.py; Werkzeug's NotFound / MethodNotAllowed descriptions) ----
+
+RUN_FAILED = "An unexpected error occurred in scoring script. Check the logs for more info."
+INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
+NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
+    "and try again."
+)
+METHOD_NOT_ALLOWED = "The method is not allowed for the requested URL."
+# routes.HEADER_LIMIT: the longest request id Azure ML accepts.
+HEADER_LIMIT = 100
+# config.scoring_timeout's default (SCORING_TIMEOUT_MS): one hour.
+DEFAULT_SCORING_TIMEOUT_MS = 3600 * 1000
+
+JSON_TYPE = "application/json"
+# Flask's default for a str/bytes Response (and for GET /'s "Healthy").
+HTML_TYPE = "text/html; charset=utf-8"
+
+RUN_FAILED_HEADER = "x-ms-run-function-failed"
+EXEC_MS_HEADER = "x-ms-run-fn-exec-ms"
+
+Headers = tuple[tuple[str, str], ...]
+
+
+class ContractError(RuntimeError):
+    """The entry script cannot be served the way Azure ML serves it (Azure ML refuses to start too)."""
+
+
+# ---- answers ----
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the client receives: status, body bytes and headers (Content-Type among them, repeats kept)."""
+
+    status: int
+    body: bytes
+    headers: Headers = ()
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        return ", ".join(values) if values else None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("Content-Type")
+
+    def with_headers(self, *extra: tuple[str, str]) -> Answer:
+        return Answer(self.status, self.body, self.headers + tuple(extra))
+
+
+def _flag(value: bool) -> str:
+    # Werkzeug's Headers store str(value): Azure ML sends the Python bool's name.
+    return str(bool(value))
+
+
+def json_answer(status: int, value: object, *, run_function_failed: bool = False) -> Answer:
+    """AMLResponse(value, status, json_str=True): json.dumps as Azure ML calls it (None is `{}`)."""
+    body = json.dumps({} if value is None else value).encode()
+    return Answer(status, body, (("Content-Type", JSON_TYPE), (RUN_FAILED_HEADER, _flag(run_function_failed))))
+
+
+def error_answer(status: int, message: str, *, run_function_failed: bool = False) -> Answer:
+    """routes.ErrorResponse: Azure ML's error body {"message": ...}, with x-ms-run-function-failed."""
+    return json_answer(status, {"message": message}, run_function_failed=run_function_failed)
+
+
+def routing_error(status: int) -> Answer:
+    """create_app's handler for Werkzeug's routing errors: 404 and 405 with Werkzeug's texts."""
+    if status == 404:
+        return error_answer(404, NOT_FOUND)
+    if status == 405:
+        return error_answer(405, METHOD_NOT_ALLOWED)
+    raise ValueError(f"routing_error covers 404 and 405, not {status}")
+
+
+def health_answer() -> Answer:
+    """GET /: Flask's answer to the string "Healthy" (no x-ms-run-function-failed)."""
+    return Answer(200, b"Healthy", (("Content-Type", HTML_TYPE),))
+
+
+def options_answer() -> Answer:
+    """OPTIONS /score for a script without @rawhttp: AMLResponse("", 200); run() is not called."""
+    return Answer(200, b"", (("Content-Type", HTML_TYPE), (RUN_FAILED_HEADER, "False")))
+
+
+def exec_ms(elapsed_ms: float) -> str:
+    """x-ms-run-fn-exec-ms: run()'s duration in ms with exactly 3 decimals ('0.012', never '1.2e-2')."""
+    return f"{elapsed_ms:.3f}"
+
+
+# ---- (c) request ids ----
+
+
+def lower_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased, repeated headers joined with "," (as gunicorn hands them to Flask)."""
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
+
+
+@dataclass(frozen=True)
+class RequestIds:
+    """routes._init_headers / populate_response_headers: the ids an answer carries ("" = not sent back)."""
+
+    request_id: str = ""
+    legacy_request_id: str = ""  # x-ms-request-id
+    client_request_id: str = ""  # x-ms-client-request-id
+    trace_id: str | None = None  # TraceId, echoed whenever the client sent it
+
+    def headers(self) -> Headers:
+        out: list[tuple[str, str]] = []
+        if self.request_id:
+            out.append(("x-request-id", self.request_id))
+        if self.legacy_request_id:
+            out.append(("x-ms-request-id", self.legacy_request_id))
+        if self.client_request_id:
+            out.append(("x-ms-client-request-id", self.client_request_id))
+        if self.trace_id is not None:
+            out.append(("TraceId", self.trace_id))
+        return tuple(out)
+
+
+def request_ids(
+    headers: Mapping[str, str], new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> tuple[RequestIds, Answer | None]:
+    """The request's ids and, when one is longer than 100 characters, Azure ML's 431 (sent instead of
+    calling the route; the ids it still carries are in the first item). `headers`: lower_headers()."""
+    trace_id = headers.get("traceid")
+    request_id = headers.get("x-request-id")
+    if request_id is None:
+        request_id = new_id()
+    if len(request_id) > HEADER_LIMIT:
+        refusal = error_answer(431, f"x-request-id must not exceed {HEADER_LIMIT} characters")
+        return RequestIds(trace_id=trace_id), refusal
+    legacy = headers.get("x-ms-request-id", "")
+    client = headers.get("x-ms-client-request-id", "")
+    if legacy:
+        # The deprecated x-ms-request-id doubles as the client request id when that is not sent.
+        client = client or legacy
+    else:
+        legacy = client or request_id
+    if len(legacy) > HEADER_LIMIT or len(client) > HEADER_LIMIT:
+        refusal = error_answer(
+            431, f"x-ms-request-id and x-ms-client-request-id must not exceed {HEADER_LIMIT} characters"
+        )
+        return RequestIds(request_id=request_id, trace_id=trace_id), refusal
+    return RequestIds(request_id, legacy, client, trace_id), None
+
+
+# ---- (a) the entry script's call style ----
+
+
+class RunStyle(StrEnum):
+    JSON_STRING = "json_string"  # undecorated: the body (or the GET query as JSON) as a str
+    RAWHTTP = "rawhttp"  # @rawhttp: the Flask request itself
+    SCHEMA = "schema"  # inference-schema: the body's fields as keyword arguments
+
+
+@dataclass(frozen=True)
+class RunContract:
+    """How Azure ML calls this run(): user_script.UserScript._analyze_run's decision."""
+
+    run: Callable[..., object]
+    style: RunStyle
+    # The parameter the input goes to (JSON_STRING, RAWHTTP): the first one other than request_headers.
+    input_name: str
+    # SCHEMA: every parameter but request_headers, each filled from the body by name.
+    parameters: tuple[inspect.Parameter, ...] = field(default=())
+    wants_headers: bool = False
+
+    def call(self, inputs: Mapping[str, object], request_headers: Mapping[str, str]) -> object:
+        """run(**inputs[, request_headers=...]): always by keyword, as Azure ML calls it."""
+        if self.wants_headers:
+            return self.run(**inputs, request_headers=dict(request_headers))
+        return self.run(**inputs)
+
+
+def _loaded(name: str) -> ModuleType | None:
+    """A module only if something (the entry script) already imported it."""
+    return sys.modules.get(name)
+
+
+def rawhttp_requested() -> bool:
+    """The module global the real @rawhttp decorator sets (Azure ML reads it after importing the script)."""
+    module = _loaded("azureml_inference_server_http.api.aml_request")
+    return bool(getattr(module, "_rawHttpRequested", False)) if module is not None else False
+
+
+def schema_decorated(run: Callable[..., object]) -> bool:
+    """inference_schema.schema_util.is_schema_decorated(run), when the script uses inference-schema."""
+    module = _loaded("inference_schema.schema_util")
+    return bool(module.is_schema_decorated(run)) if module is not None else False
+
+
+def install_legacy_aliases() -> bool:
+    """Makes `azureml.contrib.services.aml_request` / `.aml_response` importable as on Azure ML, whose
+    server package aliases them to its own api modules (server/__init__.py) before loading the script.
+    Call before importing the entry script; False when azureml-inference-server-http is not installed."""
+    if importlib.util.find_spec("azureml_inference_server_http") is None:
+        return False
+    importlib.import_module("azureml_inference_server_http.server")  # its __init__ sets the aliases
+    return "azureml.contrib.services.aml_request" in sys.modules
+
+
+def script_functions(module: ModuleType, where: str) -> tuple[Callable[[], object], Callable[..., object]]:
+    """(init, run) as UserScript.load_script finds them, including a driver module's run()."""
+    if not hasattr(module, "init"):
+        raise ContractError(f"User script at {where} does not have a init() function defined.")
+    if not hasattr(module, "run"):
+        raise ContractError(f"User script at {where} does not have a run() function defined.")
+    driver = getattr(module, "driver_module", None)
+    run = driver.run if isinstance(driver, ModuleType) and hasattr(driver, "run") else module.run
+    init: Callable[[], object] = module.init
+    return init, run
+
+
+def analyze_run(run: Callable[..., object], *, rawhttp: bool | None = None) -> RunContract:
+    """Azure ML's check of run()'s signature at start, and the call style it picks; raises
+    ContractError with Azure ML's message where Azure ML refuses to start. `rawhttp`: whether @rawhttp
+    was applied (default: the real decorator's module global)."""
+    params = list(inspect.signature(run).parameters.values())
+    allowed = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind not in allowed for p in params):
+        raise ContractError("run() cannot accept positional-only arguments, *args, or **kwargs.")
+    wants_headers = any(p.name == "request_headers" for p in params)
+    params = [p for p in params if p.name != "request_headers"]
+    if not params:
+        if wants_headers:
+            raise ContractError('run() needs to accept an argument other than "request_headers".')
+        raise ContractError("run() needs to accept an argument for input data.")
+    raw = rawhttp_requested() if rawhttp is None else rawhttp
+    decorated = schema_decorated(run)
+    if raw and decorated:
+        raise ContractError("run() cannot be decorated with both @rawhttp and @input_schema")
+    style = RunStyle.RAWHTTP if raw else RunStyle.SCHEMA if decorated else RunStyle.JSON_STRING
+    return RunContract(run, style, params[0].name, tuple(params), wants_headers)
+
+
+def request_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """What run(data, request_headers) receives: dict(flask.request.headers). Werkzeug rebuilds the
+    names from the WSGI environ, so each is Title-Cased per word (`x-lower` -> `X-Lower`); repeated
+    headers arrive joined with ","; names with "_" never reach Flask (gunicorn drops them)."""
+    out: dict[str, str] = {}
+    for key, value in lower_headers((n, v) for n, v in pairs if "_" not in n).items():
+        if key in ("content-type", "content-length") and not value:
+            continue
+        out[key.title()] = value
+    return out
+
+
+# ---- (d) the input run() gets ----
+
+
+class InputError(Exception):
+    """input_parsers' BadInput (400) and UnsupportedInput (415), with Azure ML's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def answer(self) -> Answer:
+        return error_answer(self.status, self.message)
+
+
+class UnsupportedMethod(Exception):
+    """input_parsers.UnsupportedHTTPMethod: /score's OPTIONS for a script without @rawhttp."""
+
+
+def mimetype(content_type: str | None) -> str:
+    """Werkzeug's request.mimetype: the type without parameters, lower-cased ("" when absent)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    """Werkzeug's request.is_json: application/json or application/*+json."""
+    mt = mimetype(content_type)
+    return mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json"))
+
+
+def request_data(body: bytes, content_type: str | None) -> bytes:
+    """Werkzeug's request.data: empty for the form types, whose body the form parser consumes."""
+    if mimetype(content_type) in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return b""
+    return body
+
+
+def _query_errors() -> str:
+    # Werkzeug decodes request.args with its own handler, which keeps invalid UTF-8 percent-escaped.
+    try:
+        codecs.lookup_error("werkzeug.url_quote")
+    except LookupError:
+        return "replace"
+    return "werkzeug.url_quote"
+
+
+def query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """Werkzeug's request.args: every name=value pair of the raw query string, blanks kept."""
+    return parse_qsl(raw_query, keep_blank_values=True, errors=_query_errors())
+
+
+def _parse_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def get_parameters(raw_query: str) -> dict[str, object]:
+    """input_parsers._parse_get_parameters: each value json.loads-ed when it parses, else kept as a
+    string; a name given more than once becomes a list (`?a=1&b=[1,2]&c=a&d=null&a=2` ->
+    {"a": [1, 2], "b": [1, 2], "c": "a", "d": None})."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in query_pairs(raw_query):
+        grouped.setdefault(name, []).append(value)
+    return {
+        name: _parse_value(values[0]) if len(values) == 1 else [_parse_value(v) for v in values]
+        for name, values in grouped.items()
+    }
+
+
+def json_string_input(method: str, raw_query: str, body: bytes, content_type: str | None) -> str:
+    """input_parsers.JsonStringInput: what an undecorated run() gets. GET: the query as JSON text
+    ('{}' without one); POST: the body as UTF-8 text whatever its Content-Type."""
+    if method == "GET":
+        return json.dumps(get_parameters(raw_query))
+    if method != "POST":
+        raise UnsupportedMethod(method)
+    try:
+        return str(request_data(body, content_type), "utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(400, f"Input cannot be decoded as UTF-8: {exc}") from None
+
+
+def _schema_parameters(parameters: Sequence[inspect.Parameter], values: Mapping[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for parameter in parameters:
+        value = values.get(parameter.name, parameter.default)
+        if value is inspect.Parameter.empty:
+            raise InputError(400, f"A value is not provided for the {parameter.name!r} parameter.")
+        out[parameter.name] = value
+    return out
+
+
+def schema_input(
+    parameters: Sequence[inspect.Parameter], method: str, raw_query: str, body: bytes, content_type: str | None
+) -> dict[str, object]:
+    """input_parsers.ObjectInput: an inference-schema run()'s keyword arguments, from the JSON object
+    body (POST, which must be JSON) or the query parameters (GET); Azure ML's 400/415 texts."""
+    if method == "GET":
+        return _schema_parameters(parameters, get_parameters(raw_query))
+    if method != "POST":
+        raise UnsupportedMethod(method)
+    if not is_json(content_type):
+        raise InputError(415, "Expects Content-Type to be application/json")
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        if body:
+            raise InputError(400, f"POST body could not be decoded as JSON: {exc}") from None
+        raise InputError(400, "POST body is empty. Expecting a JSON dictionary.") from None
+    if not isinstance(value, dict):
+        raise InputError(400, "POST body should be a JSON dictionary.")
+    return _schema_parameters(parameters, value)
+
+
+def run_inputs(
+    contract: RunContract, method: str, raw_query: str, body: bytes, content_type: str | None
+) -> dict[str, object]:
+    """run()'s keyword arguments for a JSON_STRING or SCHEMA script (a RAWHTTP one gets
+    {contract.input_name: flask_request(...)})."""
+    if contract.style is RunStyle.SCHEMA:
+        return schema_input(contract.parameters, method, raw_query, body, content_type)
+    if contract.style is RunStyle.JSON_STRING:
+        return {contract.input_name: json_string_input(method, raw_query, body, content_type)}
+    raise ValueError("a @rawhttp run() gets the request itself: use flask_request()")
+
+
+def flask_request(
+    method: str,
+    raw_path: str,
+    header_pairs: Iterable[tuple[str, str]],
+    body: bytes,
+    *,
+    scheme: str = "http",
+    server: tuple[str, int] = ("localhost", 80),
+    remote_addr: str | None = None,
+) -> Any:  # Any: a flask.Request (Flask is the script's dependency, not this server's)
+    """The flask.Request a @rawhttp run() receives (AMLRequest is a flask.Request), built from a WSGI
+    environ as gunicorn builds it: `raw_path` is the path with its raw query string."""
+    import flask  # installed with azureml-inference-server-http, which a @rawhttp script imports
+
+    path, _, query = raw_path.partition("?")
+    environ: dict[str, Any] = {  # Any: WSGI environ values are of several types
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query,
+        "RAW_URI": raw_path,
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": remote_addr or "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        # The whole body is here: Werkzeug may read it even without a Content-Length (chunked).
+        "wsgi.input_terminated": True,
+    }
+    for key, value in lower_headers((n, v) for n, v in header_pairs if "_" not in n).items():
+        name = key.upper().replace("-", "_")
+        environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
+    return flask.Request(environ)
+
+
+# ---- (b) run()'s result, or its failure, as the answer ----
+
+# DELIBERATE: errors a user's run() raises while parsing what the client sent (the seed's json.loads,
+# a ['data'] lookup, np.array of mixed types, inference-schema's conversion): the client's fault, so
+# 400, where Azure ML answers 500 as if the script were broken. The exception's text is never sent.
+CLIENT_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, IndexError)
+
+
+def _numpy_default(value: object) -> object:
+    # DELIBERATE: numpy arrays and scalars become JSON lists and numbers (Azure ML's json.dumps fails).
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _flask_response_type() -> type | None:
+    module = _loaded("flask")
+    response = getattr(module, "Response", None) if module is not None else None
+    return response if isinstance(response, type) else None
+
+
+def is_http_response(result: object) -> bool:
+    """Whether run() returned a flask.Response (AMLResponse is one): Azure ML sends those as they are."""
+    response_type = _flask_response_type()
+    return response_type is not None and isinstance(result, response_type)
+
+
+# Headers the HTTP server writes itself for the body it sends.
+_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def http_response_answer(response: Any, elapsed_ms: float) -> Answer:  # Any: a flask.Response
+    """handle_score for a flask.Response from run(): status, body and headers as they are (AMLResponse
+    already split comma-separated header values into repeated headers), x-ms-run-function-failed True
+    for a status >= 500, plus x-ms-run-fn-exec-ms."""
+    status = int(response.status_code)
+    body = bytes(response.get_data())
+    headers = [(str(k), str(v)) for k, v in response.headers.items() if str(k).lower() not in _HOP_HEADERS]
+    if status >= 500:
+        if any(k.lower() == RUN_FAILED_HEADER for k, _ in headers):
+            headers = [(k, "True" if k.lower() == RUN_FAILED_HEADER else v) for k, v in headers]
+        else:
+            headers.append((RUN_FAILED_HEADER, "True"))
+    headers.append((EXEC_MS_HEADER, exec_ms(elapsed_ms)))
+    return Answer(status, body, tuple(headers))
+
+
+def result_answer(result: object, elapsed_ms: float) -> Answer:
+    """handle_score: run()'s return value as Azure ML answers it. A flask.Response passes through;
+    anything else is json.dumps-ed (None as {}, NaN as NaN) with 200; a value json.dumps rejects (bytes,
+    set, ...) is Azure ML's 500 internal error, without x-ms-run-fn-exec-ms."""
+    if is_http_response(result):
+        return http_response_answer(result, elapsed_ms)
+    try:
+        body = json.dumps({} if result is None else result, default=_numpy_default).encode()
+    except (TypeError, ValueError, RecursionError):
+        return error_answer(500, INTERNAL_ERROR)
+    return Answer(
+        200,
+        body,
+        (("Content-Type", JSON_TYPE), (RUN_FAILED_HEADER, "False"), (EXEC_MS_HEADER, exec_ms(elapsed_ms))),
+    )
+
+
+def exception_answer(exc: BaseException) -> Answer:
+    """An exception from run(): Azure ML's 500 with x-ms-run-function-failed True and no text of the
+    exception (it goes to the log only). DELIBERATE: CLIENT_ERRORS are 400, also without their text."""
+    if isinstance(exc, CLIENT_ERRORS):
+        return error_answer(
+            400,
+            f"The scoring script could not use the input ({type(exc).__name__}). Check the request body; "
+            "the details are in the server log.",
+        )
+    return error_answer(500, RUN_FAILED, run_function_failed=True)
+
+
+# ---- (e) SCORING_TIMEOUT_MS ----
+
+
+def scoring_timeout_ms(env: Mapping[str, str]) -> int:
+    """config.scoring_timeout: SCORING_TIMEOUT_MS as a whole number of ms, default one hour; 0 or
+    less means no limit (Azure ML's setitimer(0) sets none)."""
+    raw = env.get("SCORING_TIMEOUT_MS", "").strip()
+    if not raw:
+        return DEFAULT_SCORING_TIMEOUT_MS
+    try:
+        return int(raw)
+    except ValueError:
+        raise ContractError(f"SCORING_TIMEOUT_MS={raw!r} is not a whole number of milliseconds") from None
+
+
+def timeout_answer(timeout_ms: int) -> Answer:
+    """run() still running after SCORING_TIMEOUT_MS: 500 with x-ms-run-function-failed True."""
+    return error_answer(500, f"Scoring timeout after {timeout_ms} ms", run_function_failed=True)
+
+
+def timeout_seconds(timeout_ms: int) -> float | None:
+    """The limit for asyncio.wait_for (None: no limit)."""
+    return timeout_ms / 1000 if timeout_ms > 0 else None
+
+
+# ---- (f) swagger ----
+
+# Swagger._register_builder: each version and its aliases, in the order Azure ML registers them.
+SWAGGER_ALIASES: dict[str, tuple[str, ...]] = {"2": ("2", "2.0"), "3": ("3", "3.0"), "3.1": ("3.1",)}
+_TEMPLATES = {"2": "swagger2_template.json", "3": "swagger3_template.json", "3.1": "swagger3_template.json"}
+_USER_FILES = {"2": ("swagger.json", "swagger2.json"), "3": ("swagger3.json",), "3.1": ("swagger3.1.json",)}
+# inference_schema._constants.ALL_SUPPORTED_VERSIONS: what an undecorated run() supports.
+_ALL_SCHEMA_VERSIONS = ("2.0", "3.0", "3.1")
+UNDECORATED_SCHEMA: dict[str, object] = {"type": "object", "example": {}}
+
+
+def server_root() -> Path | None:
+    """The installed azureml_inference_server_http/server folder (its templates), found without
+    importing the package (importing it appends that folder to sys.path)."""
+    spec = importlib.util.find_spec("azureml_inference_server_http")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "server"
+    return root if (root / _TEMPLATES["2"]).is_file() else None
+
+
+@dataclass(frozen=True)
+class Swagger:
+    """Swagger(): the documents of the versions this script supports, by every alias."""
+
+    documents: Mapping[str, bytes]
+    supported: tuple[str, ...]
+
+    def answer(self, version: str | None) -> Answer:
+        """get_swagger_specification: ?version= (default "2"); Azure ML's 404 texts otherwise."""
+        version = "2" if version is None else version
+        listed = ", ".join(sorted(self.supported))
+        valid = {alias for aliases in SWAGGER_ALIASES.values() for alias in aliases}
+        if version not in valid:
+            return error_answer(404, f"Swagger version [{version}] is not valid. Supported versions: [{listed}].")
+        document = self.documents.get(version)
+        if document is None:
+            return error_answer(
+                404,
+                f"Swagger version [{version}] is not supported for the scoring script. "
+                f"Supported swagger versions: [{listed}].",
+            )
+        return Answer(200, document, (("Content-Type", JSON_TYPE), (RUN_FAILED_HEADER, "False")))
+
+
+def _supported_schema_versions(run: Callable[..., object]) -> tuple[str, ...]:
+    module = _loaded("inference_schema.schema_util")
+    if module is None:
+        return _ALL_SCHEMA_VERSIONS
+    return tuple(str(v) for v in module.get_supported_versions(run))
+
+
+def _schemas(run: Callable[..., object]) -> tuple[object, object]:
+    module = _loaded("inference_schema.schema_util")
+    if module is not None and module.is_schema_decorated(run):
+        return module.get_input_schema(run), module.get_output_schema(run)
+    return UNDECORATED_SCHEMA, UNDECORATED_SCHEMA
+
+
+def _read_json(path: Path) -> object | None:
+    try:
+        with path.open(encoding="utf-8") as file:
+            loaded: object = json.load(file)
+            return loaded
+    except FileNotFoundError:
+        return None
+
+
+def swagger_document(
+    version: str, run: Callable[..., object], env: Mapping[str, str], root: Path, app_root: Path
+) -> object | None:
+    """_SwaggerBuilder.get_swagger for one version: the user's file in AML_APP_ROOT if there is one,
+    else the package's template with SERVICE_NAME / SERVICE_VERSION / SERVICE_PATH_PREFIX and the
+    script's inference-schema (None when the script's schema types do not support the version)."""
+    for name in _USER_FILES[version]:
+        user = _read_json(app_root / name)
+        if user:
+            return user
+    if all(alias not in _supported_schema_versions(run) for alias in SWAGGER_ALIASES[version]):
+        return None
+    input_schema, output_schema = _schemas(run)
+    prefix = env.get("SERVICE_PATH_PREFIX", "")
+    text = (
+        (root / _TEMPLATES[version])
+        .read_text(encoding="utf-8")
+        .replace("$SERVICE_NAME$", env.get("SERVICE_NAME", "ML service"))
+        .replace("$SERVICE_VERSION$", env.get("SERVICE_VERSION", "1.0"))
+        .replace("$PATH_PREFIX$", f"/{prefix.strip('/')}" if prefix else "")
+    )
+    spec = json.loads(text)
+    definitions = spec["definitions"] if version == "2" else spec["components"]["schemas"]
+    definitions["ServiceInput"] = input_schema
+    definitions["ServiceOutput"] = output_schema
+    if version == "3.1":
+        spec["openapi"] = "3.1.0"
+    document: object = spec
+    return document
+
+
+def build_swagger(run: Callable[..., object], env: Mapping[str, str], root: Path, app_root: Path) -> Swagger:
+    """Every version's document, serialised once (as AMLResponse(swagger, 200, json_str=True) does)."""
+    documents: dict[str, bytes] = {}
+    supported: list[str] = []
+    for version, aliases in SWAGGER_ALIASES.items():
+        document = swagger_document(version, run, env, root, app_root)
+        if document is None:
+            continue
+        body = json.dumps(document).encode()
+        documents.update(dict.fromkeys(aliases, body))
+        supported.append(version)
+    return Swagger(documents, tuple(sorted(supported)))
+
+
+def app_root(env: Mapping[str, str], cwd: Path) -> Path:
+    """AML_APP_ROOT, else the working directory (azmlinfsrv sets it so)."""
+    return Path(env.get("AML_APP_ROOT", "").strip() or cwd)
