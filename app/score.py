@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from scoring.decode import decode_scoring_body
-from scoring.model import Predictor
+from scoring.model import SIGNATURE, Predictor
+from scoring.signature import Signature
 
 DEFAULT_MAX_BATCH_ROWS = 4096
 
@@ -53,6 +54,11 @@ def _max_batch_rows() -> int:
     if value < 1:
         raise ValueError(f"MAX_BATCH_ROWS={value} must be at least 1")
     return value
+
+
+def signature() -> Signature:
+    """What the network takes and gives; the server builds its v2 metadata and input checks from it."""
+    return SIGNATURE
 
 
 def init() -> None:

@@ -33,7 +33,9 @@ class Scenario:
     clients: int
     duration_s: float
     warmup_s: float
-    answer: str  # "json-list" (/score), "kserve-json" or "kserve-binary"
+    # "json-list" (/score), "kserve-json", "kserve-binary", "kserve-v1" ({"predictions": [...]}), or
+    # "floor" (the HTTP floor server: any 200 counts, its fixed answer carries no labels)
+    answer: str
 
 
 @dataclass
@@ -76,6 +78,8 @@ def http_request(path: str, body: bytes, key: str, content_type: str, extra: dic
 def _labels_in(answer: str, headers: dict[str, str], body: bytes) -> np.ndarray:
     if answer == "json-list":
         return np.asarray(json.loads(body), dtype=np.int64)
+    if answer == "kserve-v1":
+        return np.asarray(json.loads(body)["predictions"], dtype=np.int64)
     if answer == "kserve-binary":
         header_length = int(headers["inference-header-content-length"])
         return np.frombuffer(body[header_length:], dtype="<i8")
@@ -91,10 +95,17 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
         if line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    if "content-length" not in headers:
-        raise RuntimeError(f"answer without Content-Length (status {status})")
-    body = await reader.readexactly(int(headers["content-length"]))
-    return status, headers, body
+    if "content-length" in headers:
+        return status, headers, await reader.readexactly(int(headers["content-length"]))
+    if headers.get("transfer-encoding", "").lower() == "chunked":  # uvicorn (KServe) answers so
+        parts: list[bytes] = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                return status, headers, b"".join(parts)
+            parts.append(chunk[:-2])
+    raise RuntimeError(f"answer without Content-Length or chunked framing (status {status})")
 
 
 async def _client(port: int, scenario: Scenario, offset: int, start: float, end: float, result: Result) -> None:
@@ -111,6 +122,11 @@ async def _client(port: int, scenario: Scenario, offset: int, start: float, end:
             writer.write(request.raw)
             status, headers, body = await _read_response(reader)
             done = time.perf_counter()
+            if headers.get("connection", "").lower() == "close":
+                # A server without keep-alive (gunicorn's sync workers under azmlinfsrv): a new connection
+                # per request, as its clients would have to do too.
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             # Only requests sent and answered inside the window count, so rows / window is a rate.
             if sent < start or done > end:
                 continue
@@ -118,6 +134,11 @@ async def _client(port: int, scenario: Scenario, offset: int, start: float, end:
                 result.errors += 1
                 if not result.first_problem:
                     result.first_problem = f"status {status}: {body[:200]!r}"
+                continue
+            if scenario.answer == "floor":
+                result.completed += 1
+                result.rows += request.rows
+                result.latencies_ms.append((done - sent) * 1e3)
                 continue
             labels = _labels_in(scenario.answer, headers, body)
             if labels.shape != request.expected.shape or not np.array_equal(labels, request.expected):

@@ -68,6 +68,37 @@ def check_exact(device: str, rows: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def crossover(device: str, rows: np.ndarray, repeat: int) -> str:
+    """One body per request (the server decodes each request alone): the exact CPU path (orjson) against
+    the GPU byte parser, by body size, and the smallest size where the GPU wins, to set
+    decode.GPU_MIN_BATCH_BYTES from a measurement."""
+    lines = [
+        "\n| one body | rows | body KB | orjson exact path ms | byte parser ms | faster |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    first_gpu_win: int | None = None
+    switch = decode.GPU_MIN_BATCH_BYTES
+    for per_body in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        body = json_body(rows[:per_body], "float32repr")
+        cpu_ms = median_ms(partial(decode.decode_scoring_body, body), repeat, False)
+        # The server's own call with the switch-over size set to 0, so the (cached) GPU parser runs.
+        decode.GPU_MIN_BATCH_BYTES = 0
+        try:
+            gpu_ms = median_ms(partial(decode.decode_scoring_bodies, [body], device=device), repeat, True)
+        finally:
+            decode.GPU_MIN_BATCH_BYTES = switch
+        faster = "gpu" if gpu_ms < cpu_ms else "cpu"
+        if faster == "gpu" and first_gpu_win is None:
+            first_gpu_win = len(body)
+        lines.append(f"| | {per_body} | {len(body) / 1024:.0f} | {cpu_ms:.3f} | {gpu_ms:.3f} | {faster} |")
+    where = f"{first_gpu_win / 1024:.0f} KB" if first_gpu_win else "never in this range"
+    lines.append(
+        f"\nGPU byte parser first faster at {where}; the server switches at "
+        f"decode.GPU_MIN_BATCH_BYTES = {decode.GPU_MIN_BATCH_BYTES // 1024} KB"
+    )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -103,6 +134,9 @@ def main() -> int:
             print(
                 f"| {style} | {count} ({count // per_body} bodies) | {size_kb:.0f} | {ref_ms:.2f} | {cpu_ms:.2f} | {gpu_ms:.2f} | {batch_ms:.2f} |"
             )
+
+    if sync:
+        print(crossover(device, rows, args.repeat))
 
     print("\n| predictor | batch | float32 ms | uint8 ms | float32 no graphs ms | uint8 no graphs ms |")
     print("| --- | --- | --- | --- | --- | --- |")

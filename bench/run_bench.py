@@ -1,21 +1,28 @@
-"""Benchmarks the real server against the seed-style baseline, in one run on one machine.
+"""Benchmarks this server against the seed-style baseline, the HTTP floor and real peers, in one run.
 
-Both servers are started here, each pinned to 2 CPU cores with the GPU visible, and driven by
-bench/loadgen.py pinned to other cores. Prints markdown tables: rows/s and p50/p99 latency for JSON
-/score at 1 and 64 clients with 1 and 64 rows per request (both servers, with the ratios), and for
-the real server's binary KServe v2 path (uint8, 1,024 rows per request, 16 clients; single-row
-requests). Every answer is checked against the labels the network gives.
+Every server is started here in turn, pinned to the same 2 CPU cores (one server at a time, the GPU
+visible), and driven by bench/loadgen.py pinned to the other cores. Scenarios: JSON /score with 1 row
+at 64 clients and at 1 client, 64 rows at 64 clients; KServe v2 binary uint8 with 1 row at 64 clients
+and 1,024 rows at 16 clients. Servers: this one (WORKERS = its 2 cores), the seed-style baseline, the
+trivial HTTP floor (bench/floor_server.py) in 1 and 2 processes, and the peers that are installed: the
+Azure ML inference server running the seed-style score.py (bench/seed_score.py), KServe's ModelServer
+(bench/kserve_peer.py; its JSON route is v1 :predict), MLServer (skipped with a note when absent).
+Prints markdown tables (every row, this server's fraction of the floor, this server against each
+other) and, with --out, writes them to a file. Every answer is checked against the network's labels.
 
-    python3 bench/run_bench.py                 # full run (GPU machine), ~2 minutes
-    python3 bench/run_bench.py --short         # seconds on CPU: both servers answer correctly?
+    python3 bench/run_bench.py --out bench/results-h200.md   # full run (GPU machine), a few minutes
+    python3 bench/run_bench.py --short                       # seconds on CPU: every server answers correctly?
 
-Exits non-zero on any wrong answer, any failed request, or (full run) a scenario with no answers.
+Exits non-zero on any wrong answer, any failed request, or a scenario with no answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import importlib.metadata
+import importlib.util
 import json
 import os
 import signal
@@ -58,40 +65,54 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int | None = None
 
 
 def start_server(
     name: str, command: Sequence[str], cwd: Path, env: dict[str, str], cpus: Sequence[int] | None, log_dir: Path
 ) -> Server:
     port = free_port()
+    metrics_port = free_port()
     log = log_dir / f"{name}.log"
-    full_env = {**os.environ, **env, "PORT": str(port), "SCORING_PRIMARY_KEY": KEY, "PYTHONUNBUFFERED": "1"}
+    full_env = {
+        **os.environ,
+        "METRICS_PORT": str(metrics_port),
+        **env,
+        "PORT": str(port),
+        "SCORING_PRIMARY_KEY": KEY,
+        "PYTHONUNBUFFERED": "1",
+    }
     pin = list(cpus) if cpus else None
+    # A server that takes its port on the command line writes it as {port}.
     process = subprocess.Popen(
-        list(command),
+        [part.replace("{port}", str(port)) for part in command],
         cwd=cwd,
         env=full_env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if pin else None,
     )
-    return Server(name, port, process, log)
+    return Server(name, port, process, log, metrics_port)
 
 
-def wait_ready(server: Server, timeout_s: float) -> None:
+def wait_ready(server: Server, timeout_s: float, path: str = "/ready") -> None:
     deadline = time.monotonic() + timeout_s
+    ready_in_a_row = 0
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise SystemExit(
                 f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}"
             )
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/ready", timeout=2) as reply:
-                if reply.status == 200:
-                    return
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=2) as reply:
+                ready_in_a_row = ready_in_a_row + 1 if reply.status == 200 else 0
         except OSError:
-            pass
-        time.sleep(0.2)
+            ready_in_a_row = 0
+        # Several worker processes share the port: each new connection may reach another one, so
+        # many answers in a row must be 200 before every worker is taken to be ready.
+        if ready_in_a_row >= 20:
+            return
+        time.sleep(0.02 if ready_in_a_row else 0.2)
     raise SystemExit(f"{server.name} was not ready within {timeout_s} s:\n{server.log.read_text()[-3000:]}")
 
 
@@ -174,9 +195,7 @@ METRICS = (
 
 def scrape(server: Server) -> dict[str, float]:
     """The server's own counters (batches, device-thread time, queue wait), to see what bounds a run."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/metrics", headers={"Authorization": f"Bearer {KEY}"}
-    )
+    request = urllib.request.Request(f"http://127.0.0.1:{server.metrics_port}/metrics")
     try:
         with urllib.request.urlopen(request, timeout=5) as reply:
             text = reply.read().decode()
@@ -210,182 +229,315 @@ def fmt(value: float, digits: int = 1) -> str:
     return "n/a" if value != value else f"{value:,.{digits}f}"
 
 
-def result_row(server: str, path: str, result: Result) -> str:
-    return (
-        f"| {server} | {path} | {result.clients} | {result.rows_per_request} | {fmt(result.rows_per_s, 0)} | "
-        f"{fmt(result.requests_per_s, 0)} | {fmt(result.percentile_ms(50), 2)} | {fmt(result.percentile_ms(99), 2)} | "
-        f"{result.errors} | {result.wrong} |"
-    )
+def kserve_v1_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
+    """KServe's own JSON route (v1 :predict, {"instances": [...]}) for the same rows as /score."""
+    requests = []
+    for v in range(variants):
+        start = (v * per_request * 13) % (rows.shape[0] - per_request)
+        body = json.dumps({"instances": rows[start : start + per_request].tolist()}).encode()
+        raw = http_request(f"/v1/models/{MODEL_NAME}:predict", body, KEY, "application/json")
+        requests.append(Request(raw, per_request, labels[start : start + per_request]))
+    return requests
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A server to measure: how to start it, and which scenarios it serves (by scenario key)."""
+
+    name: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    scenarios: tuple[str, ...]
+    answers: str  # "labels" (checked), "floor" (any 200) or "kserve" (its own JSON route)
+    ready_path: str = "/ready"
+
+
+@dataclass(frozen=True)
+class Shape:
+    key: str
+    title: str
+    path: str  # "json" or "binary"
+    clients: int
+    per_request: int
+
+
+def shapes(short: bool) -> list[Shape]:
+    if short:
+        return [
+            Shape("json-1x1", "JSON /score, 1 row, 1 client", "json", 1, 1),
+            Shape("json-8x4", "JSON /score, 8 rows, 4 clients", "json", 4, 8),
+            Shape("bin-1x2", "v2 binary, 1 row, 2 clients", "binary", 2, 1),
+            Shape("bin-16x2", "v2 binary uint8, 16 rows, 2 clients", "binary", 2, 16),
+        ]
+    return [
+        Shape("json-1x64", "JSON /score, 1 row, 64 clients", "json", 64, 1),
+        Shape("json-1x1", "JSON /score, 1 row, 1 client", "json", 1, 1),
+        Shape("json-64x64", "JSON /score, 64 rows, 64 clients", "json", 64, 64),
+        Shape("bin-1x64", "v2 binary uint8, 1 row, 64 clients", "binary", 64, 1),
+        Shape("bin-1024x16", "v2 binary uint8, 1,024 rows, 16 clients", "binary", 16, 1024),
+    ]
+
+
+def peer_specs(common_env: dict[str, str]) -> tuple[list[Spec], list[str]]:
+    """The real peers that are installed, and a note for each that is not."""
+    specs: list[Spec] = []
+    notes: list[str] = []
+    json_keys = ("json-1x64", "json-1x1", "json-64x64")
+    if importlib.util.find_spec("azureml_inference_server_http") is not None:
+        specs.append(
+            Spec(
+                "Azure ML inference server (seed-style score.py)",
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from azureml_inference_server_http.amlserver import run; sys.exit(run())",
+                    "--entry_script",
+                    str(REPO / "bench" / "seed_score.py"),
+                    "--model_dir",
+                    str(APP / "model"),
+                    "--port",
+                    "{port}",
+                    "--health_port",
+                    "{health_port}",
+                ],
+                REPO,
+                {**common_env, "AZUREML_MODEL_DIR": str(APP / "model")},
+                json_keys,
+                "labels",
+                "/",
+            )
+        )
+    else:
+        notes.append("azureml-inference-server-http is not installed: its rows are skipped")
+    if importlib.util.find_spec("kserve") is not None:
+        specs.append(
+            Spec(
+                "KServe ModelServer",
+                [sys.executable, str(REPO / "bench" / "kserve_peer.py")],
+                REPO,
+                common_env,
+                (*json_keys, "bin-1x64", "bin-1024x16"),
+                "kserve",
+                "/v2/health/ready",
+            )
+        )
+    else:
+        notes.append("kserve is not installed: its rows are skipped")
+    if importlib.util.find_spec("mlserver") is None:
+        notes.append("MLServer is not importable here: its rows are skipped")
+    else:
+        notes.append("MLServer is importable but has no runner in this bench yet: its rows are skipped")
+    return specs, notes
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--short", action="store_true", help="tiny counts on CPU: check both servers answer correctly")
+    parser.add_argument("--short", action="store_true", help="tiny counts on CPU: check every server answers correctly")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when visible; --short: cpu)")
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds before each scenario")
     parser.add_argument(
         "--style", default="float32repr", choices=["float32repr", "short"], help="number format of JSON bodies"
     )
-    parser.add_argument(
-        "--switch-interval", type=float, default=0.0, help="run the real server with sys.setswitchinterval(this)"
-    )
+    parser.add_argument("--no-peers", action="store_true", help="skip the Azure ML, KServe and MLServer peers")
+    parser.add_argument("--peers", action="store_true", help="run the peers in --short mode too")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     args = parser.parse_args()
 
     device = args.device or ("cpu" if args.short or not torch.cuda.is_available() else "cuda")
-    duration, warmup = (0.1, 0.02) if args.short else (args.duration, args.warmup)
+    # Short mode only checks answers; windows long enough that a busy CI machine still answers some.
+    duration, warmup = (0.4, 0.05) if args.short else (args.duration, args.warmup)
     cores = sorted(os.sched_getaffinity(0))
-    # Baseline on 2 cores, real server on 2 others, load generator on the rest -- when the
-    # machine has enough cores; a small CI machine just shares them (short mode checks answers only).
-    if len(cores) >= 8:
-        baseline_cpus, server_cpus, load_cpus = cores[0:2], cores[2:4], cores[4:]
+    # Every server on the same 2 cores, one server at a time; the load generator on the rest -- when
+    # the machine has enough cores. A small CI machine just shares them (short mode checks answers only).
+    if len(cores) >= 6:
+        server_cpus, load_cpus = cores[0:2], cores[2:]
     else:
-        baseline_cpus, server_cpus, load_cpus = None, None, None
+        server_cpus, load_cpus = None, None
     load_processes = len(load_cpus) if load_cpus else 2
 
-    # Short mode sends at most a few hundred distinct rows, so it looks at 1,000 spread digits, not all 10,000.
     rows, labels = clear_rows(device, 6000, every_nth=10 if args.short else 1)
     pixels = np.round(rows * 255).astype(np.uint8)
-    # The binary path sends uint8 pixels; the network's labels for those (scaled on the device).
     model = load_mlp(APP / "model" / WEIGHTS_FILE).to(device)
     with torch.inference_mode():
         pixel_labels = labels_from_logits_input(model, torch.from_numpy(pixels).to(device)).cpu().numpy()
     agree = pixel_labels == labels  # keep rows whose label survives 8-bit rounding, for one expected answer
     pixels, pixel_labels = pixels[agree], pixel_labels[agree]
-
-    json_shapes = [(1, 1), (1, 64), (64, 1), (64, 64)] if not args.short else [(1, 1), (4, 8)]
     variants = 4 if args.short else 16
-    json_sets = {per: json_requests(rows, labels, per, variants, args.style) for _, per in json_shapes}
-    binary_big = 16 if args.short else 1024
-    binary_clients = 2 if args.short else 16
+    plan = shapes(args.short)
+
+    def requests_for(shape: Shape, answers: str) -> list[Request]:
+        if shape.path == "binary":
+            return binary_requests(pixels, pixel_labels, shape.per_request, variants)
+        if answers == "kserve":
+            return kserve_v1_requests(rows, labels, shape.per_request, variants)
+        return json_requests(rows, labels, shape.per_request, variants, args.style)
 
     started = datetime.datetime.now(datetime.UTC)
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU only"
     common_env = {"DEVICE": device, "MNIST_DIGITS_DIR": os.environ.get("MNIST_DIGITS_DIR", "")}
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    baseline = start_server(
-        "baseline",
-        [sys.executable, str(REPO / "bench" / "baseline_server.py")],
-        REPO,
-        common_env,
-        baseline_cpus,
-        args.log_dir,
-    )
-    server_command = [sys.executable, "-m", "scoring"]
-    if args.switch_interval:
-        # The same server, with the interpreter's GIL switch interval shortened (an experiment:
-        # the device thread waits for the GIL after every device call while the event loop runs).
-        server_command = [
-            sys.executable,
-            "-c",
-            f"import runpy, sys; sys.setswitchinterval({args.switch_interval}); runpy.run_module('scoring', run_name='__main__')",
-        ]
-    real = start_server(
-        "server",
-        server_command,
-        APP,
-        {**common_env, "AUTH_ENABLED": "true", "DRAIN_SECONDS": "0", "MODEL_NAME": MODEL_NAME},
-        server_cpus,
-        args.log_dir,
-    )
-    results: dict[tuple[str, str, int, int], Result] = {}
-    breakdown: dict[tuple[str, str, int, int], str] = {}
-    try:
-        wait_ready(baseline, 180)
-        wait_ready(real, 180)
+    all_keys = tuple(shape.key for shape in plan)
+    json_keys = tuple(shape.key for shape in plan if shape.path == "json")
+    workers = str(len(server_cpus)) if server_cpus else ("1" if args.short else "2")
+    specs = [
+        Spec(
+            "this server",
+            [sys.executable, "-m", "scoring"],
+            APP,
+            {
+                **common_env,
+                "AUTH_ENABLED": "true",
+                "DRAIN_SECONDS": "0",
+                "MODEL_NAME": MODEL_NAME,
+                # One process per pinned core (the pod's two); one in short mode, where cores are shared.
+                "WORKERS": workers,
+            },
+            all_keys,
+            "labels",
+        ),
+        Spec(
+            "seed-style baseline",
+            [sys.executable, str(REPO / "bench" / "baseline_server.py")],
+            REPO,
+            common_env,
+            json_keys,
+            "labels",
+        ),
+        Spec(
+            "HTTP floor, 1 process",
+            [sys.executable, str(REPO / "bench" / "floor_server.py")],
+            REPO,
+            {"WORKERS": "1"},
+            all_keys,
+            "floor",
+            "/",
+        ),
+        Spec(
+            "HTTP floor, 2 processes",
+            [sys.executable, str(REPO / "bench" / "floor_server.py")],
+            REPO,
+            {"WORKERS": "2"},
+            all_keys,
+            "floor",
+            "/",
+        ),
+    ]
+    notes: list[str] = []
+    if args.peers or not (args.short or args.no_peers):
+        peers, notes = peer_specs(common_env)
+        specs += peers
+    elif not args.short:
+        notes.append("peers skipped (--no-peers)")
 
-        def measure(server: Server, key: tuple[str, str, int, int], scenario: Scenario, processes: int) -> None:
-            before, began = scrape(server), time.perf_counter()
-            results[key] = run_scenario(server.port, scenario, load_cpus, processes)
-            if server is real:
-                breakdown[key] = where_time_went(before, scrape(server), time.perf_counter() - began)
+    results: dict[tuple[str, str], Result] = {}
+    breakdown: dict[str, str] = {}
+    for spec in specs:
+        command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
+        log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
+        server = start_server(log_name, command, spec.cwd, spec.env, server_cpus, args.log_dir)
+        try:
+            wait_ready(server, 180, spec.ready_path)
+            for shape in plan:
+                if shape.key not in spec.scenarios:
+                    continue
+                answer = (
+                    "floor"
+                    if spec.answers == "floor"
+                    else "kserve-binary"
+                    if shape.path == "binary"
+                    else "kserve-v1"
+                    if spec.answers == "kserve"
+                    else "json-list"
+                )
+                scenario = Scenario(
+                    f"{spec.name} {shape.key}",
+                    requests_for(shape, spec.answers),
+                    shape.clients,
+                    duration,
+                    warmup,
+                    answer,
+                )
+                before, began = scrape(server), time.perf_counter()
+                results[(spec.name, shape.key)] = run_scenario(
+                    server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1
+                )
+                if spec.name == "this server":
+                    breakdown[shape.key] = where_time_went(before, scrape(server), time.perf_counter() - began)
+        finally:
+            stop(server)
 
-        for server in (baseline, real):
-            for clients, per in json_shapes:
-                scenario = Scenario(f"{server.name} json", json_sets[per], clients, duration, warmup, "json-list")
-                measure(server, (server.name, "json", clients, per), scenario, load_processes)
-        big = Scenario(
-            "binary",
-            binary_requests(pixels, pixel_labels, binary_big, variants),
-            binary_clients,
-            duration,
-            warmup,
-            "kserve-binary",
-        )
-        measure(real, ("server", "binary", binary_clients, binary_big), big, load_processes)
-        single = Scenario(
-            "binary single", binary_requests(pixels, pixel_labels, 1, variants), 1, duration, warmup, "kserve-binary"
-        )
-        measure(real, ("server", "binary", 1, 1), single, 1)
-    finally:
-        stop(baseline)
-        stop(real)
-
+    versions = [f"torch {torch.__version__}", f"numpy {np.__version__}", f"Python {sys.version.split()[0]}"]
+    for package in ("aiohttp", "orjson", "uvloop", "kserve", "azureml-inference-server-http"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions.append(f"{package} {importlib.metadata.version(package)}")
     lines = [
         f"## Benchmark: {device_name}, {started:%Y-%m-%d %H:%M} UTC",
         "",
-        f"torch {torch.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}; device {device}; "
-        f"servers pinned to {'2 cores each' if server_cpus else 'shared cores'}, load generator on "
+        f"{', '.join(versions)}; device {device}; every server pinned to "
+        f"{'the same 2 cores, one at a time' if server_cpus else 'shared cores'}, load generator on "
         f"{len(load_cpus) if load_cpus else 'shared'} cores; {duration:g} s measured after {warmup:g} s warm-up per scenario; "
-        f"JSON numbers in the {args.style!r} format"
-        + (f"; real server with sys.setswitchinterval({args.switch_interval})." if args.switch_interval else "."),
+        f"JSON numbers in the {args.style!r} format; this server with WORKERS={workers}.",
         "",
-        "| server | path | clients | rows/request | rows/s | requests/s | p50 ms | p99 ms | errors | wrong |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server | scenario | rows/s | requests/s | p50 ms | p99 ms | errors | wrong |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (server_name, path, _, _), result in results.items():
+    titles = {shape.key: shape.title for shape in plan}
+    for (name, key), result in results.items():
         lines.append(
-            result_row(
-                "seed-style baseline" if server_name == "baseline" else "this server",
-                path if path == "json" else "KServe v2 binary uint8",
-                result,
-            )
+            f"| {name} | {titles[key]} | {fmt(result.rows_per_s, 0)} | {fmt(result.requests_per_s, 0)} | "
+            f"{fmt(result.percentile_ms(50), 2)} | {fmt(result.percentile_ms(99), 2)} | {result.errors} | {result.wrong} |"
         )
     lines += [
         "",
-        "| JSON /score | clients | rows/request | rows/s vs baseline | p50 vs baseline | p99 vs baseline |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| scenario | this server req/s | floor 1 process | floor 2 processes | fraction of the 2-process floor |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    for clients, per in json_shapes:
-        ours, theirs = results[("server", "json", clients, per)], results[("baseline", "json", clients, per)]
-        ratio = ours.rows_per_s / theirs.rows_per_s if theirs.rows_per_s else float("nan")
-        p50 = ours.percentile_ms(50) / theirs.percentile_ms(50)
-        p99 = ours.percentile_ms(99) / theirs.percentile_ms(99)
-        lines.append(f"| | {clients} | {per} | {fmt(ratio, 2)}x | {fmt(p50, 2)}x | {fmt(p99, 2)}x |")
-    lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
-    for (_server, path, clients, per), note in breakdown.items():
-        lines.append(f"- {path}, {clients} clients x {per} rows: {note}")
-    if not args.short:
-        big_result = results[("server", "binary", binary_clients, binary_big)]
-        single_result = results[("server", "binary", 1, 1)]
-        checks = []
-        for per in (1, 64):
-            ours, theirs = results[("server", "json", 64, per)], results[("baseline", "json", 64, per)]
-            checks.append(
-                f"- JSON, 64 clients, {per} rows/request: {fmt(ours.rows_per_s / max(theirs.rows_per_s, 1e-9), 2)}x the baseline's rows/s "
-                f"(target >= 5x), p99 {fmt(ours.percentile_ms(99) / theirs.percentile_ms(99), 2)}x (target <= 2x)"
+    for shape in plan:
+        ours = results.get(("this server", shape.key))
+        one = results.get(("HTTP floor, 1 process", shape.key))
+        two = results.get(("HTTP floor, 2 processes", shape.key))
+        if ours is None or one is None or two is None:
+            continue
+        fraction = ours.requests_per_s / two.requests_per_s if two.requests_per_s else float("nan")
+        lines.append(
+            f"| {shape.title} | {fmt(ours.requests_per_s, 0)} | {fmt(one.requests_per_s, 0)} | "
+            f"{fmt(two.requests_per_s, 0)} | {fmt(fraction * 100, 1)} % |"
+        )
+    others = [spec.name for spec in specs if spec.answers != "floor" and spec.name != "this server"]
+    lines += [
+        "",
+        "| scenario | " + " | ".join(f"x {name} (rows/s)" for name in others) + " |",
+        "| --- | " + " | ".join("---" for _ in others) + " |",
+    ]
+    for shape in plan:
+        ours = results.get(("this server", shape.key))
+        if ours is None:
+            continue
+        cells = []
+        for name in others:
+            theirs = results.get((name, shape.key))
+            cells.append(
+                "–" if theirs is None or not theirs.rows_per_s else f"{fmt(ours.rows_per_s / theirs.rows_per_s, 2)}x"
             )
-        checks.append(
-            f"- binary uint8, 1,024 rows/request, 16 clients: {fmt(big_result.rows_per_s, 0)} rows/s (target >= 1,000,000)"
-        )
-        checks.append(
-            f"- binary single-row requests: p50 {fmt(single_result.percentile_ms(50), 2)} ms (target < 2), "
-            f"p99 {fmt(single_result.percentile_ms(99), 2)} ms (target < 5)"
-        )
-        lines += ["", "Targets:", *checks]
+        lines.append(f"| {shape.title} | " + " | ".join(cells) + " |")
+    lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
+    for shape_key, note in breakdown.items():
+        lines.append(f"- {titles[shape_key]}: {note}")
+    lines += [f"- note: {note}" for note in notes]
     text = "\n".join(lines)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
 
     failed = False
-    for key, result in results.items():
+    for (server_name, scenario_key), result in results.items():
         if result.wrong or result.errors or result.completed == 0:
             failed = True
             print(
-                f"FAILED {key}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}",
+                f"FAILED {server_name}, {titles[scenario_key]}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}",
                 file=sys.stderr,
             )
     return 1 if failed else 0

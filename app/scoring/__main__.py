@@ -1,5 +1,10 @@
 """`python3 -m scoring` (from app/): read the settings, listen, load the model, serve, drain.
 
+With WORKERS > 1 (default: the CPUs this process may use) this process is a small supervisor: it
+starts WORKERS serving processes that share the port through SO_REUSEPORT, each with its own device
+context, forwards SIGTERM to them and exits with the first failure; metrics are aggregated across them
+(scoring.metrics). With WORKERS=1 it serves itself.
+
 The port opens before init() runs so liveness (GET /) answers during a long model load while
 readiness stays 503; on SIGTERM readiness turns 503 at once, admitted requests finish (at most
 DRAIN_SECONDS), then the process exits 0.
@@ -8,24 +13,34 @@ DRAIN_SECONDS), then the process exits 0.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
-from typing import TYPE_CHECKING, TypedDict
+import urllib.request
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from scoring import logs
+from scoring.metrics import MULTIPROC_ENV
 from scoring.model_source import fetch_then_start
-from scoring.settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from scoring.server import ScoringServer
+from scoring.settings import Settings, SettingsError, load_settings, workers_from_env
 
 log = logging.getLogger("scoring")
+
+# Set by the supervisor for its workers: which one this is (worker 0 also serves the metrics port).
+WORKER_INDEX_ENV = "SCORING_WORKER_INDEX"
+
+# What an admitted request still gets once the drain is over, before aiohttp cancels its handler.
+# aiohttp's own default is 60 s, longer than any pod's grace period; a client that stalled its upload
+# through the whole drain must not hold the process past DRAIN_SECONDS.
+_AFTER_DRAIN_GRACE_S = 0.5
 
 
 def _export_for_entry_script(settings: Settings) -> None:
@@ -37,84 +52,151 @@ def _export_for_entry_script(settings: Settings) -> None:
     os.environ["MAX_BATCH_ROWS"] = str(settings.max_batch_rows)
 
 
-async def _drain(server: ScoringServer, deadline_s: float) -> None:
-    server.begin_drain()
-    until = time.monotonic() + deadline_s
-    while server.in_flight > 0 and time.monotonic() < until:
-        await asyncio.sleep(0.02)
-    if server.in_flight:
-        log.warning("drain deadline of %.0f s reached with %d requests in flight", deadline_s, server.in_flight)
-
-
-# What an admitted request still gets once the drain is over, before aiohttp cancels its handler.
-# aiohttp's own default is 60 s, longer than any pod's grace period; a client that stalled its upload
-# through the whole drain must not hold the process past DRAIN_SECONDS.
-_AFTER_DRAIN_GRACE_S = 0.5
-
-
-class _ShutdownTimeout(TypedDict, total=False):
-    """Keyword arguments for AppRunner or TCPSite: shutdown_timeout, or none where the other takes it."""
-
-    shutdown_timeout: float
-
-
-def _shutdown_timeout_options(timeout_s: float) -> tuple[_ShutdownTimeout, _ShutdownTimeout]:
-    """(AppRunner kwargs, TCPSite kwargs) carrying `timeout_s`: aiohttp 3.9 moved the shutdown
-    timeout from TCPSite to AppRunner; Debian's 3.8 and the image's 3.13 are both served."""
-    if "shutdown_timeout" in inspect.signature(web.AppRunner.__init__).parameters:
-        return {"shutdown_timeout": timeout_s}, {}
-    return {}, {"shutdown_timeout": timeout_s}
-
-
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, worker: int | None) -> int:
     # Imported here, after the settings were accepted: these pull in torch (seconds), and a
     # misconfigured pod should say what is wrong at once.
+    from scoring.connections import Connections, ReusePortSite, raise_open_file_limit
     from scoring.entry import EntryScriptError, load_entry_script
-    from scoring.server import ScoringServer
+    from scoring.metrics import Metrics
+    from scoring.pipeline import Pipeline
+    from scoring.server import Observer, build_app, build_metrics_app
 
     try:
         entry = load_entry_script(settings.entry_script)
     except EntryScriptError as exc:
-        log.error("%s", exc)
+        log.error("%s", exc, extra={"event": "start_failed"})
         return 1
-    server = ScoringServer(settings, entry)
+    metrics = Metrics()
+    pipeline = Pipeline(settings, entry, metrics)
+    connections = Connections(raise_open_file_limit(), metrics)
+    observer = Observer(metrics, connections, settings.log_requests)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
-    # instead of reading and discarding the rest of an upload for up to 10 s.
-    runner_options, site_options = _shutdown_timeout_options(_AFTER_DRAIN_GRACE_S)
+    # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
+    # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
+    # inflates Content-Encoding itself, counting every inflated byte against the budget.
     runner = web.AppRunner(
-        server.build_app(), access_log=None, handle_signals=False, lingering_time=0, **runner_options
+        build_app(pipeline, observer, settings.model_name),
+        access_log=None,
+        handle_signals=False,
+        lingering_time=0,
+        keepalive_timeout=settings.idle_timeout_s,
+        auto_decompress=False,
+        shutdown_timeout=_AFTER_DRAIN_GRACE_S,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, **site_options)
+    shared = worker is not None
+    site = ReusePortSite(runner, settings.host, settings.port, connections, reuse_port=shared)
     await site.start()
-    log.info("listening on %s:%d (auth %s)", settings.host, settings.port, "on" if settings.auth_enabled else "OFF")
+    metrics_runner: web.AppRunner | None = None
+    if not worker:  # the only process, or worker 0
+        metrics_runner = web.AppRunner(
+            build_metrics_app(metrics, pipeline),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=_AFTER_DRAIN_GRACE_S,
+        )
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, settings.host, settings.metrics_port).start()
+    log.info(
+        "listening",
+        extra={
+            "event": "listening",
+            "port": settings.port,
+            "metrics_port": settings.metrics_port if metrics_runner else None,
+            "auth": settings.auth_enabled,
+            "worker": worker,
+            "pid": os.getpid(),
+        },
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # With MODEL_URI, the registered model version is fetched and verified first (retried until it loads).
-    model = loop.create_task(fetch_then_start(settings.model_source, settings.model_dir, server.start_model))
+    model = loop.create_task(fetch_then_start(settings.model_source, settings.model_dir, pipeline.start_model))
     stopper = loop.create_task(stop.wait())
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if model.done() and (error := model.exception()) is not None:
-        log.error("entry script init() failed: %s: %s", type(error).__name__, error)
+        log.error("entry script init() failed: %s: %s", type(error).__name__, error, extra={"event": "start_failed"})
         code = 1
     else:
         await stopper
-        log.info("SIGTERM: draining (at most %.0f s)", settings.drain_seconds)
-        await _drain(server, settings.drain_seconds)
+        log.info("SIGTERM: draining", extra={"event": "draining", "deadline_s": settings.drain_seconds})
+        pipeline.begin_drain()
+        until = time.monotonic() + settings.drain_seconds
+        while observer.in_flight > 0 and time.monotonic() < until:
+            await asyncio.sleep(0.02)
+        if observer.in_flight:
+            log.warning("drain deadline reached", extra={"event": "drain_deadline", "in_flight": observer.in_flight})
     model.cancel()
     await runner.cleanup()
-    await server.close()
-    log.info("stopped")
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
+    await pipeline.close()
+    log.info("stopped", extra={"event": "stopped", "code": code})
     return code
 
 
+def supervise(settings: Settings, env: Mapping[str, str]) -> int:
+    """Starts settings.workers serving processes on the shared port and waits for them."""
+    metrics_dir = tempfile.mkdtemp(prefix="scoring-metrics-", dir="/tmp")
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for index in range(settings.workers):
+        child_env = {**env, "WORKERS": "1", WORKER_INDEX_ENV: str(index), MULTIPROC_ENV: metrics_dir}
+        children.append(subprocess.Popen([sys.executable, "-m", "scoring"], env=child_env))
+        if index == 0 and settings.model_source is not None:
+            # The first worker fetches the registered model; the others start once it is in place and
+            # find it there (model_source skips a verified file) instead of downloading it again.
+            _wait_ready(settings, children[0], lambda: stopping)
+    log.info(
+        "supervising", extra={"event": "supervising", "workers": settings.workers, "pids": [c.pid for c in children]}
+    )
+    code = 0
+    try:
+        while any(child.poll() is None for child in children):
+            for child in children:
+                status = child.poll()
+                if status is not None and status != 0 and not stopping:
+                    # One worker failed (bad entry script, init() failure): the pod must not half-serve.
+                    code = code or status
+                    forward(signal.SIGTERM, None)
+            time.sleep(0.1)
+        for child in children:
+            code = code or (child.returncode or 0)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return code
+
+
+def _wait_ready(settings: Settings, child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> None:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}/ready"
+    while child.poll() is None and not stopping():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+
+
 class _DropMalformedHttp(logging.Filter):
-    """aiohttp before 3.9 logs every malformed request from a client as an ERROR with a traceback;
-    those are answered 400 and are the client's problem, so keep them out of the server's error log."""
+    """aiohttp logs some malformed requests from a client with a traceback; those are answered 400
+    and are the client's problem, so keep them out of the server's error log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -122,9 +204,15 @@ class _DropMalformedHttp(logging.Filter):
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure()
     logging.getLogger("aiohttp.server").addFilter(_DropMalformedHttp())
+    worker_raw = os.environ.get(WORKER_INDEX_ENV, "")
+    worker = int(worker_raw) if worker_raw.isdigit() else None
     try:
+        if worker is None and workers_from_env(os.environ) > 1:
+            # The supervisor never touches the device, so it does not import torch to detect one; the
+            # settings are still checked here, so a misconfigured pod fails at once with the message.
+            return supervise(load_settings(os.environ, lambda: "cpu"), os.environ)
         settings = load_settings(os.environ)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -138,14 +226,8 @@ def main() -> int:
     try:
         import uvloop  # a faster event loop where installed (it is in the image)
     except ImportError:
-        pass
-    else:
-        # uvloop/__init__.py imports __version__ from here without exporting it (not in __all__).
-        from uvloop._version import __version__ as uvloop_version
-
-        log.info("using uvloop %s", uvloop_version)
-        return uvloop.run(serve(settings))
-    return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, worker))
+    return uvloop.run(serve(settings, worker))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,9 @@ compared in constant time over bytes."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 
-from aiohttp import web
-
-from scoring.errors import json_error
+from scoring.errors import Unauthorized
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scoring"'}
 
@@ -24,20 +23,19 @@ class Authenticator:
             matched |= hmac.compare_digest(presented, key)
         return matched
 
-    def reject(self, request: web.Request) -> web.Response | None:
-        """None when the request may proceed, else the 401 to send."""
+    def check(self, headers: Mapping[str, str]) -> None:
+        """Returns when the request may proceed, else raises the 401."""
         if not self.enabled:
-            return None
-        header = request.headers.get("Authorization")
+            return
+        header = headers.get("Authorization")
         if header is None:
-            return json_error(
-                401, 'missing Authorization header; send "Authorization: Bearer <key>"', CHALLENGE, close=True
+            raise Unauthorized(
+                'missing Authorization header; send "Authorization: Bearer <key>"', headers=CHALLENGE, close=True
             )
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
-            return json_error(401, 'malformed Authorization header; expected "Bearer <key>"', CHALLENGE, close=True)
+            raise Unauthorized('malformed Authorization header; expected "Bearer <key>"', headers=CHALLENGE, close=True)
         # surrogateescape keeps undecodable header bytes as they arrived, so they simply fail to match.
         presented = credential.strip().encode("utf-8", "surrogateescape")
         if not self._matches(presented):
-            return json_error(401, "invalid key", CHALLENGE, close=True)
-        return None
+            raise Unauthorized("invalid key", headers=CHALLENGE, close=True)

@@ -1,12 +1,14 @@
-"""The dynamic batcher: many requests, one call of the entry script's run_batch.
+"""The dynamic batcher: many requests' arrays, one call of the entry script's run_batch.
 
-Handlers hand over raw request bytes (JSON /score bodies) or a function that builds the array in the
-device thread (KServe tensors) and await a future. One asyncio task collects whatever is queued, up to MAX_BATCH_ROWS, waiting up to
-MAX_BATCH_WAIT_MS only while admitted bodies are still arriving (so a lone client never waits), and
-runs the batch on the single device thread: the JSON bodies are decoded there together with
-decode_scoring_bodies (on the GPU when DEVICE is cuda), valid rows are concatenated, run_batch is
-called once per input dtype, and each request gets exactly its own labels, in order. A bad body
-fails only its own request. The event loop never parses JSON or touches tensors.
+It knows arrays only: no JSON, no HTTP, no row length. The pipeline submits a decoded, validated
+array (n, ...) and awaits its labels. One asyncio task collects whatever is queued, up to
+MAX_BATCH_ROWS, waiting up to MAX_BATCH_WAIT_MS only while admitted bodies are still arriving (so a
+lone client never waits), concatenates arrays of the same dtype and row shape, and calls run_batch
+once per group. Small batches run on the event loop itself (a thread hand-off costs more than the
+model); larger ones on the single device thread. Each request gets exactly its own labels.
+
+A batch that fails is retried split in halves, down to single requests, so only the request that
+makes run_batch fail gets the 500; every other request of the batch is answered.
 """
 
 from __future__ import annotations
@@ -14,61 +16,52 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.admission import Admission
-from scoring.decode import DecodeError, decode_scoring_bodies
-from scoring.entry import RunBatch
 from scoring.metrics import Metrics
 
-ROW_LENGTH = 784
-# Seed-format rows are about 16 KB of JSON text (784 numbers such as 0.3294117748737335); the batch
-# and admission budgets count a JSON body as this many bytes per row until it is decoded.
-JSON_BYTES_PER_ROW = 16_000
+log = logging.getLogger("scoring")
 
-Prepare = Callable[[], np.ndarray]
-
-
-def json_row_estimate(body_size: int) -> int:
-    return max(1, -(-body_size // JSON_BYTES_PER_ROW))
+RunBatch = Callable[[np.ndarray], object]
 
 
 class BatchError(RuntimeError):
-    """run_batch failed or broke its contract; every request of that batch gets a 500 naming it."""
+    """run_batch failed or broke its contract for this request's rows."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     future: asyncio.Future[np.ndarray]
-    cost_rows: int
+    rows: np.ndarray
     enqueued_at: float
-    body: bytes | None = None
-    prepare: Prepare | None = None
 
 
 class Batcher:
     def __init__(
         self,
         run_batch: RunBatch,
-        executor: ThreadPoolExecutor,
-        device: str,
+        executor: Executor,
         max_batch_rows: int,
         max_wait_s: float,
-        admission: Admission,
         metrics: Metrics,
+        arriving: Callable[[], int] = lambda: 0,
+        on_batch: Callable[[int, float], None] = lambda rows, seconds: None,
+        inline_rows: int = 0,
     ) -> None:
         self._run_batch = run_batch
         self._executor = executor
-        self._device = device
         self._max_rows = max_batch_rows
         self._max_wait_s = max_wait_s
-        self._admission = admission
         self._metrics = metrics
+        self._arriving = arriving
+        self._on_batch = on_batch
+        self._inline_rows = inline_rows
         self._queue: collections.deque[_Job] = collections.deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,22 +79,12 @@ class Batcher:
                 job.future.set_exception(BatchError("the server is shutting down"))
         self._queue.clear()
 
-    def submit_json(self, body: bytes) -> asyncio.Future[np.ndarray]:
-        """A /score body, decoded later in the device thread together with its batch."""
-        return self._submit(_Job(self._new_future(), json_row_estimate(len(body)), time.perf_counter(), body=body))
-
-    def submit_prepared(self, cost_rows: int, prepare: Prepare) -> asyncio.Future[np.ndarray]:
-        """An array built in the device thread (e.g. a KServe JSON tensor); prepare may raise ValueError."""
-        return self._submit(_Job(self._new_future(), cost_rows, time.perf_counter(), prepare=prepare))
-
-    def _new_future(self) -> asyncio.Future[np.ndarray]:
-        return asyncio.get_running_loop().create_future()
-
-    def _submit(self, job: _Job) -> asyncio.Future[np.ndarray]:
-        self._queue.append(job)
-        self._metrics.queue_depth.set(len(self._queue))
+    def submit(self, rows: np.ndarray) -> asyncio.Future[np.ndarray]:
+        """rows: a validated (n, ...) array; the future gets n labels, or a BatchError."""
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Job(future, rows, time.perf_counter()))
         self._wakeup.set()
-        return job.future
+        return future
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -112,11 +95,17 @@ class Batcher:
             started = time.perf_counter()
             for job in batch:
                 self._metrics.queue_seconds.observe(started - job.enqueued_at)
+            rows = sum(job.rows.shape[0] for job in batch)
             try:
-                results = await loop.run_in_executor(self._executor, self._process, batch)
+                if rows <= self._inline_rows:
+                    results = self._process(batch)
+                else:
+                    results = await loop.run_in_executor(self._executor, self._process, batch)
             except Exception as exc:  # the worker itself failed: answer every request, keep serving
                 results = [BatchError(f"batch failed: {type(exc).__name__}: {exc}")] * len(batch)
-            self._metrics.device_seconds.observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._metrics.device_seconds.observe(elapsed)
+            self._on_batch(rows, elapsed)
             for job, result in zip(batch, results):
                 if job.future.done():  # the handler gave up (deadline or client gone)
                     continue
@@ -135,16 +124,16 @@ class Batcher:
         while rows < self._max_rows:
             if self._queue:
                 job = self._queue[0]
-                if batch and rows + job.cost_rows > self._max_rows:
+                if batch and rows + job.rows.shape[0] > self._max_rows:
                     break
                 self._queue.popleft()
                 if job.future.done():  # cancelled while queued: skip its work entirely
                     continue
                 batch.append(job)
-                rows += job.cost_rows
+                rows += job.rows.shape[0]
                 continue
             remaining = deadline - time.perf_counter()
-            if self._admission.arriving == 0 or remaining <= 0:
+            if self._arriving() == 0 or remaining <= 0:
                 break
             self._wakeup.clear()
             try:
@@ -154,56 +143,48 @@ class Batcher:
         self._metrics.queue_depth.set(len(self._queue))
         return batch
 
-    # ---- everything below runs in the device thread ----
+    # ---- below: the device thread (or the event loop, for small batches) ----
 
     def _process(self, batch: Sequence[_Job]) -> list[np.ndarray | BaseException]:
         results: list[np.ndarray | BaseException] = [BatchError("not scored")] * len(batch)
-        arrays: list[np.ndarray | None] = [None] * len(batch)
-        json_positions = [i for i, job in enumerate(batch) if job.body is not None]
-        if json_positions:
-            bodies = [batch[i].body or b"" for i in json_positions]
-            for i, decoded in zip(json_positions, decode_scoring_bodies(bodies, ROW_LENGTH, self._device)):
-                if isinstance(decoded, DecodeError):
-                    results[i] = decoded
-                else:
-                    arrays[i] = decoded
+        groups: dict[tuple[np.dtype[np.generic], tuple[int, ...]], list[int]] = {}
         for i, job in enumerate(batch):
-            if job.prepare is not None:
-                try:
-                    arrays[i] = job.prepare()
-                except ValueError as exc:
-                    results[i] = exc
+            groups.setdefault((job.rows.dtype, job.rows.shape[1:]), []).append(i)
         # One run_batch per input dtype: the predictor scales uint8 pixels itself, and converting
         # them here would quadruple the bytes copied to the device.
-        for dtype in (np.float32, np.uint8):
-            members = [i for i, a in enumerate(arrays) if a is not None and a.dtype == dtype]
-            if members:
-                self._score_group(members, arrays, results)
+        for members in groups.values():
+            self._score(members, [batch[i].rows for i in members], results)
         return results
 
-    def _score_group(
-        self, members: list[int], arrays: list[np.ndarray | None], results: list[np.ndarray | BaseException]
-    ) -> None:
-        parts = [arrays[i] for i in members]
-        valid = [p for p in parts if p is not None]
-        counts = [p.shape[0] for p in valid]
-        rows = valid[0] if len(valid) == 1 else np.concatenate(valid)
+    def _score(self, members: list[int], parts: list[np.ndarray], results: list[np.ndarray | BaseException]) -> None:
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         try:
-            labels = np.asarray(self._run_batch(rows))
-        except Exception as exc:
-            error = BatchError(f"run_batch failed: {type(exc).__name__}: {exc}")
-            for i in members:
-                results[i] = error
-            return
-        if labels.shape != (rows.shape[0],):
-            error = BatchError(
-                f"run_batch returned labels of shape {labels.shape} for {rows.shape[0]} rows; expected one label per row"
-            )
-            for i in members:
-                results[i] = error
+            labels = self._call(rows)
+        except BatchError as error:
+            if len(members) > 1:
+                # Isolate the culprit: each half is scored on its own, so innocent requests succeed.
+                half = len(members) // 2
+                self._score(members[:half], parts[:half], results)
+                self._score(members[half:], parts[half:], results)
+                return
+            results[members[0]] = error
             return
         self._metrics.batch_rows.observe(rows.shape[0])
         self._metrics.rows_scored.inc(rows.shape[0])
-        offsets = np.cumsum([0, *counts])
-        for position, i in enumerate(members):
-            results[i] = labels[offsets[position] : offsets[position + 1]]
+        start = 0
+        for i, part in zip(members, parts):
+            end = start + part.shape[0]
+            results[i] = labels[start:end]
+            start = end
+
+    def _call(self, rows: np.ndarray) -> np.ndarray:
+        try:
+            labels = np.asarray(self._run_batch(rows))
+        except Exception as exc:
+            log.error("run_batch failed on %d rows: %s: %s", rows.shape[0], type(exc).__name__, exc)
+            raise BatchError(f"run_batch failed: {type(exc).__name__}: {exc}") from None
+        if labels.shape != (rows.shape[0],):
+            raise BatchError(
+                f"run_batch returned labels of shape {labels.shape} for {rows.shape[0]} rows; expected one label per row"
+            )
+        return labels

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 import torch
 
-DEFAULT_ROW_LENGTH = 784
+from scoring.model import ROW_LENGTH as DEFAULT_ROW_LENGTH
 
 
 class DecodeError(ValueError):
@@ -69,6 +69,48 @@ def _loads(body: bytes, loads: JsonLoads) -> Any:  # Any: a JSON document
         raise DecodeError(f"body is not valid JSON: {error.msg} at byte {error.pos}") from None
     except RecursionError:
         raise DecodeError("body is not valid JSON: nested too deeply") from None
+    except ValueError as error:
+        # Python refuses integer literals over 4,300 digits (int_max_str_digits) with a plain ValueError;
+        # no such number fits a float32, so it is the client's error like any other bad number.
+        raise DecodeError(f"body holds a number that cannot be read: {error}") from None
+
+
+def min_row_bytes(row_length: int) -> int:
+    """The fewest bytes a valid row takes: row_length one-digit numbers, their commas, the brackets."""
+    return 2 * row_length + 1
+
+
+# Bodies below this size cannot build enough Python objects to matter; the structural check skips them.
+_STRUCTURE_CHECK_BYTES = 64 << 10
+
+
+def check_structure(body: bytes, row_length: int = DEFAULT_ROW_LENGTH) -> None:
+    """Refuses, before any Python object is built, a body whose punctuation cannot be a valid batch.
+
+    A valid body has one '[' per row plus one, rows of row_length numbers (so fewer commas than
+    numbers), and each row takes at least min_row_bytes. `{"data": [[], [], ...]}` or one row of
+    millions of numbers would otherwise make the JSON parser build gigabytes of lists first.
+    Counting bytes runs at memory speed and holds no objects.
+    """
+    if len(body) < _STRUCTURE_CHECK_BYTES:
+        return
+    opens = body.count(b"[")
+    most_rows = len(body) // min_row_bytes(row_length) + 1
+    if opens - 1 > most_rows:
+        raise DecodeError(
+            f"body has {opens} '[' but {len(body)} bytes hold at most {most_rows} rows of {row_length} numbers; "
+            f'expected {{"data": [[{row_length} numbers], ...]}}'
+        )
+    rows = max(opens - 1, 1)
+    commas = body.count(b",")
+    if commas >= rows * row_length + 8:
+        raise DecodeError(
+            f"body has {commas} commas, more than {rows} rows of {row_length} numbers hold; "
+            f'expected {{"data": [[{row_length} numbers], ...]}}'
+        )
+    # Objects and strings have no place in a valid batch beyond the one {"data": ...}.
+    if body.count(b"{") > 8 or body.count(b'"') > 32:
+        raise DecodeError('body holds objects or strings beyond {"data": ...}; expected rows of numbers only')
 
 
 def _describe(value: Any) -> str:  # Any: an element of a JSON document
@@ -155,6 +197,7 @@ def decode_scoring_body(body: bytes, row_length: int = DEFAULT_ROW_LENGTH) -> np
     """One request body -> C-contiguous float32 array (n, row_length); raises DecodeError."""
     if not body.strip():
         raise DecodeError('body is empty: expected JSON like {"data": [[...], ...]}')
+    check_structure(body, row_length)
     doc = _loads(body, _FAST_LOADS)
     return _rows_from_document(doc, body, row_length)
 
@@ -428,6 +471,22 @@ def decode_scoring_bodies(
 ) -> list[np.ndarray | DecodeError]:
     """Many bodies -> one result per body, in order: the rows, or the DecodeError for that body."""
     blobs = [bytes(body) for body in bodies]
+    refused: dict[int, DecodeError] = {}
+    for i, blob in enumerate(blobs):
+        try:
+            check_structure(blob, row_length)
+        except DecodeError as error:
+            refused[i] = error
+    if refused:
+        # Refused bodies never reach either parser; the rest are decoded as usual.
+        rest = [i for i in range(len(blobs)) if i not in refused]
+        decoded = decode_scoring_bodies([blobs[i] for i in rest], row_length, device) if rest else []
+        merged: list[np.ndarray | DecodeError] = [
+            refused[i] if i in refused else DecodeError("") for i in range(len(blobs))
+        ]
+        for i, result in zip(rest, decoded):
+            merged[i] = result
+        return merged
     parser = _parser_for(device)
     if parser is None or sum(len(blob) for blob in blobs) < GPU_MIN_BATCH_BYTES:
         return [_decode_or_error(blob, row_length) for blob in blobs]

@@ -2,7 +2,9 @@
 
 `init()` is called once before the server reports ready; `run(raw_data: str)` scores one request
 body, exactly as the seed's score.py did. An optional `run_batch(rows)` (float32 or uint8 array of
-shape (n, 784) -> one label per row) lets the server batch many requests into one device call.
+shape (n, row_length) -> one label per row) lets the server batch many requests into one device call.
+An optional `signature` (a scoring.signature.Signature, or a function returning one) says what the
+model takes; without it the default model's signature applies.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from scoring.model import SIGNATURE as DEFAULT_SIGNATURE
+from scoring.signature import Signature
 
 RunBatch = Callable[[np.ndarray], Sequence[int] | np.ndarray]
 
@@ -29,6 +34,7 @@ class EntryScript:
     init: Callable[[], object]
     run: Callable[[str], object]
     run_batch: RunBatch | None
+    signature: Signature
 
     @property
     def batched(self) -> bool:
@@ -64,4 +70,26 @@ def load_entry_script(path: Path) -> EntryScript:
             f"entry script {path} must define {' and '.join(missing)}() (the Azure ML init()/run(raw_data) contract)"
         )
     run_batch = getattr(module, "run_batch", None)
-    return EntryScript(path=path, init=init, run=run, run_batch=run_batch if callable(run_batch) else None)
+    return EntryScript(
+        path=path,
+        init=init,
+        run=run,
+        run_batch=run_batch if callable(run_batch) else None,
+        signature=_signature(module, path),
+    )
+
+
+def _signature(module: ModuleType, path: Path) -> Signature:
+    declared = getattr(module, "signature", None)
+    if declared is None:
+        return DEFAULT_SIGNATURE
+    try:
+        value = declared() if callable(declared) and not isinstance(declared, Signature) else declared
+    except Exception as exc:
+        raise EntryScriptError(f"entry script {path}: signature() failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(value, Signature):
+        raise EntryScriptError(
+            f"entry script {path}: signature must be a scoring.signature.Signature (or a function returning one), "
+            f"got {type(value).__name__}"
+        )
+    return value

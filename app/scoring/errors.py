@@ -1,25 +1,91 @@
-"""Every error the server sends is JSON {"error": "..."} naming the problem, including aiohttp's
-own 404/405/413 and anything unexpected (500): clients never have to parse HTML."""
+"""Typed errors carrying their HTTP status, mapped to JSON in one place (`json_errors`).
+
+Every layer below HTTP raises a ServiceError subclass; nothing returns a Response to mean "no".
+Every error body is JSON {"error": "..."} naming the problem, including aiohttp's own 404/405/413 and
+anything unexpected (500): clients never have to parse HTML, and no traceback of a client's mistake
+reaches the log.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 log = logging.getLogger("scoring")
 
 
+class ServiceError(Exception):
+    """An answer other than success: status, message for the client, headers, and a metrics reason."""
+
+    status = 500
+    reason = "error"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, close: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+        # True when the body was not (fully) read: closing is cheaper than draining a refused upload.
+        self.close = close
+
+
+class BadRequest(ServiceError):
+    status, reason = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, reason = 401, "unauthorized"
+
+
+class NotFound(ServiceError):
+    status, reason = 404, "not_found"
+
+
+class RequestTimeout(ServiceError):
+    status, reason = 408, "read_timeout"
+
+
+class TooLarge(ServiceError):
+    status, reason = 413, "too_large"
+
+
+class UnsupportedMedia(ServiceError):
+    status, reason = 415, "unsupported_media"
+
+
+class Unavailable(ServiceError):
+    """Not ready, draining, or over a budget: the client should retry (on another replica)."""
+
+    status, reason = 503, "unavailable"
+
+    def __init__(self, message: str, retry_after_s: int, *, reason: str = "unavailable", close: bool = False) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)}, close=close)
+        self.reason = reason
+
+
+class DeadlineExceeded(ServiceError):
+    status, reason = 504, "deadline"
+
+
+class ScoringFailed(ServiceError):
+    """The entry script failed on input the server accepted: the server's problem, not the client's."""
+
+    status, reason = 500, "scoring_failed"
+
+
 def json_error(status: int, message: str, headers: dict[str, str] | None = None, close: bool = False) -> web.Response:
     response = web.Response(
-        status=status, body=json.dumps({"error": message}).encode(), content_type="application/json", headers=headers
+        status=status, body=orjson.dumps({"error": message}), content_type="application/json", headers=headers
     )
     if close:
-        # The body was not (fully) read; closing is cheaper than draining an upload we refused.
         response.force_close()
     return response
+
+
+def error_response(error: ServiceError) -> web.Response:
+    return json_error(error.status, error.message, error.headers, error.close)
 
 
 def _describe(exc: web.HTTPException, request: web.Request) -> str:
@@ -37,6 +103,8 @@ def _describe(exc: web.HTTPException, request: web.Request) -> str:
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ServiceError as error:
+        return error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -46,12 +114,3 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         # Logged with the traceback for operators; the client learns only that it was not its fault.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal server error; the request was not scored (see the server log)")
-
-
-def first_refusal(*refusals: web.Response | None) -> web.Response | None:
-    """The first refusal that is not None. (`a or b` is wrong here: an aiohttp Response is a
-    mapping with no items, so it is falsy.)"""
-    for refusal in refusals:
-        if refusal is not None:
-            return refusal
-    return None

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from scoring.signature import Signature
+
 ROW_LENGTH = 784
 HIDDEN = 100
 CLASSES = 10
@@ -224,3 +226,7 @@ class Predictor:
             self._host_out[:count].copy_(self._device_out[:count], non_blocking=True)
         self._stream.synchronize()
         return self._host_out[:count].numpy().copy()
+
+
+# What this network takes and gives (scoring/signature.py); score.py hands it to the server.
+SIGNATURE = Signature(row_length=ROW_LENGTH)

@@ -5,6 +5,7 @@ reads its own variables, as Azure ML entry scripts do)."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,16 @@ class Settings:
     retry_after_s: int
     # None: serve model_dir as it is (local runs, tests); else fetch the registered version into it first.
     model_source: ModelSource | None = None
+    # The Prometheus port (never the public one): the Kubernetes side scrapes this constant.
+    metrics_port: int = 9102
+    # A connection without a complete request head for this long (idle, silent or trickling) is closed.
+    idle_timeout_s: float = 15.0
+    # Batches of at most this many rows run on the event loop, without a hand-off to the device thread.
+    inline_batch_rows: int = 16
+    # Serving processes sharing the port (SO_REUSEPORT), each with its own device context.
+    workers: int = 1
+    # One JSON log line per request.
+    log_requests: bool = True
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -129,6 +140,19 @@ def _path(env: Mapping[str, str], names: tuple[str, ...], default: Path) -> Path
     if path.is_absolute():
         return path
     return path.resolve() if path.exists() else APP_DIR / path
+
+
+def workers_from_env(env: Mapping[str, str]) -> int:
+    """WORKERS alone, read before the rest (the supervisor decides on it without importing torch)."""
+    return _int(env, "WORKERS", _available_cpus(), 1, 256)
+
+
+def _available_cpus() -> int:
+    """The CPUs this process may run on (the pod's CPU set, not the node's count), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _default_device() -> str:
@@ -253,6 +277,11 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         drain_seconds=_seconds(env, "DRAIN_SECONDS", 20.0, 0.0),
         retry_after_s=_int(env, "RETRY_AFTER_S", 1, 0, 3600),
         model_source=_model_source(env, model_dir),
+        metrics_port=_int(env, "METRICS_PORT", 9102, 0, 65535),
+        idle_timeout_s=_seconds(env, "IDLE_TIMEOUT_S", 15.0, 0.001),
+        inline_batch_rows=_int(env, "INLINE_BATCH_ROWS", 16, 0),
+        workers=workers_from_env(env),
+        log_requests=_bool(env, "LOG_REQUESTS", True),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(

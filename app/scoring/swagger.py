@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scoring.settings import Settings
-
-ROW_LENGTH = 784
+from scoring.signature import Signature
 
 # JSON Schema fragments are heterogeneous nested dicts; Any is the honest type for them.
 Schema = dict[str, Any]
@@ -23,7 +22,8 @@ def _text(description: str, example: str) -> Schema:
     return {"description": description, "content": {"text/plain": {"schema": {"type": "string", "example": example}}}}
 
 
-def openapi_document(settings: Settings) -> Schema:
+def openapi_document(settings: Settings, signature: Signature) -> Schema:
+    row_length = signature.row_length
     name = settings.model_name
     secured: list[dict[str, list[str]]] = [{"bearer": []}] if settings.auth_enabled else []
     auth_errors = {"401": _error("Missing or invalid key (WWW-Authenticate: Bearer)")} if settings.auth_enabled else {}
@@ -55,11 +55,11 @@ def openapi_document(settings: Settings) -> Schema:
                             "minItems": 1,
                             "items": {
                                 "type": "array",
-                                "minItems": ROW_LENGTH,
-                                "maxItems": ROW_LENGTH,
+                                "minItems": row_length,
+                                "maxItems": row_length,
                                 "items": {"type": "number"},
                             },
-                            "description": f"Rows of {ROW_LENGTH} finite pixel values in [0, 1]",
+                            "description": f"Rows of {row_length} finite pixel values in [0, 1]",
                         }
                     },
                 },
@@ -82,13 +82,13 @@ def openapi_document(settings: Settings) -> Schema:
                                 "type": "object",
                                 "required": ["name", "shape", "datatype"],
                                 "properties": {
-                                    "name": {"type": "string", "enum": ["input"]},
+                                    "name": {"type": "string", "enum": [signature.input_name]},
                                     "shape": {
                                         "type": "array",
                                         "items": {"type": "integer"},
-                                        "example": [1, ROW_LENGTH],
+                                        "example": [1, row_length],
                                     },
-                                    "datatype": {"type": "string", "enum": ["FP32", "UINT8"]},
+                                    "datatype": {"type": "string", "enum": list(signature.input_datatypes)},
                                     "parameters": {
                                         "type": "object",
                                         "properties": {"binary_data_size": {"type": "integer"}},
@@ -102,7 +102,7 @@ def openapi_document(settings: Settings) -> Schema:
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    "name": {"type": "string", "enum": ["label"]},
+                                    "name": {"type": "string", "enum": [signature.output_name]},
                                     "parameters": {
                                         "type": "object",
                                         "properties": {"binary_data": {"type": "boolean"}},
@@ -155,9 +155,6 @@ def openapi_document(settings: Settings) -> Schema:
             },
             "/swagger.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}
-            },
-            "/metrics": {
-                "get": {"summary": "Prometheus metrics", "responses": {"200": _text("Prometheus text format", "")}}
             },
             "/v2": {
                 "get": {

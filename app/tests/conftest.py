@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -79,10 +80,18 @@ class Server:
     def score(self, rows: np.ndarray, key: str | None = PRIMARY_KEY) -> Reply:
         return self.request("POST", "/score", seed_body(rows), key=key)
 
+    @property
+    def metrics_port(self) -> int:
+        return int(self.env["METRICS_PORT"])
+
+    def metrics_text(self) -> Reply:
+        """GET /metrics on the metrics port (never served on the public one)."""
+        return Server(self.metrics_port, self.process, self.log_path, self.env).request("GET", "/metrics", key=None)
+
     def metric(self, name: str, labels: str = "") -> float:
         """The value of one sample from /metrics, e.g. metric("scoring_rows_total")."""
         wanted = f"{name}{{{labels}}}" if labels else name
-        for line in self.request("GET", "/metrics", key=None).body.decode().splitlines():
+        for line in self.metrics_text().body.decode().splitlines():
             if line.startswith(wanted + " "):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
@@ -119,19 +128,29 @@ def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
             "DEVICE": os.environ.get("DEVICE", "cpu"),
             "HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
+            # One serving process unless a test asks for more (each loads torch: seconds, ~300 MB).
+            "WORKERS": "1",
         }
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
 
 
-def launch(tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server:
+def launch(
+    tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready: bool = True, nofile: int | None = None
+) -> Server:
+    """nofile: the server's hard (and soft) open-file limit, for tests of running out of descriptors."""
     port = free_port()
-    env = server_env({"PORT": str(port), **(overrides or {})})
+    env = server_env({"PORT": str(port), "METRICS_PORT": str(free_port()), **(overrides or {})})
     log_path = tmp_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "scoring"],
+            cwd=APP_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile)),
         )
     server = Server(port, process, log_path, env)
     deadline = time.monotonic() + 90
@@ -175,7 +194,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 class MakeServer(Protocol):
-    def __call__(self, overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server: ...
+    def __call__(
+        self, overrides: Mapping[str, str] | None = None, wait_ready: bool = True, nofile: int | None = None
+    ) -> Server: ...
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +204,8 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeServer
     """Starts extra servers with given env overrides; all are stopped when the module ends."""
     started: list[Server] = []
 
-    def make(overrides: Mapping[str, str] | None = None, wait_ready: bool = True) -> Server:
-        running = launch(tmp_path_factory.mktemp("server"), overrides, wait_ready)
+    def make(overrides: Mapping[str, str] | None = None, wait_ready: bool = True, nofile: int | None = None) -> Server:
+        running = launch(tmp_path_factory.mktemp("server"), overrides, wait_ready, nofile)
         started.append(running)
         return running
 

@@ -1,5 +1,6 @@
-"""Backpressure: admission is decided from Content-Length before the body is read, a full budget
-answers 503 + Retry-After at once, cut-off uploads give back what they reserved, and under a
+"""Backpressure: admission is decided from Content-Length before the body is read (against what
+admitted requests really hold), a full budget answers 503 + Retry-After at once, stalled uploads hold
+only what they sent, cut-off uploads give back what they held, and under a
 bounded flood the server's memory stays flat while every accepted request is answered correctly."""
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ def tight(make_server: MakeServer) -> Server:
     return make_server({"MAX_BODY_BYTES": str(MAX_BODY), "MAX_PENDING_BYTES": str(BUDGET), "RETRY_AFTER_S": "3"})
 
 
-def hold_upload(port: int, declared: int) -> socket.socket:
-    """Sends the headers and a little of a body, then stalls: the request holds its reservation."""
+def hold_upload(port: int, declared: int, sent: int = 0) -> socket.socket:
+    """Sends the headers and `sent` bytes of a body, then stalls: the request holds what it sent."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(raw_request("POST", "/score", b"", {"Content-Length": str(declared)}) + b'{"data": [[')
+    sock.sendall(
+        raw_request("POST", "/score", b"", {"Content-Length": str(declared)}) + b'{"data": [[' + b"0," * (sent // 2)
+    )
     return sock
 
 
@@ -41,21 +44,37 @@ def wait_for_metric(server: Server, name: str, predicate: Callable[[float], bool
 def test_full_budget_refuses_before_reading_and_cut_offs_release(
     tight: Server, heldout: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    holders = [hold_upload(tight.port, MAX_BODY) for _ in range(4)]
+    # Four uploads that really sent 900 KB each hold 3.6 MB of the 4 MiB budget.
+    holders = [hold_upload(tight.port, MAX_BODY, sent=900_000) for _ in range(4)]
     try:
-        assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v >= BUDGET) == BUDGET
+        assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v >= 3_600_000) >= 3_600_000
         # Only headers are sent: the refusal must come without the body ever being read.
         started = time.monotonic()
-        reply = raw_exchange(tight.port, raw_request("POST", "/score", b"", {"Content-Length": "1000"}))
+        reply = raw_exchange(tight.port, raw_request("POST", "/score", b"", {"Content-Length": str(MAX_BODY)}))
         assert reply is not None and reply.status == 503
         assert reply.header("Retry-After") == "3"
         assert "capacity" in reply.json()["error"]
         assert time.monotonic() - started < 1.0
+        # A small request still fits what is left.
+        assert tight.score(heldout[0][:2]).status == 200
     finally:
         for sock in holders:
             sock.close()  # cut off mid-upload
     assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v == 0) == 0
     assert tight.score(heldout[0][:2]).status == 200
+
+
+def test_stalled_uploads_hold_only_what_they_sent(tight: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+    # Four uploads declaring MAX_BODY_BYTES each (the whole budget) that then stall hold almost nothing.
+    holders = [hold_upload(tight.port, MAX_BODY) for _ in range(4)]
+    try:
+        assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v > 0) < 1000
+        for _ in range(5):
+            assert tight.score(heldout[0][:2]).status == 200
+    finally:
+        for sock in holders:
+            sock.close()
+    assert wait_for_metric(tight, "scoring_pending_bytes", lambda v: v == 0) == 0
 
 
 def test_bounded_flood_keeps_memory_flat_and_answers_correctly(

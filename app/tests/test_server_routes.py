@@ -136,7 +136,10 @@ def test_swagger_describes_the_routes_the_server_really_has(server: Server) -> N
     document = reply.json()
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
-    assert {"/", "/ready", "/score", "/swagger.json", "/metrics", "/v2/models/mnist/infer"} <= set(paths)
+    assert {"/", "/ready", "/score", "/swagger.json", "/v2/models/mnist/infer"} <= set(paths)
+    # /metrics lives on its own port, never on the public one.
+    assert "/metrics" not in paths
+    assert server.request("GET", "/metrics", key=None).status == 404
     assert paths["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ScoringRequest"
     }
@@ -152,7 +155,7 @@ def test_metrics_count_requests_rows_and_batches(server: Server, heldout: tuple[
     before_ok = server.metric("scoring_requests_total", 'route="/score",status="200"')
     before_batches = server.metric("scoring_batch_rows_count")
     assert server.score(heldout[0][:7]).status == 200
-    reply = server.request("GET", "/metrics", key=None)
+    reply = server.metrics_text()
     content_type = reply.header("Content-Type")
     assert reply.status == 200 and content_type is not None and content_type.startswith("text/plain")
     text = reply.body.decode()

@@ -1,4 +1,5 @@
-"""The benchmark's short mode runs both servers on CPU and fails on any wrong answer."""
+"""The benchmark's short mode runs this server, the baseline and the HTTP floor on CPU and fails on any
+wrong answer."""
 
 from __future__ import annotations
 
@@ -22,16 +23,22 @@ def test_short_run_gets_correct_answers_from_both_servers(tmp_path: Path) -> Non
         [sys.executable, str(BENCH / "run_bench.py"), "--short", "--log-dir", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    table = [line for line in done.stdout.splitlines() if line.startswith(("| seed-style baseline", "| this server"))]
-    assert len(table) == 6
+    table = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith(("| seed-style baseline", "| this server", "| HTTP floor"))
+    ]
+    # This server and both floors on all four short scenarios, the baseline on its two JSON ones.
+    assert len(table) == 14, done.stdout
     for line in table:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        answered_rows_per_s, errors, wrong = float(cells[4].replace(",", "")), cells[8], cells[9]
+        answered_rows_per_s, errors, wrong = float(cells[2].replace(",", "")), cells[6], cells[7]
         assert answered_rows_per_s > 0 and errors == "0" and wrong == "0", line
+    assert "fraction of the 2-process floor" in done.stdout
 
 
 WRONG_SERVER = textwrap.dedent(

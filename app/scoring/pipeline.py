@@ -1,0 +1,211 @@
+"""The one request pipeline both protocols share: gate, admit, read, decode, submit, await, deadline.
+
+Protocol modules (azureml.py, v2.py) translate HTTP into a call here and the result back into HTTP;
+everything between -- readiness and auth, the byte and row budgets, reading (and inflating) the body,
+decoding it off the event loop when it is large, the batcher, the scoring deadline -- happens here,
+once, in this order. Failures are raised as typed errors (scoring.errors) and become JSON in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import numpy as np
+from aiohttp import web
+
+from scoring.admission import Admission, Reservation
+from scoring.auth import Authenticator
+from scoring.batching import Batcher, BatchError
+from scoring.body import overloaded, read_body
+from scoring.decode import DecodeError
+from scoring.entry import EntryScript
+from scoring.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
+from scoring.metrics import Metrics
+from scoring.settings import Settings
+
+log = logging.getLogger("scoring")
+
+T = TypeVar("T")
+
+# Errors a user's run() raises while parsing what the client sent (the seed's json.loads, the
+# ['data'] lookup, np.array of mixed types): the client's fault, so 400 rather than 500.
+CLIENT_ERRORS = (ValueError, KeyError, TypeError, IndexError)
+
+# Bodies up to this size are decoded on the event loop (microseconds with orjson); larger ones in the
+# decode thread, so one large or hostile body never stalls the loop or the device thread.
+INLINE_DECODE_BYTES = 64 << 10
+# Python objects built while decoding a JSON body take about twice its size; that transient is held
+# against the byte budget while the decode runs.
+DECODE_TRANSIENT_FACTOR = 2
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, entry: EntryScript, metrics: Metrics) -> None:
+        self.settings = settings
+        self.entry = entry
+        self.signature = entry.signature
+        self.metrics = metrics
+        self.admission = Admission(settings.max_pending_bytes, settings.max_pending_rows)
+        self.auth = Authenticator(settings.keys, settings.auth_enabled)
+        # One thread owns the device: init(), run() and every large batch run there, one at a time.
+        self.device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device")
+        # Large bodies are decoded here, never on the device thread, so a slow decode delays no batch.
+        self.decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        self.batcher: Batcher | None = None
+        self.ready = False
+        self.draining = False
+
+    # ---- lifecycle ----
+
+    async def start_model(self) -> None:
+        """Runs the script's init() on the device thread; the pipeline is ready when it returns."""
+        started = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(self.device, self.entry.init)
+        if self.entry.run_batch is not None:
+            admission = self.admission
+            self.batcher = Batcher(
+                self.entry.run_batch,
+                self.device,
+                self.settings.max_batch_rows,
+                self.settings.max_batch_wait_s,
+                self.metrics,
+                arriving=lambda: admission.arriving,
+                on_batch=admission.rate.record,
+                inline_rows=self.settings.inline_batch_rows,
+            )
+            self.batcher.start()
+        self.ready = True
+        mode = "batched through run_batch" if self.batcher else "unbatched through run()"
+        log.info(
+            "model ready",
+            extra={"event": "ready", "seconds": round(time.perf_counter() - started, 3), "mode": mode},
+        )
+
+    def begin_drain(self) -> None:
+        """Readiness turns 503 at once; requests already admitted still finish."""
+        self.draining = True
+        self.ready = False
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.stop()
+        self.device.shutdown(wait=False)
+        self.decoder.shutdown(wait=False)
+
+    @property
+    def batched(self) -> bool:
+        return self.batcher is not None
+
+    # ---- the stages ----
+
+    def check_ready(self) -> None:
+        retry = self.settings.retry_after_s
+        if self.draining:
+            raise Unavailable("server is shutting down; retry on another replica", retry, close=True)
+        if not self.ready:
+            raise Unavailable("model is still loading; retry shortly", retry, close=True)
+
+    def gate(self, request: web.Request) -> None:
+        """The checks every scoring request passes before its body is read: readiness, then auth."""
+        self.check_ready()
+        self.auth.check(request.headers)
+
+    @asynccontextmanager
+    async def admitted(self, request: web.Request) -> AsyncIterator[Reservation]:
+        """Holds the request's share of the budgets until it is answered, however it ends."""
+        reservation = self.admission.reservation()
+        try:
+            yield reservation
+        finally:
+            reservation.release()
+            self.metrics.pending_bytes.set(self.admission.bytes)
+
+    async def read(self, request: web.Request, reservation: Reservation) -> bytes:
+        s = self.settings
+        return await read_body(request, reservation, s.max_body_bytes, s.body_read_timeout_s, s.retry_after_s)
+
+    async def decode(
+        self,
+        reservation: Reservation,
+        decode: Callable[[bytes], T],
+        body: bytes,
+        precheck: Callable[[bytes], None] | None = None,
+    ) -> T:
+        """decode(body) inline when small, else in the decode thread; DecodeError becomes a 400.
+
+        precheck (cheap, on the event loop) refuses a body before the decoding transient is reserved.
+        """
+        try:
+            if len(body) <= INLINE_DECODE_BYTES:
+                return decode(body)
+            if precheck is not None:
+                precheck(body)
+            transient = DECODE_TRANSIENT_FACTOR * len(body)
+            if not reservation.add_bytes(transient):
+                raise overloaded(self.settings.retry_after_s, "pending byte budget")
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self.decoder, decode, body)
+            finally:
+                reservation.release_bytes(transient)
+        except DecodeError as error:
+            raise BadRequest(str(error)) from None
+
+    def admit_rows(self, reservation: Reservation, rows: int) -> None:
+        """Reserves the rows, or refuses when they would not finish in time or the row budget is full."""
+        s = self.settings
+        expected = self.admission.queue_seconds(rows)
+        if expected > s.scoring_timeout_s:
+            raise Unavailable(
+                f"server is overloaded: about {expected:.1f} s of queued work exceeds the {s.scoring_timeout_s:g} s "
+                "deadline (SCORING_TIMEOUT_S); retry shortly",
+                s.retry_after_s,
+                reason="deadline_forecast",
+            )
+        if not reservation.add_rows(rows):
+            raise overloaded(s.retry_after_s, "pending row budget")
+        self.metrics.pending_rows.set(self.admission.rows)
+
+    async def score(self, reservation: Reservation, rows: np.ndarray) -> np.ndarray:
+        """The labels for these validated rows, through the batcher, within SCORING_TIMEOUT_S."""
+        assert self.batcher is not None
+        self.admit_rows(reservation, rows.shape[0])
+        return await self._await(self.batcher.submit(rows))
+
+    async def run_script(self, text: str) -> object:
+        """The seed's path: the script's run(raw_data) on the device thread, one request at a time."""
+        future = asyncio.get_running_loop().run_in_executor(self.device, self.entry.run, text)
+        try:
+            return await self._await(future)
+        except ServiceError:
+            raise
+        except CLIENT_ERRORS as exc:
+            raise BadRequest(f"the entry script rejected the input: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            log.error("run() failed: %s: %s", type(exc).__name__, exc)
+            raise ScoringFailed(f"the entry script failed: {type(exc).__name__}: {exc}") from None
+
+    async def run_script_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Validated rows through a run()-only script, which speaks only the seed's JSON."""
+        values = rows.astype(np.float32) / 255.0 if rows.dtype == np.uint8 else rows
+        result = await self.run_script(json.dumps({"data": values.tolist()}))
+        labels = np.asarray(result, dtype=np.int64).reshape(-1)
+        if labels.shape[0] != rows.shape[0]:
+            raise ScoringFailed(f"the entry script returned {labels.shape[0]} labels for {rows.shape[0]} rows")
+        return labels
+
+    async def _await(self, future: asyncio.Future[T]) -> T:
+        try:
+            return await asyncio.wait_for(future, self.settings.scoring_timeout_s)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"scoring did not finish within {self.settings.scoring_timeout_s:g} s (SCORING_TIMEOUT_S)"
+            ) from None
+        except BatchError as exc:
+            raise ScoringFailed(f"scoring failed: {exc}") from None

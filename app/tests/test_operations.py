@@ -1,0 +1,91 @@
+"""What operators rely on: request ids, one JSON log line per request, metrics on their own port and
+summed across worker processes, and the deadline forecast refusing work that could not finish in time."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from conftest import FIXTURES, PRIMARY_KEY, MakeServer, Server, seed_body
+
+
+def log_lines(server: Server) -> list[dict[str, object]]:
+    lines = []
+    for line in server.log().splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_request_ids_are_echoed_or_generated_and_logged(server: Server, heldout: tuple[np.ndarray, np.ndarray]) -> None:
+    body = seed_body(heldout[0][:1])
+    given = server.request("POST", "/score", body, headers={"x-request-id": "req-abc-1"})
+    assert given.status == 200 and given.header("x-request-id") == "req-abc-1"
+    azure = server.request("POST", "/score", body, headers={"x-ms-client-request-id": "ms-42"})
+    assert azure.header("x-request-id") == "ms-42"
+    fresh = server.request("GET", "/", key=None).header("x-request-id") or ""
+    assert len(fresh) == 32 and all(ch in "0123456789abcdef" for ch in fresh)
+    refused = server.request("POST", "/score", body, key="wrong", headers={"x-request-id": "bad-key-7"})
+    assert refused.status == 401 and refused.header("x-request-id") == "bad-key-7"
+
+    lines = {line.get("request_id"): line for line in log_lines(server) if line.get("event") == "request"}
+    logged = lines["req-abc-1"]
+    assert (logged["method"], logged["route"], logged["status"], logged["rows"]) == ("POST", "/score", 200, 1)
+    assert isinstance(logged["ms"], float)
+    assert lines["bad-key-7"]["status"] == 401
+    events = {line.get("event") for line in log_lines(server)}
+    assert {"listening", "ready"} <= events
+    text = server.log()
+    assert PRIMARY_KEY not in text and "0.329411" not in text  # never the key, never the body
+
+
+def test_workers_share_the_port_and_metrics_are_summed(
+    make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    server = make_server({"WORKERS": "2"})
+    # Each new connection may reach either worker: both must answer ready before traffic starts.
+    deadline = time.monotonic() + 60
+    in_a_row = 0
+    while in_a_row < 20:
+        assert time.monotonic() < deadline, "both workers never became ready"
+        in_a_row = in_a_row + 1 if server.request("GET", "/ready", key=None).status == 200 else 0
+    rows, labels = heldout
+    body = seed_body(rows[:4])
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: server.request("POST", "/score", body), range(40)))
+    assert all(r.status == 200 and r.json() == replies[0].json() for r in replies)
+    assert np.mean(np.array(replies[0].json()) == labels[:4]) >= 0.75
+    workers = {line.get("pid") for line in log_lines(server) if line.get("event") == "listening"}
+    assert len(workers) == 2
+    # Counted in whichever process answered, reported once for the pod.
+    assert server.metric("scoring_requests_total", 'route="/score",status="200"') == 40
+    assert server.metric("scoring_rows_total") == 160
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(30) == 0
+
+
+def test_work_that_cannot_finish_in_time_is_refused_at_once(
+    make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    server = make_server(
+        {
+            "ENTRY_SCRIPT": str(FIXTURES / "slow_batch_score.py"),
+            "SLOW_BATCH_S": "0.2",
+            "SCORING_TIMEOUT_S": "1",
+            "MAX_BATCH_ROWS": "8",
+            "INLINE_BATCH_ROWS": "0",
+        }
+    )
+    body = seed_body(heldout[0][:8])
+    assert server.request("POST", "/score", body).status == 200  # measures the rate: about 40 rows/s
+    with ThreadPoolExecutor(32) as pool:
+        replies = list(pool.map(lambda _: server.request("POST", "/score", body), range(64)))
+    statuses = [r.status for r in replies]
+    refused = [r for r in replies if r.status == 503]
+    assert refused, statuses
+    assert all("SCORING_TIMEOUT_S" in r.json()["error"] and r.header("Retry-After") for r in refused)
+    # Admitted work finished within its deadline: nothing timed out.
+    assert set(statuses) <= {200, 503}, statuses
