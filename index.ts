@@ -16,11 +16,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
 import { readStackSettings } from "./components/config";
+import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
 import { EntryPoint } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { ModelIdentity } from "./components/modelIdentity";
+import { Monitoring } from "./components/monitoring";
 import {
   DEVICE_PLUGIN_MIRROR,
   DEVICE_PLUGIN_UPSTREAM,
@@ -31,6 +33,7 @@ import { mirrorBuild, ProjectImage } from "./components/projectImage";
 import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
 import { estimateGpuCost } from "./cost/estimate";
+import { estimateMonitoringCost } from "./cost/monitoringEstimate";
 
 const SCORING_REPOSITORY = "scoring";
 
@@ -57,6 +60,16 @@ export = async () => {
       location: settings.region.location,
     }).summary,
   );
+  // ... and what the monitoring adds (ingestion estimate, its assumptions stated in the line).
+  pulumi.log.info(
+    estimateMonitoringCost({
+      gpuNodeCount: settings.gpuPool.nodeCount,
+      gpusPerNode: settings.gpuPool.gpusPerNode,
+      systemNodeCount: settings.kubernetes.systemNodeCount,
+      replicas: settings.replicas.count,
+      managedGrafana: settings.monitoring.managedGrafana,
+    }).summary,
+  );
 
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,
@@ -79,6 +92,7 @@ export = async () => {
     repositories: [
       SCORING_REPOSITORY,
       DEVICE_PLUGIN_MIRROR.repository,
+      DCGM_EXPORTER_MIRROR.repository,
       ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
     ],
     // A token of the registry's own audience: ACR's /oauth2/exchange accepts it even where policy
@@ -95,6 +109,11 @@ export = async () => {
     push,
     ...DEVICE_PLUGIN_MIRROR,
     build: mirrorBuild(DEVICE_PLUGIN_UPSTREAM),
+  });
+  const dcgmExporterImage = new ProjectImage("dcgm-exporter-image", {
+    push,
+    ...DCGM_EXPORTER_MIRROR,
+    build: mirrorBuild(DCGM_EXPORTER_UPSTREAM),
   });
   // The entry point's images, mirrored the same way (entryPointImages.ts says why and where from).
   const entryImages = Object.fromEntries(
@@ -130,6 +149,7 @@ export = async () => {
     adminGroupObjectId: settings.access.clusterAdminGroupObjectId,
     apiServerAuthorizedIpRanges: settings.access.apiServerAuthorizedIpRanges,
     deployerAksToken: () => authorization.getClientTokenOutput({ endpoint: AKS_SERVER_APP_ID }).token,
+    monitoring: { logAnalyticsWorkspaceId: workspace.logAnalyticsWorkspaceId },
   });
 
   // Who the scoring pods are when they fetch the registered model: trusted only for their service account.
@@ -197,6 +217,32 @@ export = async () => {
     { providers: [cluster.provider] },
   );
 
+  const monitoring = new Monitoring(
+    "monitoring",
+    {
+      resourceGroupName,
+      location: settings.region.location,
+      namePrefix: settings.region.namePrefix,
+      subscriptionId: deployer.subscriptionId,
+      logAnalyticsWorkspaceId: workspace.logAnalyticsWorkspaceId,
+      clusterId: cluster.clusterId,
+      clusterName: cluster.clusterName,
+      gpuNodeSelector: cluster.gpuNodeSelector,
+      dcgmExporterImage: dcgmExporterImage.imageRef,
+      scoring: {
+        namespace: settings.service.namespace,
+        replicas: settings.replicas.count,
+        gpuNodeCount: settings.gpuPool.nodeCount,
+      },
+      alerts: {
+        p99LatencySeconds: settings.monitoring.p99LatencySeconds,
+        email: settings.monitoring.alertEmail,
+      },
+      grafana: settings.monitoring.managedGrafana ? { adminObjectId: deployer.objectId } : undefined,
+    },
+    { providers: [cluster.provider] },
+  );
+
   return {
     resourceGroupName,
     workspaceName: workspace.workspaceName,
@@ -212,6 +258,10 @@ export = async () => {
     modelIdentityClientId: modelIdentity.clientId,
     imageRef: image.imageRef,
     devicePluginImageRef: devicePluginImage.imageRef,
+    dcgmExporterImageRef: dcgmExporterImage.imageRef,
+    azureMonitorWorkspaceId: monitoring.azureMonitorWorkspaceId,
+    prometheusQueryEndpoint: monitoring.prometheusQueryEndpoint,
+    ...(monitoring.grafanaEndpoint === undefined ? {} : { grafanaEndpoint: monitoring.grafanaEndpoint }),
     namespace: service.namespaceName,
     scoringUri: service.scoringUri,
     // Off the public path by default (issue 11): then there is no public URI to give.

@@ -199,6 +199,24 @@ export const configSchema = {
     description:
       "Route /swagger.json on the public endpoint; off by default, so only scoring, health and v2 routes are public.",
   },
+  alertEmail: {
+    type: "string",
+    default: "",
+    description:
+      "E-mail address Azure Monitor notifies (through an action group) when an alert fires; empty: alerts show in the Azure portal only.",
+  },
+  alertP99LatencySeconds: {
+    type: "number",
+    default: 0.5,
+    description:
+      "Seconds: the ScoringP99LatencyHigh alert fires when the p99 latency of scoring requests stays above this for 10 minutes.",
+  },
+  managedGrafana: {
+    type: "boolean",
+    default: false,
+    description:
+      "Create an Azure Managed Grafana (Standard) workspace reading the cluster's Prometheus metrics, to import monitoring/dashboard.json into; it bills by the hour (docs/observability.md).",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSchema;

@@ -146,6 +146,7 @@ export class DcgmExporter extends pulumi.ComponentResource {
                 runAsNonRoot: true,
                 runAsUser: DCGM_EXPORTER_UID,
                 runAsGroup: DCGM_EXPORTER_UID,
+                seccompProfile: { type: "RuntimeDefault" },
               },
               containers: [
                 {

@@ -63,6 +63,8 @@ export interface GpuClusterArgs {
    * (AKS_SERVER_APP_ID); called once the cluster and its grants exist, so the token is fresh then.
    */
   readonly deployerAksToken: () => pulumi.Output<string>;
+  /** When given, the Container Insights agent (to this Log Analytics workspace) and the managed Prometheus collector run. */
+  readonly monitoring?: { readonly logAnalyticsWorkspaceId: pulumi.Input<string> };
 }
 
 /** The Entra application every AKS cluster's API server accepts tokens for (the "AKS AAD server"). */
@@ -118,16 +120,16 @@ export class GpuCluster extends pulumi.ComponentResource {
         dnsPrefix: `${args.namePrefix}-aks`,
         kubernetesVersion: args.kubernetesVersion,
         enableRBAC: true,
+        // Workload identity (issue 12): the OIDC issuer publishes the keys Entra ID checks service-account
+        // tokens against, and the webhook hands labelled pods a projected token and their identity's client id.
+        oidcIssuerProfile: { enabled: true },
+        securityProfile: { workloadIdentity: { enabled: true } },
         // See the header: Azure ML's extension needs local accounts; without it they are off.
         disableLocalAccounts: args.workspace === undefined,
         aadProfile: { managed: true, enableAzureRBAC: true },
         ...(args.apiServerAuthorizedIpRanges.length > 0
           ? { apiServerAccessProfile: { authorizedIPRanges: [...args.apiServerAuthorizedIpRanges] } }
           : {}),
-        // Workload identity (issue 12): the OIDC issuer publishes the keys Entra ID checks service-account
-        // tokens against, and the webhook hands labelled pods a projected token and their identity's client id.
-        oidcIssuerProfile: { enabled: true },
-        securityProfile: { workloadIdentity: { enabled: true } },
         identity: { type: containerservice.ResourceIdentityType.SystemAssigned },
         sku: { name: "Base", tier: "Free" },
         agentPoolProfiles: [
@@ -157,6 +159,22 @@ export class GpuCluster extends pulumi.ComponentResource {
           upgradeChannel: containerservice.UpgradeChannel.Patch,
           nodeOSUpgradeChannel: containerservice.NodeOSUpgradeChannel.NodeImage,
         },
+        // Observability (monitoring.ts holds the data collection rules that say what these send): the
+        // Container Insights agent with managed-identity auth, and the managed Prometheus collector.
+        ...(args.monitoring === undefined
+          ? {}
+          : {
+              addonProfiles: {
+                omsagent: {
+                  enabled: true,
+                  config: {
+                    logAnalyticsWorkspaceResourceID: args.monitoring.logAnalyticsWorkspaceId,
+                    useAADAuth: "true",
+                  },
+                },
+              },
+              azureMonitorProfile: { metrics: { enabled: true } },
+            }),
       },
       parent,
     );

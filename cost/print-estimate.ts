@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { estimateGpuCost } from "./estimate";
+import { estimateMonitoringCost } from "./monitoringEstimate";
 import { gpuCostInputOf, stackSettingsFromFiles } from "./stackConfig";
 
 function main(argv: readonly string[]): number {
@@ -21,9 +22,18 @@ function main(argv: readonly string[]): number {
     return 1;
   }
   // The program's own parser: a stack the preview would refuse is refused here too, with its words.
-  const input = gpuCostInputOf(stackSettingsFromFiles(root, stack));
-  const estimate = estimateGpuCost(input);
-  process.stdout.write(`### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n`);
+  const settings = stackSettingsFromFiles(root, stack);
+  const estimate = estimateGpuCost(gpuCostInputOf(settings));
+  const monitoring = estimateMonitoringCost({
+    gpuNodeCount: settings.gpuPool.nodeCount,
+    gpusPerNode: settings.gpuPool.gpusPerNode,
+    systemNodeCount: settings.kubernetes.systemNodeCount,
+    replicas: settings.replicas.count,
+    managedGrafana: settings.monitoring.managedGrafana,
+  });
+  process.stdout.write(
+    `### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n\n${monitoring.summary}\n`,
+  );
   return 0;
 }
 

@@ -112,6 +112,9 @@ export function devStackConfig(): Record<string, string> {
   return { ...raw } as Record<string, string>;
 }
 
+/** The principal of a Managed Grafana workspace's system-assigned identity, as Azure would report it. */
+export const MOCK_GRAFANA_PRINCIPAL_ID = "grafana-principal-oid";
+
 function azureName(args: pulumi.runtime.MockResourceArgs): string {
   const inputs = args.inputs as Record<string, unknown>;
   // A child resource's own name field, if given; otherwise Pulumi-style auto-naming from the logical name.
@@ -156,6 +159,22 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
       state.clientId = MOCK.modelIdentityClientId;
       state.principalId = MOCK.modelIdentityPrincipalId;
       state.tenantId = MOCK.tenantId;
+    }
+    if (args.type === "azure-native:monitor:AzureMonitorWorkspace") {
+      state.metrics = {
+        internalId: `mac_${name}`,
+        prometheusQueryEndpoint: `https://${name}.${String(inputs.location)}.prometheus.monitor.azure.com`,
+      };
+    }
+    if (args.type === "azure-native:dashboard:Grafana") {
+      state.identity = {
+        ...(inputs.identity as Record<string, unknown>),
+        principalId: MOCK_GRAFANA_PRINCIPAL_ID,
+      };
+      state.properties = {
+        ...(inputs.properties as Record<string, unknown>),
+        endpoint: `https://${name}.grafana.azure.com`,
+      };
     }
     if (args.type === "azure-native:storage:Blob") {
       state.url = `https://${String(inputs.accountName)}.blob.core.windows.net/${String(inputs.containerName)}/${name}`;

@@ -28,6 +28,7 @@ const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setT
 const IMAGE_NAMES = [
   "scoring-image-build",
   "nvidia-device-plugin-image-build",
+  "dcgm-exporter-image-build",
   // The entry point's mirrors (issue 11) need only the registry too.
   ...Object.keys(ENTRY_POINT_IMAGES).map((key) => `entry-image-${key}-build`),
 ];

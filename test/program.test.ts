@@ -226,7 +226,7 @@ const pluginRepo = (): string => `${loginServer()}/nvidia/k8s-device-plugin`;
 
 describe("NVIDIA device plugin", () => {
   it("runs in kube-system as in NVIDIA's v0.20.0 static manifest, tolerating the GPU taint", () => {
-    const ds = findOne(run.resources, T.daemonSet);
+    const ds = findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset");
     assert.equal(get(ds, "metadata.namespace"), "kube-system");
     const spec = get(ds, "spec.template.spec") as Record<string, unknown>;
     assert.equal(spec.priorityClassName, "system-node-critical");
@@ -248,7 +248,10 @@ describe("NVIDIA device plugin", () => {
 
   it("has a read-only root filesystem, writing only to the kubelet's device-plugins hostPath", () => {
     const ctr = (
-      get(findOne(run.resources, T.daemonSet), "spec.template.spec.containers") as Record<string, unknown>[]
+      get(
+        findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset"),
+        "spec.template.spec.containers",
+      ) as Record<string, unknown>[]
     )[0];
     assert.deepEqual(get(ctr, "securityContext"), {
       allowPrivilegeEscalation: false,
@@ -261,7 +264,7 @@ describe("NVIDIA device plugin", () => {
   });
 
   it("runs NVIDIA's pinned v0.20.0 mirrored into the project's registry, by the mirror's digest", () => {
-    const ds = findOne(run.resources, T.daemonSet);
+    const ds = findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset");
     const ctr = (get(ds, "spec.template.spec.containers") as Record<string, unknown>[])[0];
     assert.equal(ctr.image, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
     const mirror = imageNamed("nvidia-device-plugin-image");
@@ -305,8 +308,8 @@ describe("images in the project's registry", () => {
   });
 
   it("pushes every image with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
-    // The scoring image, the device plugin mirror and the entry point's mirrors.
-    assert.equal(images().length, 2 + Object.keys(ENTRY_POINT_IMAGES).length);
+    // The scoring image, the device plugin and DCGM exporter mirrors, and the entry point's mirrors.
+    assert.equal(images().length, 3 + Object.keys(ENTRY_POINT_IMAGES).length);
     for (const image of images()) {
       const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
       assert.equal(registry.server, loginServer(), image.name);
@@ -330,6 +333,7 @@ describe("images in the project's registry", () => {
       scopes.sort(),
       [
         "nvidia/k8s-device-plugin",
+        "nvidia/k8s/dcgm-exporter",
         "scoring",
         ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
       ]
@@ -521,9 +525,10 @@ describe("stack outputs", () => {
     }
   });
 
-  it("logs one line that the preflight passed, then the GPU pool's cost, and warns about nothing", () => {
+  it("logs one line that the preflight passed, then the GPU pool's and the monitoring's cost, and warns about nothing", () => {
     assert.deepEqual(run.warnings, []);
-    assert.equal(run.infos.length, 2);
+    assert.equal(run.infos.length, 3);
+    assert.match(run.infos[2], /^Monitoring cost \(estimate\): about \$[\d,.]+ per month\. Metrics: /);
     assert.match(
       run.infos[0],
       /^preflight passed: 8 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
@@ -545,8 +550,8 @@ describe("stack outputs", () => {
       assert.ok(!seen.has(key), `duplicate ${key}`);
       seen.add(key);
     }
-    // AcrPull for the kubelet, AcrPush and cluster admin (Azure RBAC) for the deployer, and the model
-    // identity's Storage Blob Data Reader (issue 12).
+    // AcrPull for the kubelet, AcrPush and cluster admin (Azure RBAC) for the deployer.
+    // Plus the model identity's Storage Blob Data Reader (issue 12).
     assert.equal(findAll(run.resources, T.role).length, 4);
   });
 });
@@ -614,7 +619,7 @@ describe("first-up and day-2 defects (issue 10)", () => {
   });
 
   it("every child is named from its component, so two instances never collide", () => {
-    const components: Record<string, string> = {
+    const components: Record<string, string | readonly string[]> = {
       [T.storage]: "ml-",
       [T.vault]: "ml-",
       [T.registry]: "ml-",
@@ -625,14 +630,19 @@ describe("first-up and day-2 defects (issue 10)", () => {
       [T.extension]: "gpu-",
       [T.compute]: "gpu-",
       [T.k8sProvider]: "gpu-",
-      [T.daemonSet]: "nvidia-device-plugin-",
+      [T.daemonSet]: ["nvidia-device-plugin-", "monitoring-"],
       [T.deployment]: "scoring-",
       [T.service]: "scoring-",
       [T.secret]: "scoring-",
       [T.pdb]: "scoring-",
     };
     for (const [type, prefix] of Object.entries(components)) {
-      for (const r of findAll(run.resources, type)) assert.ok(r.name.startsWith(prefix), `${type} ${r.name}`);
+      for (const r of findAll(run.resources, type)) {
+        assert.ok(
+          [prefix].flat().some((p) => r.name.startsWith(p)),
+          `${type} ${r.name}`,
+        );
+      }
     }
     // Azure names still start with the configured prefix.
     assert.match(azureNameOf(T.storage, findOne(run.resources, T.storage)), /^gpuinfst[a-z0-9]{6}$/);

@@ -39,7 +39,9 @@ describe("spare GPU capacity", () => {
 
 describe("cost at preview", () => {
   it("logs the T4 pool's node-hours and price per day and month, with the price's date and source", () => {
-    assert.equal(run.infos.length, 2);
+    // The preflight, the GPU cost, then the monitoring estimate (4 GPU nodes, 2 system nodes, 3 replicas).
+    assert.equal(run.infos.length, 3);
+    assert.match(run.infos[2], /^Monitoring cost \(estimate\): .* 6,830 Prometheus series/);
     const line = run.infos[1];
     assert.match(
       line,

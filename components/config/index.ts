@@ -21,6 +21,7 @@ import { type KeySettings, keysSection } from "./keys";
 import { type KubernetesSettings, kubernetesSection } from "./kubernetes";
 import { type MaintenanceSettings, maintenanceSection } from "./maintenance";
 import { type FileExists, type ModelSettings, modelSection } from "./model";
+import { type MonitoringSettings, monitoringSection } from "./monitoring";
 import { ConfigError, type RawConfig, Reader } from "./reader";
 import { type RegionSettings, regionSection } from "./region";
 import { type ReplicaSettings, replicasSection } from "./replicas";
@@ -33,6 +34,7 @@ export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
 export type { MaintenanceSettings, Weekday } from "./maintenance";
 export type { ModelSettings } from "./model";
+export type { MonitoringSettings } from "./monitoring";
 export { ConfigError, type RawConfig } from "./reader";
 export type { RegionSettings } from "./region";
 export type { ReplicaSettings } from "./replicas";
@@ -50,6 +52,7 @@ export interface StackSettings {
   readonly service: ServiceSettings;
   readonly maintenance: MaintenanceSettings;
   readonly access: AccessSettings;
+  readonly monitoring: MonitoringSettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -84,6 +87,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const keys = keysSection(r);
   const maintenance = maintenanceSection(r);
   const access = accessSection(r);
+  const monitoring = monitoringSection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     region,
@@ -96,6 +100,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
     service,
     maintenance,
     access,
+    monitoring,
   };
 }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { collectedCounters, DCGM_DEFAULT_COUNTERS_FILE } from "../../components/dcgmExporter";
 import { estimateMonitoringCost, MONITORING_ASSUMPTIONS } from "../../cost/monitoringEstimate";
@@ -74,5 +76,16 @@ describe("estimateMonitoringCost", () => {
       assert.ok(entry.howFound.length > 40, key);
     }
     assert.match(prices.recordedOn, /^\d{4}-\d{2}-\d{2}$/);
+  });
+});
+
+describe("cost/print-estimate.ts with monitoring", () => {
+  it("prints the dev stack's monitoring estimate after the GPU cost", () => {
+    const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
+    const output = execFileSync(tsx, [path.join(__dirname, "..", "..", "cost", "print-estimate.ts"), "dev"], {
+      encoding: "utf8",
+    });
+    assert.match(output, /\n\nMonitoring cost \(estimate\): about \$78\.80 per month\. /);
+    assert.ok(output.indexOf("GPU cost:") < output.indexOf("Monitoring cost"));
   });
 });
