@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -166,9 +167,14 @@ def supervise(settings: Settings, env: Mapping[str, str]) -> int:
     )
     code = 0
     try:
+        dead: set[int] = set()
         while any(child.poll() is None for child in children):
             for child in children:
                 status = child.poll()
+                if status is not None and child.pid not in dead:
+                    # Its live gauges (in flight, pending) must stop counting toward the pod's totals.
+                    dead.add(child.pid)
+                    _mark_dead(child.pid, metrics_dir)
                 if status is not None and status != 0 and not stopping:
                     # One worker failed (bad entry script, init() failure): the pod must not half-serve.
                     code = code or status
@@ -179,6 +185,14 @@ def supervise(settings: Settings, env: Mapping[str, str]) -> int:
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return code
+
+
+def _mark_dead(pid: int, metrics_dir: str) -> None:
+    from prometheus_client import multiprocess
+
+    # mark_process_dead(pid, path) carries no annotations; it removes the pid's live-gauge files.
+    mark = cast("Callable[[int, str], None]", multiprocess.mark_process_dead)
+    mark(pid, metrics_dir)
 
 
 def _wait_ready(settings: Settings, child: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> None:

@@ -147,12 +147,21 @@ def workers_from_env(env: Mapping[str, str]) -> int:
     return _int(env, "WORKERS", _available_cpus(), 1, 256)
 
 
-def _available_cpus() -> int:
-    """The CPUs this process may run on (the pod's CPU set, not the node's count), at least 1."""
+def _available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The CPUs this process may use, at least 1: its CPU set (sched_getaffinity), capped by the cgroup's
+    CPU quota. A pod with `limits.cpu: 2` on a 16-core node keeps all 16 in its CPU set unless the
+    kubelet's static CPU manager pins it; the quota is what says 2 (one process per CPU it may use)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota visible: the CPU set decides
+    return max(1, cpus)
 
 
 def _default_device() -> str:
