@@ -1,20 +1,24 @@
-"""The Azure ML inference server's routes: GET / (liveness), GET /ready, POST /score, GET /swagger.json.
+"""The Azure ML inference server's routes: GET / (liveness), GET /ready, GET/POST/OPTIONS /score,
+GET /swagger.json (Azure ML's document), GET /openapi.json (this server's).
 
-Only translation: a /score request becomes a pipeline call (JSON body -> validated rows) and the
-labels become the seed's JSON list. A run()-only entry script gets the body text, as on Azure ML.
+Only translation: a /score request becomes a pipeline call (what run() would get on Azure ML ->
+validated rows) and the labels become the seed's JSON list. A script without run_batch is served by
+scoring.azureml_http exactly as Azure ML serves it (scoring.azureml_contract has the rules).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache, partial
 
 import numpy as np
 from aiohttp import web
 
+from scoring import azureml_http
 from scoring.decode import DecodeError, check_structure, decode_scoring_bodies
-from scoring.encoding import labels_json, result_json
-from scoring.errors import BadRequest, ScoringFailed, UnsupportedMedia
+from scoring.encoding import labels_json
+from scoring.errors import BadRequest
 from scoring.keys import PIPELINE, SWAGGER
 from scoring.pipeline import Pipeline
 
@@ -23,7 +27,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/")
 async def liveness(request: web.Request) -> web.Response:
-    return web.Response(text="Healthy")
+    return azureml_http.health()
 
 
 @routes.get("/ready")
@@ -34,6 +38,12 @@ async def readiness(request: web.Request) -> web.Response:
 
 @routes.get("/swagger.json")
 async def swagger(request: web.Request) -> web.Response:
+    return azureml_http.swagger(request, request.app[SWAGGER])
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """This server's own OpenAPI 3.0.3 document of every route (/swagger.json is Azure ML's)."""
     return web.Response(body=request.app[SWAGGER], content_type="application/json")
 
 
@@ -50,40 +60,32 @@ def _decoder(row_length: int, device: str) -> Callable[[bytes], np.ndarray]:
     return decode
 
 
-def _is_json(content_type: str) -> bool:
-    return content_type == "application/json" or content_type.endswith("+json")
-
-
 @routes.post("/score")
+@routes.get("/score")
+@routes.route("OPTIONS", "/score")
 async def score(request: web.Request) -> web.Response:
     pipeline: Pipeline = request.app[PIPELINE]
+    if not pipeline.batched:
+        # Served exactly as Azure ML serves the script (scoring.azureml_http).
+        return await azureml_http.score_unbatched(request, pipeline)
+    if request.method not in ("GET", "POST"):  # answered without run(), and so without the key
+        return azureml_http.to_response(azureml_http.unsupported_method(request.method))
     pipeline.gate(request)
-    declared = request.headers.get("Content-Type")
-    if declared is not None and not _is_json(request.content_type):
-        raise UnsupportedMedia(
-            f"Content-Type {declared!r} is not supported; send Content-Type: application/json", close=True
-        )
     async with pipeline.admitted(request) as reservation:
         body = await pipeline.read(request, reservation)
-        if not pipeline.batched:
-            return await _score_unbatched(pipeline, body)
+        # What run() would get on Azure ML (any Content-Type; GET: the query as JSON), decoded as the seed's.
+        payload = azureml_http.batched_payload(request, body)
+        del body
         row_length = pipeline.signature.row_length
         decode = _decoder(row_length, pipeline.settings.device)
-        rows = await pipeline.decode(reservation, decode, body, partial(check_structure, row_length=row_length))
-        del body  # the decoded rows are all that is held from here on
+        try:
+            rows = await pipeline.decode(reservation, decode, payload, partial(check_structure, row_length=row_length))
+        except BadRequest:
+            azureml_http.check_utf8(payload)  # Azure ML's own 400 for a body that is not UTF-8
+            raise
+        del payload  # the decoded rows are all that is held from here on
         request["rows"] = rows.shape[0]
+        started = time.perf_counter()
         labels = await pipeline.score(reservation, rows)
-    return web.Response(body=labels_json(labels), content_type="application/json")
-
-
-async def _score_unbatched(pipeline: Pipeline, body: bytes) -> web.Response:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"body is not valid UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    result = await pipeline.run_script(text)
-    try:
-        payload = result_json(result)
-    except (TypeError, ValueError) as exc:
-        raise ScoringFailed(f"the entry script's result is not JSON: {exc}") from None
-    return web.Response(body=payload, content_type="application/json")
+    headers = azureml_http.scored_headers(started)
+    return web.Response(body=labels_json(labels), content_type="application/json", headers=headers)

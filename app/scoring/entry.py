@@ -18,6 +18,7 @@ from types import ModuleType
 
 import numpy as np
 
+from scoring.azureml_contract import ContractError, analyze_run, install_legacy_aliases, script_functions
 from scoring.model import SIGNATURE as DEFAULT_SIGNATURE
 from scoring.signature import Signature
 
@@ -52,6 +53,7 @@ def _import(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise EntryScriptError(f"entry script {path} is not a Python module (expected a .py file)")
     module = importlib.util.module_from_spec(spec)
+    install_legacy_aliases()  # azureml.contrib.services.aml_request / aml_response, as on Azure ML
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
@@ -69,6 +71,11 @@ def load_entry_script(path: Path) -> EntryScript:
         raise EntryScriptError(
             f"entry script {path} must define {' and '.join(missing)}() (the Azure ML init()/run(raw_data) contract)"
         )
+    try:
+        _, run = script_functions(module, str(path))  # a driver module's run(), as Azure ML calls it
+        analyze_run(run)  # refuses what Azure ML refuses to start with
+    except ContractError as exc:
+        raise EntryScriptError(f"entry script {path}: {exc}") from None
     run_batch = getattr(module, "run_batch", None)
     return EntryScript(
         path=path,

@@ -13,7 +13,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from scoring import azureml, v2
+from scoring import azureml, azureml_http, v2
+from scoring.azureml_contract import analyze_run
 from scoring.connections import Connections
 from scoring.errors import ServiceError, json_errors
 from scoring.keys import MODEL_NAME, PIPELINE, SWAGGER
@@ -61,7 +62,8 @@ class Observer:
             self.connections.started(request.protocol)
             response = await json_errors(request, handler)
             status = response.status
-            response.headers["x-request-id"] = request_id
+            if not azureml_http.answered_ids(request):  # Azure ML's routes carry Azure ML's ids
+                response.headers["x-request-id"] = request_id
             return response
         finally:
             self.in_flight -= 1
@@ -83,7 +85,7 @@ class Observer:
                         "status": status,
                         "ms": round(elapsed * 1e3, 3),
                         "rows": request.get("rows", 0),
-                        "request_id": request_id,
+                        "request_id": azureml_http.logged_id(request, request_id),
                     },
                 )
 
@@ -100,10 +102,14 @@ async def _note_refusals(request: web.Request, handler: Handler) -> web.StreamRe
 
 def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Application:
     settings = pipeline.settings
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observer.middleware, _note_refusals])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[observer.middleware, _note_refusals, azureml_http.middleware],
+    )
     app[PIPELINE] = pipeline
     app[MODEL_NAME] = model_name
     app[SWAGGER] = orjson.dumps(openapi_document(settings, pipeline.signature))
+    azureml_http.setup_app(app, analyze_run(pipeline.entry.run))
     app.add_routes(azureml.routes)
     app.add_routes(v2.routes)
     return app

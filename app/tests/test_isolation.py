@@ -131,7 +131,7 @@ def test_a_bad_number_fails_only_its_own_request(
     def attack(i: int) -> None:
         for _ in range(10):
             reply = target.request("POST", "/score", huge_int)
-            assert reply.status == 400 and "number" in reply.json()["error"], reply.body[:200]
+            assert reply.status == 400 and "number" in reply.json()["message"], reply.body[:200]
             reply = target.request("POST", INFER, kserve_bad)
             assert reply.status == 400 and "numbers" in reply.json()["error"], reply.body[:200]
 
@@ -148,7 +148,7 @@ def test_a_batch_that_fails_is_split_so_innocent_requests_succeed(
     def attack(i: int) -> None:
         for _ in range(10):
             reply = target.request("POST", "/score", body)
-            assert reply.status == 500 and "simulated kernel failure" in reply.json()["error"], reply.body[:200]
+            assert reply.status == 500 and "simulated kernel failure" in reply.json()["message"], reply.body[:200]
 
     under_attack("request that makes run_batch fail", target, honest_set, lambda: concurrently(8, attack))
 

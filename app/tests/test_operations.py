@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from conftest import FIXTURES, PRIMARY_KEY, MakeServer, Server, seed_body
+
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def log_lines(server: Server) -> list[dict[str, object]]:
@@ -31,10 +34,12 @@ def test_request_ids_are_echoed_or_generated_and_logged(server: Server, heldout:
     body = seed_body(heldout[0][:1])
     given = server.request("POST", "/score", body, headers={"x-request-id": "req-abc-1"})
     assert given.status == 200 and given.header("x-request-id") == "req-abc-1"
+    # Azure ML's rules: x-request-id is the client's or a new UUID4; the client request id is echoed.
     azure = server.request("POST", "/score", body, headers={"x-ms-client-request-id": "ms-42"})
-    assert azure.header("x-request-id") == "ms-42"
+    assert azure.header("x-ms-client-request-id") == "ms-42" and azure.header("x-ms-request-id") == "ms-42"
+    assert UUID4.fullmatch(azure.header("x-request-id") or "")
     fresh = server.request("GET", "/", key=None).header("x-request-id") or ""
-    assert len(fresh) == 32 and all(ch in "0123456789abcdef" for ch in fresh)
+    assert UUID4.fullmatch(fresh)
     refused = server.request("POST", "/score", body, key="wrong", headers={"x-request-id": "bad-key-7"})
     assert refused.status == 401 and refused.header("x-request-id") == "bad-key-7"
 
@@ -43,6 +48,7 @@ def test_request_ids_are_echoed_or_generated_and_logged(server: Server, heldout:
     assert (logged["method"], logged["route"], logged["status"], logged["rows"]) == ("POST", "/score", 200, 1)
     assert isinstance(logged["ms"], float)
     assert lines["bad-key-7"]["status"] == 401
+    assert lines[azure.header("x-request-id")]["status"] == 200  # logged with the id it was answered with
     events = {line.get("event") for line in log_lines(server)}
     assert {"listening", "ready"} <= events
     text = server.log()
@@ -93,7 +99,7 @@ def test_work_that_cannot_finish_in_time_is_refused_at_once(
     statuses = [r.status for r in replies]
     refused = [r for r in replies if r.status == 503]
     assert refused, statuses
-    assert all("SCORING_TIMEOUT_S" in r.json()["error"] and r.header("Retry-After") for r in refused)
+    assert all("SCORING_TIMEOUT_S" in r.json()["message"] and r.header("Retry-After") for r in refused)
     # Admitted work finished within its deadline: nothing timed out.
     assert set(statuses) <= {200, 503}, statuses
 

@@ -53,7 +53,7 @@ def test_full_budget_refuses_before_reading_and_cut_offs_release(
         reply = raw_exchange(tight.port, raw_request("POST", "/score", b"", {"Content-Length": str(MAX_BODY)}))
         assert reply is not None and reply.status == 503
         assert reply.header("Retry-After") == "3"
-        assert "capacity" in reply.json()["error"]
+        assert "capacity" in reply.json()["message"]
         assert time.monotonic() - started < 1.0
         # A small request still fits what is left.
         assert tight.score(heldout[0][:2]).status == 200

@@ -56,7 +56,7 @@ def test_sigterm_under_load_finishes_in_flight_requests(
     server.process.send_signal(signal.SIGTERM)
     time.sleep(0.2)
     ready = server.request("GET", "/ready", key=None)
-    assert ready.status == 503 and "shutting down" in ready.json()["error"]
+    assert ready.status == 503 and "shutting down" in ready.json()["message"]
     refused = server.score(rows[:1])
     assert refused.status == 503 and refused.header("Retry-After") is not None
 

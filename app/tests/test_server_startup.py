@@ -70,7 +70,7 @@ def test_not_ready_while_init_runs_then_ready(make_server: MakeServer, heldout: 
     assert server.request("GET", "/", key=None).status == 200
     not_ready = server.request("GET", "/ready", key=None)
     assert not_ready.status == 503 and not_ready.header("Retry-After") == "2"
-    assert "loading" in not_ready.json()["error"]
+    assert "loading" in not_ready.json()["message"]
     refused = server.score(heldout[0][:1])
     assert refused.status == 503 and refused.header("Retry-After") == "2"
     assert server.request("GET", "/v2/health/ready", key=None).status == 503

@@ -1,0 +1,65 @@
+"""scoring.azureml_http, the aiohttp glue of the Azure ML contract: its middleware on a small app
+(request ids, Azure ML's error body and routing texts, /v2 left alone). The routes themselves are
+compared with the real Azure ML server in test_azureml_differential.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from scoring import azureml_contract as c
+from scoring import azureml_http
+from scoring.errors import Unauthorized
+
+
+def _glue_answers(*requests: tuple[str, str, dict[str, str]]) -> list[tuple[int, dict[str, str], bytes]]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="fine")
+
+    async def refused(request: web.Request) -> web.Response:
+        raise Unauthorized("no key", headers={"WWW-Authenticate": "Bearer"})
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("s3cr3t")
+
+    async def exchange() -> list[tuple[int, dict[str, str], bytes]]:
+        app = web.Application(middlewares=[azureml_http.middleware])
+        app.router.add_get("/ok", ok)
+        app.router.add_get("/refused", refused)
+        app.router.add_get("/broken", broken)
+        app.router.add_get("/v2/refused", refused)
+        async with TestClient(TestServer(app)) as client:
+            out = []
+            for method, path, headers in requests:
+                response = await client.request(method, path, headers=headers)
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                out.append((response.status, headers, await response.read()))
+            return out
+
+    return asyncio.run(exchange())
+
+
+def test_middleware_ids_errors_and_v2() -> None:
+    ok, refused, broken, missing, wrong, long_id, v2 = _glue_answers(
+        ("GET", "/ok", {"x-request-id": "r-1", "TraceId": "t"}),
+        ("GET", "/refused", {}),
+        ("GET", "/broken", {}),
+        ("GET", "/nope", {}),
+        ("POST", "/ok", {}),
+        ("GET", "/ok", {"x-ms-client-request-id": "y" * 101}),
+        ("GET", "/v2/refused", {}),
+    )
+    assert ok[0] == 200 and ok[2] == b"fine"
+    assert (ok[1]["x-request-id"], ok[1]["x-ms-request-id"], ok[1]["traceid"]) == ("r-1", "r-1", "t")
+    assert (refused[0], json.loads(refused[2])) == (401, {"message": "no key"})
+    assert refused[1]["www-authenticate"] == "Bearer" and refused[1]["x-ms-run-function-failed"] == "False"
+    assert (broken[0], json.loads(broken[2])) == (500, {"message": c.INTERNAL_ERROR})
+    assert (missing[0], json.loads(missing[2])) == (404, {"message": c.NOT_FOUND})
+    assert (wrong[0], json.loads(wrong[2])) == (405, {"message": c.METHOD_NOT_ALLOWED})
+    assert "x-request-id" not in missing[1] and "x-request-id" not in wrong[1]
+    assert long_id[0] == 431 and "x-ms-client-request-id" not in long_id[1]
+    # The Open Inference Protocol's routes are left to their own error handling.
+    assert v2[0] == 500 and "x-ms-run-function-failed" not in v2[1]
