@@ -115,7 +115,9 @@ async def serve(settings: Settings, worker: int | None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # With MODEL_URI, the registered model version is fetched and verified first (retried until it loads).
-    model = loop.create_task(fetch_then_start(settings.model_source, settings.model_dir, pipeline.start_model))
+    model = loop.create_task(
+        fetch_then_start(settings.model_source, settings.model_dir, pipeline.start_model, pipeline.note_not_ready)
+    )
     stopper = loop.create_task(stop.wait())
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0

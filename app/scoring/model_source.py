@@ -200,10 +200,16 @@ async def _download(source: ModelSource, target: Path) -> None:
             await close()
 
 
-async def fetch_then_start(source: ModelSource | None, model_dir: Path, start: Callable[[], Awaitable[None]]) -> None:
+async def fetch_then_start(
+    source: ModelSource | None,
+    model_dir: Path,
+    start: Callable[[], Awaitable[None]],
+    report: Callable[[str], None] | None = None,
+) -> None:
     """Without a source, start() (the entry script's init) as before. With one, fetch and verify the
     file, then start(); on any failure log one line naming the URI and the cause, back off and try again,
-    until it succeeds or the task is cancelled (SIGTERM). /ready is 503 all that time."""
+    until it succeeds or the task is cancelled (SIGTERM). /ready is 503 all that time, and `report` gets
+    the same line for /ready's body."""
     if source is None:
         await start()
         return
@@ -228,6 +234,8 @@ async def fetch_then_start(source: ModelSource | None, model_dir: Path, start: C
         except Exception as exc:  # every failure, the entry script's included, keeps the pod not ready
             delay = retry_delay_s(attempt)
             cause = _cause(exc) if stage == "fetch" else f"init() failed on it: {type(exc).__name__}: {exc}"
+            if report is not None:  # before the log line, so a reader who saw the line finds it on /ready
+                report(f"model {source.uri} not loaded: {cause}; retrying")
             log.error("model %s not loaded: %s; retrying in %.1f s (attempt %d)", source.uri, cause, delay, attempt + 1)
             attempt += 1
             await asyncio.sleep(delay)

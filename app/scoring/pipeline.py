@@ -61,6 +61,9 @@ class Pipeline:
         self.batcher: Batcher | None = None
         self.ready = False
         self.draining = False
+        # Why the model is not loaded yet, once a load attempt failed: /ready says it, so
+        # `kubectl describe pod` shows the cause next to the failing readiness probe.
+        self.not_ready_reason: str | None = None
 
     # ---- lifecycle ----
 
@@ -110,7 +113,10 @@ class Pipeline:
         if self.draining:
             raise Unavailable("server is shutting down; retry on another replica", retry, close=True)
         if not self.ready:
-            raise Unavailable("model is still loading; retry shortly", retry, close=True)
+            raise Unavailable(self.not_ready_reason or "model is still loading; retry shortly", retry, close=True)
+
+    def note_not_ready(self, reason: str) -> None:
+        self.not_ready_reason = reason
 
     def gate(self, request: web.Request) -> None:
         """The checks every scoring request passes before its body is read: readiness, then auth."""

@@ -133,9 +133,12 @@ def failure_lines(log: str, uri: str) -> list[str]:
     return [line for line in log.splitlines() if f"model {uri} not loaded: " in line]
 
 
-def assert_not_ready_and_nothing_served(server: Server, model_dir: Path) -> None:
+def assert_not_ready_and_nothing_served(server: Server, model_dir: Path, cause: str = "") -> None:
     ready = server.request("GET", "/ready", key=None)
     assert ready.status == 503 and ready.header("Retry-After") is not None
+    # Once an attempt failed, /ready names the URI and the cause, as the log line does.
+    message = ready.json().get("message") or ready.json().get("error")
+    assert " not loaded: " in message and cause in message, message
     assert server.request("GET", "/", key=None).status == 200  # alive, so Kubernetes does not kill it
     assert not (model_dir / WEIGHTS_FILE).exists(), "an unverified file reached the name init() reads"
     assert not list(model_dir.glob(".*.partial")), "a partial download was left behind"
@@ -227,7 +230,7 @@ def test_a_corrupt_or_truncated_blob_is_never_served(
     log = wait_for_log(pending, "(attempt 2)")
     lines = failure_lines(log, azurite.url(blob))
     assert lines and all(expected_log in line for line in lines), log
-    assert_not_ready_and_nothing_served(pending, model_dir)
+    assert_not_ready_and_nothing_served(pending, model_dir, expected_log)
 
 
 def test_a_denied_identity_keeps_the_pod_not_ready(azurite: Azurite, make_server: MakeServer, tmp_path: Path) -> None:
