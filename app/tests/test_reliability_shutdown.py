@@ -79,8 +79,10 @@ def test_drain_deadline_bounds_shutdown_when_a_client_stalls(make_server: MakeSe
         wait_in_flight(server, 1)
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        assert server.process.wait(10) == 0
+        assert server.process.wait(15) == 0
         elapsed = time.monotonic() - signalled
-        assert 1.3 <= elapsed < 5, elapsed
+        # Bounded by DRAIN_SECONDS (1.5 s) plus process teardown, far below the 20 s stalled upload;
+        # the upper bound leaves room for a loaded 2-core machine (6.9 s seen with CI beside 5 others).
+        assert 1.3 <= elapsed < 12, elapsed
     finally:
         stalled.close()
