@@ -9,9 +9,9 @@ Where Azure ML's behaviour lives in a class or function of an installed package,
 `@rawhttp`'s module global (`aml_request._rawHttpRequested`), inference-schema's
 `is_schema_decorated` / `get_input_schema` / `get_output_schema` / `get_supported_versions`, Flask's
 `Response` (so `AMLResponse` passes through) and `Request` (what a `@rawhttp` run() receives), and the
-package's own swagger templates. Those packages are imported only when present: a script that uses
-`@rawhttp`, `AMLResponse` or inference-schema imported them itself, so they are installed whenever they
-matter, and a plain init()/run() script needs none of them.
+package's own swagger templates. The image installs them (app/requirements.in); they are imported
+only when the entry script did (`@rawhttp`, `AMLResponse`, inference-schema), so a plain init()/run()
+script does not pay for Flask.
 
 This server's deliberate differences (documented in app/README.md) are marked "DELIBERATE" below:
 a body run() cannot parse is 400, not 500 (`exception_answer`), and numpy values run() returns are
