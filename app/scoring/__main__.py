@@ -70,7 +70,8 @@ async def serve(settings: Settings, worker: int | None) -> int:
     metrics = Metrics()
     pipeline = Pipeline(settings, entry, metrics)
     connections = Connections(raise_open_file_limit(), metrics)
-    observer = Observer(metrics, connections, settings.log_requests)
+    request_log = logs.RequestLog() if settings.log_requests else None
+    observer = Observer(metrics, connections, request_log)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
     # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
@@ -91,7 +92,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
     metrics_runner: web.AppRunner | None = None
     if not worker:  # the only process, or worker 0
         metrics_runner = web.AppRunner(
-            build_metrics_app(metrics, pipeline),
+            build_metrics_app(metrics, pipeline, observer),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=_AFTER_DRAIN_GRACE_S,
@@ -119,6 +120,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
         fetch_then_start(settings.model_source, settings.model_dir, pipeline.start_model, pipeline.note_not_ready)
     )
     stopper = loop.create_task(stop.wait())
+    gauges = loop.create_task(observer.publish_gauges(pipeline), name="gauges")
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if model.done() and (error := model.exception()) is not None:
@@ -135,6 +137,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
             log.warning("drain deadline reached", extra={"event": "drain_deadline", "in_flight": observer.in_flight})
     model.cancel()
     await runner.cleanup()
+    gauges.cancel()
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()

@@ -127,6 +127,12 @@ class Reservation:
             self._arriving = arriving
             self._admission.arriving += 1 if arriving else -1
 
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
     def release(self) -> None:
         self.set_arriving(False)
         self._admission.bytes -= self.bytes

@@ -71,7 +71,7 @@ async def score(request: web.Request) -> web.Response:
     if request.method not in ("GET", "POST"):  # answered without run(), and so without the key
         return azureml_http.to_response(azureml_http.unsupported_method(request.method))
     pipeline.gate(request)
-    async with pipeline.admitted(request) as reservation:
+    with pipeline.admitted() as reservation:
         body = await pipeline.read(request, reservation)
         # What run() would get on Azure ML (any Content-Type; GET: the query as JSON), decoded as the seed's.
         payload = azureml_http.batched_payload(request, body)

@@ -188,7 +188,7 @@ async def score_unbatched(request: web.Request, pipeline: Pipeline) -> web.Respo
         # Answered without run() (and so without the key: a CORS preflight carries none).
         return to_response(unsupported_method(request.method))
     pipeline.gate(request)  # readiness, then this server's bearer key (DELIBERATE)
-    async with pipeline.admitted(request) as reservation:
+    with pipeline.admitted() as reservation:
         body = await pipeline.read(request, reservation)
         inputs = _inputs(request, state.run, body)
         if isinstance(inputs, Answer):

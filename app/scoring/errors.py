@@ -104,6 +104,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ServiceError as error:
+        request["reason"] = error.reason  # for scoring_rejected_total
         return error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:

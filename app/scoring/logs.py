@@ -2,6 +2,10 @@
 
 A record's `extra` fields become keys of its line (event, method, route, status, ms, rows, request_id
 ...). Request lines never carry the key or the body.
+
+Lifecycle events go through `logging` (JsonFormatter). Request lines, one per request on the hot
+path, are written by `RequestLog` in the same shape without a LogRecord: building a record, finding
+its caller and formatting it cost about 50 µs a line, as much as decoding a one-row body.
 """
 
 from __future__ import annotations
@@ -9,16 +13,21 @@ from __future__ import annotations
 import datetime
 import logging
 import sys
+from typing import TextIO
 
 import orjson
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
+def _timestamp(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds"),
+            "time": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -37,3 +46,30 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class RequestLog:
+    """The per-request line, {"time", "level": "info", "logger": "scoring.access", "message": "request",
+    "event": "request", ...fields}, as JsonFormatter writes it for the `scoring.access` logger, written
+    before the response is sent (so a client that got its answer finds its line)."""
+
+    LOGGER = "scoring.access"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, created: float, fields: dict[str, object]) -> None:
+        line: dict[str, object] = {
+            "time": _timestamp(created),
+            "level": "info",
+            "logger": self.LOGGER,
+            "message": "request",
+            "event": "request",
+        }
+        line.update(fields)
+        stream = self._stream or sys.stderr
+        try:
+            stream.write(orjson.dumps(line, default=str).decode() + "\n")
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed or gone: a lost log line must not fail a request
+            pass

@@ -6,6 +6,11 @@ every process writes its samples to files under PROMETHEUS_MULTIPROC_DIR (a fres
 the supervisor creates), and the metrics port, served by one process, sums counters and histograms
 across all of them; gauges are summed too (in-flight requests, queue depth, pending bytes/rows are
 totals over the pod).
+
+Per request the hot path updates one cached counter child and one histogram child (`request_done`);
+the gauges of in-flight requests and pending bytes/rows are sampled (`sample_gauges`) once a second
+in each process and at every scrape, not written on every request: in multiprocess mode each write
+is a locked store to a shared memory-mapped file, and a scrape every 15-30 s reads only the latest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# How often each process publishes its gauges (a scrape also publishes the scraped process's own).
+GAUGE_SAMPLE_S = 1.0
 
 
 def multiprocess() -> bool:
@@ -82,6 +89,22 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+        # (route, status) -> the labelled children; routes are the router's templates, so few.
+        self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def request_done(self, route: str, status: int, seconds: float) -> None:
+        children = self._request_children.get((route, status))
+        if children is None:
+            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
+            self._request_children[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def sample_gauges(self, in_flight: int, pending_bytes: int, pending_rows: int) -> None:
+        self.in_flight.set(in_flight)
+        self.pending_bytes.set(pending_bytes)
+        self.pending_rows.set(pending_rows)
 
     def render(self) -> bytes:
         if multiprocess():

@@ -1,10 +1,11 @@
 """Assembles the public application: the two protocol modules' routes, the typed state they read, and
 one middleware that observes every request (request id, in-flight count, metrics, one JSON log line)
-and maps typed errors to JSON. No route logic lives here; /metrics is served on its own port.
+and maps typed errors to JSON (Azure ML's routes map theirs in scoring.azureml_http's middleware). No route logic lives here; /metrics is served on its own port.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -16,14 +17,14 @@ from aiohttp.typedefs import Handler
 from scoring import azureml, azureml_http, v2
 from scoring.azureml_contract import analyze_run
 from scoring.connections import Connections
-from scoring.errors import ServiceError, json_errors
+from scoring.errors import json_errors
 from scoring.keys import MODEL_NAME, PIPELINE, SWAGGER
-from scoring.metrics import Metrics
+from scoring.logs import RequestLog
+from scoring.metrics import GAUGE_SAMPLE_S, Metrics
 from scoring.pipeline import Pipeline
 from scoring.swagger import openapi_document
 
 log = logging.getLogger("scoring")
-access_log = logging.getLogger("scoring.access")
 
 # Accepted from the client (Azure ML's and the common spelling), else generated; always answered.
 REQUEST_ID_HEADERS = ("x-request-id", "x-ms-client-request-id")
@@ -42,69 +43,68 @@ def _request_id(request: web.Request) -> str:
 class Observer:
     """Per-request bookkeeping shared by all routes, and the in-flight count the drain waits on."""
 
-    def __init__(self, metrics: Metrics, connections: Connections, log_requests: bool) -> None:
+    def __init__(self, metrics: Metrics, connections: Connections, request_log: RequestLog | None) -> None:
         self.metrics = metrics
         self.connections = connections
-        self.log_requests = log_requests
+        # None when LOG_REQUESTS=false.
+        self.request_log = request_log
         self.in_flight = 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
         started = time.perf_counter()
-        request_id = _request_id(request)
-        metrics = self.metrics
         status = 499  # stays so when the client goes away and aiohttp cancels the handler
+        request_id: str | None = None
+        protocol = request.protocol
         self.in_flight += 1
-        metrics.in_flight.inc()
+        self.connections.started(protocol)
         try:
-            self.connections.started(request.protocol)
             response = await json_errors(request, handler)
             status = response.status
             if not azureml_http.answered_ids(request):  # Azure ML's routes carry Azure ML's ids
+                request_id = _request_id(request)
                 response.headers["x-request-id"] = request_id
             return response
         finally:
             self.in_flight -= 1
-            metrics.in_flight.dec()
-            self.connections.finished(request.protocol)
+            self.connections.finished(protocol)
             elapsed = time.perf_counter() - started
-            metrics.requests.labels(route, str(status)).inc()
-            metrics.latency.labels(route).observe(elapsed)
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            metrics = self.metrics
+            metrics.request_done(route, status, elapsed)
             reason = request.get("reason")
             if isinstance(reason, str):
                 metrics.rejected.labels(reason).inc()
-            if self.log_requests:
-                access_log.info(
-                    "request",
-                    extra={
-                        "event": "request",
+            if self.request_log is not None:
+                self.request_log.write(
+                    time.time(),
+                    {
                         "method": request.method,
                         "route": route,
                         "status": status,
                         "ms": round(elapsed * 1e3, 3),
                         "rows": request.get("rows", 0),
-                        "request_id": azureml_http.logged_id(request, request_id),
+                        "request_id": azureml_http.logged_id(request, request_id or _request_id(request)),
                     },
                 )
 
+    def sample_gauges(self, pipeline: Pipeline) -> None:
+        admission = pipeline.admission
+        self.metrics.sample_gauges(self.in_flight, admission.bytes, admission.rows)
 
-@web.middleware
-async def _note_refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Remembers why a request was refused (for scoring_rejected_total) before json_errors answers it."""
-    try:
-        return await handler(request)
-    except ServiceError as error:
-        request["reason"] = error.reason
-        raise
+    async def publish_gauges(self, pipeline: Pipeline) -> None:
+        """Runs for the process's life: its gauges, once a second (scoring.metrics says why not per request)."""
+        while True:
+            self.sample_gauges(pipeline)
+            await asyncio.sleep(GAUGE_SAMPLE_S)
 
 
 def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Application:
     settings = pipeline.settings
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[observer.middleware, _note_refusals, azureml_http.middleware],
+        middlewares=[observer.middleware, azureml_http.middleware],
     )
     app[PIPELINE] = pipeline
     app[MODEL_NAME] = model_name
@@ -115,12 +115,11 @@ def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Ap
     return app
 
 
-def build_metrics_app(metrics: Metrics, pipeline: Pipeline) -> web.Application:
+def build_metrics_app(metrics: Metrics, pipeline: Pipeline, observer: Observer) -> web.Application:
     """The metrics port's application: GET /metrics only (scraped from inside the cluster)."""
 
     async def metrics_text(request: web.Request) -> web.Response:
-        metrics.pending_bytes.set(pipeline.admission.bytes)
-        metrics.pending_rows.set(pipeline.admission.rows)
+        observer.sample_gauges(pipeline)
         return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
 
     app = web.Application()

@@ -301,7 +301,7 @@ async def infer(request: web.Request) -> web.Response:
     _check_model(request)
     header_length = request.headers.get(HEADER_LENGTH)
     signature = pipeline.signature
-    async with pipeline.admitted(request) as reservation:
+    with pipeline.admitted() as reservation:
         body = await pipeline.read(request, reservation)
         parsed = await pipeline.decode(reservation, lambda raw: parse_infer(raw, header_length, signature), body)
         request["rows"] = parsed.rows.shape[0]
