@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -32,6 +32,9 @@ from scoring.settings import Settings
 log = logging.getLogger("scoring")
 
 T = TypeVar("T")
+
+# Many bodies -> one result (or the DecodeError) per body, in order.
+DecodeMany = Callable[[list[bytes]], "list[T | DecodeError]"]
 
 # Errors a user's run() raises while parsing what the client sent (the seed's json.loads, the
 # ['data'] lookup, np.array of mixed types): the client's fault, so 400 rather than 500.
@@ -57,6 +60,8 @@ class Pipeline:
         self.device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device")
         # Large bodies are decoded here, never on the device thread, so a slow decode delays no batch.
         self.decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        # decode_many -> its coalescer. Any: each value's result type is its key's, which a dict cannot say.
+        self._coalescers: dict[object, _Coalescer[Any]] = {}
         self.batcher: Batcher | None = None
         self.ready = False
         self.draining = False
@@ -137,10 +142,14 @@ class Pipeline:
         decode: Callable[[bytes], T],
         body: bytes,
         precheck: Callable[[bytes], None] | None = None,
+        decode_many: DecodeMany[T] | None = None,
     ) -> T:
         """decode(body) inline when small, else in the decode thread; DecodeError becomes a 400.
 
         precheck (cheap, on the event loop) refuses a body before the decoding transient is reserved.
+        decode_many, when given, decodes every large body waiting for the decode thread in one call
+        (the GPU byte parser's fixed cost, about 2.3 ms a call on an H200, is then paid once for all
+        of them); it must return one result or DecodeError per body, in order.
         """
         try:
             if len(body) <= INLINE_DECODE_BYTES:
@@ -151,7 +160,15 @@ class Pipeline:
             if not reservation.add_bytes(transient):
                 raise overloaded(self.settings.retry_after_s, "pending byte budget")
             try:
-                return await asyncio.get_running_loop().run_in_executor(self.decoder, decode, body)
+                if decode_many is None:
+                    return await asyncio.get_running_loop().run_in_executor(self.decoder, decode, body)
+                coalescer: _Coalescer[T] | None = self._coalescers.get(decode_many)
+                if coalescer is None:
+                    coalescer = self._coalescers[decode_many] = _Coalescer(decode_many, self.decoder)
+                result: T | DecodeError = await coalescer.submit(body)
+                if isinstance(result, DecodeError):
+                    raise result
+                return result
             finally:
                 reservation.release_bytes(transient)
         except DecodeError as error:
@@ -222,3 +239,65 @@ class Pipeline:
             raise ScoringFailed(f"scoring failed: {exc}") from None
         finally:
             timer.cancel()
+
+
+class _Coalescer[T]:
+    """Feeds the decode thread whole groups: while one decode_many call runs, the bodies that arrive
+    wait together and go in the next call. Used only from the event loop."""
+
+    def __init__(self, decode_many: DecodeMany[T], executor: ThreadPoolExecutor) -> None:
+        self._decode_many = decode_many
+        self._executor = executor
+        self._waiting: list[tuple[bytes, asyncio.Future[T | DecodeError]]] = []
+        self._running = False
+
+    def submit(self, body: bytes) -> asyncio.Future[T | DecodeError]:
+        future: asyncio.Future[T | DecodeError] = asyncio.get_running_loop().create_future()
+        self._waiting.append((body, future))
+        if not self._running:
+            self._start()
+        return future
+
+    def _start(self) -> None:
+        # Bodies whose request was cancelled while waiting (client gone, deadline) are not decoded.
+        group = [(body, future) for body, future in self._waiting if not future.done()]
+        self._waiting = []
+        if not group:
+            self._running = False
+            return
+        self._running = True
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self._executor, self._decode_group, [body for body, _ in group])
+        call.add_done_callback(lambda done: self._finished(done, [future for _, future in group]))
+
+    def _decode_group(self, bodies: list[bytes]) -> list[T | DecodeError | Exception]:
+        """In the decode thread. Should decode_many itself fail, each body is retried alone, so the
+        failure stays with the body that causes it."""
+        try:
+            return list(self._decode_many(bodies))
+        except Exception:
+            if len(bodies) == 1:
+                raise
+        results: list[T | DecodeError | Exception] = []
+        for body in bodies:
+            try:
+                results.extend(self._decode_many([body]))
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def _finished(
+        self,
+        call: asyncio.Future[list[T | DecodeError | Exception]],
+        futures: list[asyncio.Future[T | DecodeError]],
+    ) -> None:
+        failed: BaseException | None = asyncio.CancelledError() if call.cancelled() else call.exception()
+        results = call.result() if failed is None else [failed] * len(futures)
+        for future, result in zip(futures, results):
+            if future.done():
+                continue
+            if isinstance(result, BaseException) and not isinstance(result, DecodeError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        self._start()
