@@ -229,6 +229,19 @@ def fmt(value: float, digits: int = 1) -> str:
     return "n/a" if value != value else f"{value:,.{digits}f}"
 
 
+def v2_json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
+    """The Open Inference Protocol's JSON tensor (MLServer's only JSON route) for the same rows as /score."""
+    requests = []
+    for v in range(variants):
+        start = (v * per_request * 13) % (rows.shape[0] - per_request)
+        chunk = rows[start : start + per_request]
+        tensor = {"name": "input", "shape": list(chunk.shape), "datatype": "FP32", "data": chunk.reshape(-1).tolist()}
+        body = json.dumps({"inputs": [tensor]}).encode()
+        raw = http_request(f"/v2/models/{MODEL_NAME}/infer", body, KEY, "application/json")
+        requests.append(Request(raw, per_request, labels[start : start + per_request]))
+    return requests
+
+
 def kserve_v1_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
     """KServe's own JSON route (v1 :predict, {"instances": [...]}) for the same rows as /score."""
     requests = []
@@ -249,7 +262,8 @@ class Spec:
     cwd: Path
     env: dict[str, str]
     scenarios: tuple[str, ...]
-    answers: str  # "labels" (checked), "floor" (any 200) or "kserve" (its own JSON route)
+    # "labels" (checked), "floor" (any 200), "kserve" (its v1 JSON route) or "v2json" (the OIP JSON tensor)
+    answers: str
     ready_path: str = "/ready"
 
 
@@ -324,10 +338,24 @@ def peer_specs(common_env: dict[str, str]) -> tuple[list[Spec], list[str]]:
         )
     else:
         notes.append("kserve is not installed: its rows are skipped")
-    if importlib.util.find_spec("mlserver") is None:
-        notes.append("MLServer is not importable here: its rows are skipped")
+    # MLServer pins fastapi/starlette/pydantic versions that conflict with kserve's, so it lives in a
+    # folder of its own (MLSERVER_SITE, e.g. `pip install --target /tmp/site-ml mlserver==1.7.1`).
+    mlserver_site = os.environ.get("MLSERVER_SITE", "")
+    if mlserver_site and (Path(mlserver_site) / "mlserver").is_dir():
+        path = os.pathsep.join(part for part in (mlserver_site, os.environ.get("PYTHONPATH", "")) if part)
+        specs.append(
+            Spec(
+                "MLServer",
+                [sys.executable, str(REPO / "bench" / "mlserver_peer.py")],
+                REPO,
+                {**common_env, "PYTHONPATH": path},
+                json_keys,  # no binary tensor extension in its REST API (bench/mlserver_peer.py)
+                "v2json",
+                "/v2/health/ready",
+            )
+        )
     else:
-        notes.append("MLServer is importable but has no runner in this bench yet: its rows are skipped")
+        notes.append("MLServer is not installed (set MLSERVER_SITE to a folder holding mlserver): its rows are skipped")
     return specs, notes
 
 
@@ -373,6 +401,8 @@ def main() -> int:
             return binary_requests(pixels, pixel_labels, shape.per_request, variants)
         if answers == "kserve":
             return kserve_v1_requests(rows, labels, shape.per_request, variants)
+        if answers == "v2json":
+            return v2_json_requests(rows, labels, shape.per_request, variants)
         return json_requests(rows, labels, shape.per_request, variants, args.style)
 
     started = datetime.datetime.now(datetime.UTC)
@@ -424,6 +454,15 @@ def main() -> int:
             "floor",
             "/",
         ),
+        Spec(
+            "aiohttp floor, 2 processes",
+            [sys.executable, str(REPO / "bench" / "aiohttp_floor.py")],
+            REPO,
+            {"WORKERS": "2"},
+            all_keys,
+            "floor",
+            "/",
+        ),
     ]
     notes: list[str] = []
     if args.peers or not (args.short or args.no_peers):
@@ -450,6 +489,8 @@ def main() -> int:
                     if shape.path == "binary"
                     else "kserve-v1"
                     if spec.answers == "kserve"
+                    else "kserve-json"
+                    if spec.answers == "v2json"
                     else "json-list"
                 )
                 scenario = Scenario(
@@ -492,19 +533,27 @@ def main() -> int:
         )
     lines += [
         "",
-        "| scenario | this server req/s | floor 1 process | floor 2 processes | fraction of the 2-process floor |",
-        "| --- | --- | --- | --- | --- |",
+        "| scenario | this server req/s | floor 1 process | floor 2 processes | aiohttp floor 2 processes | "
+        "fraction of the 2-process floor | fraction of the aiohttp floor |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for shape in plan:
         ours = results.get(("this server", shape.key))
         one = results.get(("HTTP floor, 1 process", shape.key))
         two = results.get(("HTTP floor, 2 processes", shape.key))
+        framework = results.get(("aiohttp floor, 2 processes", shape.key))
         if ours is None or one is None or two is None:
             continue
-        fraction = ours.requests_per_s / two.requests_per_s if two.requests_per_s else float("nan")
+
+        def share(floor: Result | None, ours: Result = ours) -> str:
+            if floor is None or not floor.requests_per_s:
+                return "–"
+            return f"{fmt(ours.requests_per_s / floor.requests_per_s * 100, 1)} %"
+
         lines.append(
             f"| {shape.title} | {fmt(ours.requests_per_s, 0)} | {fmt(one.requests_per_s, 0)} | "
-            f"{fmt(two.requests_per_s, 0)} | {fmt(fraction * 100, 1)} % |"
+            f"{fmt(two.requests_per_s, 0)} | {fmt(framework.requests_per_s, 0) if framework else '–'} | "
+            f"{share(two)} | {share(framework)} |"
         )
     others = [spec.name for spec in specs if spec.answers != "floor" and spec.name != "this server"]
     lines += [
