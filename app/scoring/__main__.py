@@ -70,7 +70,13 @@ async def serve(settings: Settings, worker: int | None) -> int:
     metrics = Metrics()
     pipeline = Pipeline(settings, entry, metrics)
     connections = Connections(raise_open_file_limit(), metrics)
-    observer = Observer(metrics, connections, settings.log_requests)
+    tracer = None
+    if settings.telemetry is not None:
+        # Imported only when on: OpenTelemetry and the exporter cost start-up time and memory otherwise.
+        from scoring.tracing import RequestTracer
+
+        tracer = RequestTracer(settings.telemetry, worker)
+    observer = Observer(metrics, connections, settings.log_requests, tracer)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
     # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
@@ -105,6 +111,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
             "port": settings.port,
             "metrics_port": settings.metrics_port if metrics_runner else None,
             "auth": settings.auth_enabled,
+            "telemetry": settings.telemetry is not None,
             "worker": worker,
             "pid": os.getpid(),
         },
@@ -138,6 +145,8 @@ async def serve(settings: Settings, worker: int | None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()
+    if tracer is not None:  # after the drain: every admitted request's span is queued by now
+        await tracer.close()
     log.info("stopped", extra={"event": "stopped", "code": code})
     return code
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
@@ -21,6 +22,9 @@ from scoring.keys import MODEL_NAME, PIPELINE, SWAGGER
 from scoring.metrics import Metrics
 from scoring.pipeline import Pipeline
 from scoring.swagger import openapi_document
+
+if TYPE_CHECKING:  # imported only where telemetry is on (scoring/__main__.py): it pulls in OpenTelemetry
+    from scoring.tracing import RequestTracer
 
 log = logging.getLogger("scoring")
 access_log = logging.getLogger("scoring.access")
@@ -42,10 +46,13 @@ def _request_id(request: web.Request) -> str:
 class Observer:
     """Per-request bookkeeping shared by all routes, and the in-flight count the drain waits on."""
 
-    def __init__(self, metrics: Metrics, connections: Connections, log_requests: bool) -> None:
+    def __init__(
+        self, metrics: Metrics, connections: Connections, log_requests: bool, tracer: RequestTracer | None = None
+    ) -> None:
         self.metrics = metrics
         self.connections = connections
         self.log_requests = log_requests
+        self.tracer = tracer
         self.in_flight = 0
 
     @web.middleware
@@ -88,6 +95,8 @@ class Observer:
                         "request_id": azureml_http.logged_id(request, request_id),
                     },
                 )
+            if self.tracer is not None:  # optional request telemetry (scoring/tracing.py)
+                self.tracer.record(request, route, status, elapsed, azureml_http.logged_id(request, request_id))
 
 
 @web.middleware
