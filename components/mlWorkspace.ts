@@ -32,6 +32,12 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspaceId: pulumi.Output<string>;
   /** The Log Analytics workspace behind Application Insights; container logs and audit logs go there too. */
   readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
+  /**
+   * Application Insights' connection string (instrumentation key and regional ingestion endpoint), marked
+   * secret: anyone holding it can write telemetry into the workspace. Reaches only the scoring pods'
+   * Secret, when appInsightsTracing is on; never a stack output.
+   */
+  readonly appInsightsConnectionString: pulumi.Output<string>;
   readonly registryId: pulumi.Output<string>;
   readonly registryName: pulumi.Output<string>;
   readonly registryLoginServer: pulumi.Output<string>;
@@ -128,7 +134,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
         ingestionMode: applicationinsights.IngestionMode.LogAnalytics,
         workspaceResourceId: logs.id,
       },
-      parent,
+      // azure-native 3.28.0 returns both as plain outputs: stored encrypted in the stack's state instead,
+      // since either lets anyone write telemetry into this workspace.
+      { ...parent, additionalSecretOutputs: ["connectionString", "instrumentationKey"] },
     );
 
     const registry = new containerregistry.Registry(
@@ -253,6 +261,8 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.workspaceName = workspace.name;
     this.workspaceId = workspace.id;
     this.logAnalyticsWorkspaceId = logs.id;
+    // azure-native 3.28.0 returns connectionString as a plain output: mark it here, where it is born.
+    this.appInsightsConnectionString = pulumi.secret(insights.connectionString);
     this.registryId = registry.id;
     this.registryName = registry.name;
     this.registryLoginServer = registry.loginServer;
