@@ -34,8 +34,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
   /**
    * Application Insights' connection string (instrumentation key and regional ingestion endpoint), marked
-   * secret: anyone holding it can write telemetry into the workspace. Reaches only the scoring pods'
-   * Secret, when appInsightsTracing is on; never a stack output.
+   * secret. Microsoft does not count the key a secret ("Connection strings in Application Insights", read
+   * 2026-12), but without Entra ID-authenticated ingestion anyone holding it can write telemetry into this
+   * workspace. Reaches only the scoring pods' Secret, when appInsightsTracing is on; never a stack output.
    */
   readonly appInsightsConnectionString: pulumi.Output<string>;
   readonly registryId: pulumi.Output<string>;
