@@ -207,6 +207,12 @@ export = async () => {
         sizeBytes: workspace.modelSizeBytes,
         identityClientId: modelIdentity.clientId,
       },
+      telemetry: settings.telemetry.appInsightsTracing
+        ? {
+            connectionString: workspace.appInsightsConnectionString,
+            sampleRatio: settings.telemetry.sampleRatio,
+          }
+        : undefined,
       publicEntry: {
         hostname: entry.hostname,
         gateway: entry.gateway,

@@ -49,6 +49,9 @@ export const APP_ENV = {
   drainSeconds: "DRAIN_SECONDS",
   primaryKey: "SCORING_PRIMARY_KEY",
   secondaryKey: "SCORING_SECONDARY_KEY",
+  /** Turns the app's request telemetry on (scoring/tracing.py); from a Secret, never a plain value. */
+  appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  appInsightsSampleRatio: "APP_INSIGHTS_SAMPLE_RATIO",
 } as const;
 
 /**

@@ -217,6 +217,18 @@ export const configSchema = {
     description:
       "Create an Azure Managed Grafana (Standard) workspace reading the cluster's Prometheus metrics, to import monitoring/dashboard.json into; it bills by the hour (docs/observability.md).",
   },
+  appInsightsTracing: {
+    type: "boolean",
+    default: false,
+    description:
+      "Send one OpenTelemetry request span per scoring request to the workspace's Application Insights (its connection string reaches the pods through a Kubernetes Secret); off by default because ingestion bills per GB (docs/observability.md).",
+  },
+  appInsightsSampleRatio: {
+    type: "number",
+    default: 1,
+    description:
+      "Share of requests (above 0, at most 1) sent to Application Insights when appInsightsTracing is true; Application Insights extrapolates its counts from the rest.",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSchema;

@@ -32,6 +32,13 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspaceId: pulumi.Output<string>;
   /** The Log Analytics workspace behind Application Insights; container logs and audit logs go there too. */
   readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
+  /**
+   * Application Insights' connection string (instrumentation key and regional ingestion endpoint), marked
+   * secret. Microsoft does not count the key a secret ("Connection strings in Application Insights", read
+   * 2026-12), but without Entra ID-authenticated ingestion anyone holding it can write telemetry into this
+   * workspace. Reaches only the scoring pods' Secret, when appInsightsTracing is on; never a stack output.
+   */
+  readonly appInsightsConnectionString: pulumi.Output<string>;
   readonly registryId: pulumi.Output<string>;
   readonly registryName: pulumi.Output<string>;
   readonly registryLoginServer: pulumi.Output<string>;
@@ -128,7 +135,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
         ingestionMode: applicationinsights.IngestionMode.LogAnalytics,
         workspaceResourceId: logs.id,
       },
-      parent,
+      // azure-native 3.28.0 returns both as plain outputs: stored encrypted in the stack's state instead,
+      // since either lets anyone write telemetry into this workspace.
+      { ...parent, additionalSecretOutputs: ["connectionString", "instrumentationKey"] },
     );
 
     const registry = new containerregistry.Registry(
@@ -253,6 +262,8 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.workspaceName = workspace.name;
     this.workspaceId = workspace.id;
     this.logAnalyticsWorkspaceId = logs.id;
+    // azure-native 3.28.0 returns connectionString as a plain output: mark it here, where it is born.
+    this.appInsightsConnectionString = pulumi.secret(insights.connectionString);
     this.registryId = registry.id;
     this.registryName = registry.name;
     this.registryLoginServer = registry.loginServer;

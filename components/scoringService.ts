@@ -71,6 +71,14 @@ export function modelVolumeSize(sizeBytes: number): string {
   return `${Math.ceil((2 * sizeBytes) / 2 ** 20) + 64}Mi`;
 }
 
+/** Request telemetry to Application Insights (app: scoring/tracing.py); absent: the pods send none. */
+export interface ScoringTelemetry {
+  /** Application Insights' connection string; stored only in the telemetry Secret. */
+  readonly connectionString: pulumi.Input<string>;
+  /** Share of requests sent, in (0, 1]. */
+  readonly sampleRatio: number;
+}
+
 export interface ScoringServiceArgs {
   readonly namespace: string;
   readonly imageRef: pulumi.Input<string>;
@@ -88,6 +96,7 @@ export interface ScoringServiceArgs {
   /** Must exist before pods can start, though nothing of theirs flows into the pods (GPU nodes, pull grant, device plugin). */
   readonly startAfter: pulumi.Input<pulumi.Resource>[];
   readonly model: ScoringModel;
+  readonly telemetry?: ScoringTelemetry;
   /** The public entry point this service is published through. */
   readonly publicEntry: {
     /** The name clients use (the certificate's name). */
@@ -154,6 +163,7 @@ export class ScoringService extends pulumi.ComponentResource {
       name: envName,
       valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
     });
+    const telemetryEnv = args.telemetry ? this.telemetryEnv(name, namespace, labels, args.telemetry) : [];
 
     // The pods' identity for AKS workload identity (modelIdentity.ts federates this exact account). The
     // webhook projects its own short-lived token for Entra ID; no Kubernetes API token is mounted.
@@ -247,6 +257,7 @@ export class ScoringService extends pulumi.ComponentResource {
                     { name: APP_ENV.drainSeconds, value: String(args.drainSeconds) },
                     keyEnv(APP_ENV.primaryKey, "primaryKey"),
                     keyEnv(APP_ENV.secondaryKey, "secondaryKey"),
+                    ...telemetryEnv,
                   ],
                   // Requests equal limits: Guaranteed QoS, the seed's fixed cores and memory per replica.
                   resources: { requests: resources, limits: resources },
@@ -369,5 +380,34 @@ export class ScoringService extends pulumi.ComponentResource {
     this.primaryKey = keys.primaryKey;
     this.secondaryKey = keys.secondaryKey;
     this.registerOutputs({ scoringUri: this.scoringUri, swaggerUri: this.swaggerUri });
+  }
+
+  /**
+   * The connection string in a Secret of its own (the keys' Secret rotates on its own schedule) and the
+   * variables that point the app at it; the sample ratio is not secret. Its egress, HTTPS to
+   * <region>.in.applicationinsights.azure.com, is within the namespace's "443 outside the cluster" rule.
+   */
+  private telemetryEnv(
+    name: string,
+    namespace: pulumi.Input<string>,
+    labels: Record<string, string>,
+    telemetry: ScoringTelemetry,
+  ): k8s.types.input.core.v1.EnvVar[] {
+    const secret = new k8s.core.v1.Secret(
+      `${name}-telemetry`,
+      {
+        metadata: { namespace, labels },
+        type: "Opaque",
+        stringData: { connectionString: pulumi.secret(telemetry.connectionString) },
+      },
+      { parent: this },
+    );
+    return [
+      {
+        name: APP_ENV.appInsightsConnectionString,
+        valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "connectionString" } },
+      },
+      { name: APP_ENV.appInsightsSampleRatio, value: String(telemetry.sampleRatio) },
+    ];
   }
 }

@@ -29,6 +29,8 @@ export interface Recorded {
 
 export interface RecordedOptions {
   readonly retainOnDelete: boolean;
+  /** Output names the engine is told to store as secrets (additionalSecretOutputs). */
+  readonly additionalSecretOutputs?: readonly string[];
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
 }
 
@@ -87,6 +89,8 @@ export const MOCK = {
   modelIdentityClientId: "model-identity-client-id",
   modelIdentityPrincipalId: "model-identity-principal-id",
   lbAddress: "20.30.40.50",
+  appInsightsConnectionString:
+    "InstrumentationKey=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/;LiveEndpoint=https://eastus.livediagnostics.monitor.azure.com/",
   aksAudienceToken: "aks-server-audience-token-of-deployer",
   apiServer: "https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443",
   clusterCa: "LS0tLS1CRUdJTi1DQS0tLS0t",
@@ -175,6 +179,10 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
         ...(inputs.properties as Record<string, unknown>),
         endpoint: `https://${name}.grafana.azure.com`,
       };
+    }
+    if (args.type === "azure-native:applicationinsights:Component") {
+      // A plain output, as azure-native 3.28.0 returns it: the program must mark it secret itself.
+      state.connectionString = MOCK.appInsightsConnectionString;
     }
     if (args.type === "azure-native:storage:Blob") {
       state.url = `https://${String(inputs.accountName)}.blob.core.windows.net/${String(inputs.containerName)}/${name}`;
@@ -388,6 +396,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const timeouts = req.getCustomtimeouts();
     optionsByName.set(`${req.getType()}::${req.getName()}`, {
       retainOnDelete: req.getRetainondelete() === true,
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       customTimeouts:
         timeouts === undefined
           ? undefined

@@ -9,6 +9,8 @@ import * as fs from "node:fs";
 import { before, describe, it } from "node:test";
 import { alertGroups } from "../components/alertRules";
 import {
+  APP_PORT,
+  APP_PORT_NAME,
   GPU_NODE_LABEL,
   GPU_RESOURCE,
   GPU_TOLERATION,
@@ -19,12 +21,15 @@ import {
 import { ConfigError, parseStackSettings } from "../components/config";
 import {
   collectorsCsv,
+  DCGM_APP_LABEL,
   DCGM_DEFAULT_COUNTERS_FILE,
   DCGM_EXPORTER_MIRROR,
   DCGM_EXPORTER_UPSTREAM,
   DCGM_METRICS_PORT,
 } from "../components/dcgmExporter";
+import { CERT_MANAGER_NAMESPACE, ENTRY_NAMESPACE } from "../components/entryPoint";
 import { CONTAINER_INSIGHTS_STREAMS, GRAFANA_ROLES } from "../components/monitoring";
+import { ENVOY_PROXY_POD_LABELS } from "../components/networkPolicy";
 import { mirrorBuild } from "../components/projectImage";
 import { SCRAPE_CONFIGMAP, SCRAPE_JOBS } from "../components/scrapeConfig";
 import {
@@ -40,6 +45,7 @@ import {
   type Recorded,
   runProgram,
 } from "./harness";
+import { admits, type Destination, type Source } from "./networkPolicyModel";
 
 const T = {
   amw: "azure-native:monitor:AzureMonitorWorkspace",
@@ -445,6 +451,113 @@ describe("config", () => {
       assert.match(text, /alertEmail = "oncall@example.com,boss@example.com": is not one e-mail address/);
       assert.match(text, /alertP99LatencySeconds = 0: must be between 0.001 and 60/);
       assert.match(text, /managedGrafana = "yes": must be true or false/);
+    }
+  });
+});
+
+describe("who reaches the metrics ports (the real program's NetworkPolicies, Kubernetes semantics)", () => {
+  const policies = (): Recorded[] => findAll(run.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+  const scoringPod = (): Record<string, string> =>
+    get(findOne(run.resources, T.deployment), "spec.template.metadata.labels") as Record<string, string>;
+  const scoringNamespace = (): string =>
+    String(get(findOne(run.resources, T.deployment), "metadata.namespace"));
+  const scoringMetrics = (): Destination => ({
+    namespace: scoringNamespace(),
+    labels: scoringPod(),
+    port: METRICS_PORT,
+    portName: METRICS_PORT_NAME,
+  });
+  const dcgmMetrics: Destination = {
+    namespace: MONITORING_NAMESPACE,
+    labels: { [DCGM_APP_LABEL.key]: DCGM_APP_LABEL.value },
+    port: DCGM_METRICS_PORT,
+    portName: "metrics",
+  };
+  // Azure Monitor managed Prometheus: the labels AKS puts on its collector pods (README, "ama-metrics
+  // selector check", says how to confirm them on a live cluster).
+  const scrapers: Record<string, Source> = {
+    "ama-metrics (ReplicaSet, kube-system)": { namespace: "kube-system", labels: { rsName: "ama-metrics" } },
+    "ama-metrics-node (DaemonSet, kube-system)": {
+      namespace: "kube-system",
+      labels: { dsName: "ama-metrics-node" },
+    },
+  };
+  const others: Record<string, Source> = {
+    "the entry point's Envoy proxy": { namespace: ENTRY_NAMESPACE, labels: { ...ENVOY_PROXY_POD_LABELS } },
+    "CoreDNS in kube-system": { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
+    "any other kube-system pod": { namespace: "kube-system", labels: { component: "konnectivity-agent" } },
+    "a pod labelled like ama-metrics in another namespace": {
+      namespace: "default",
+      labels: { rsName: "ama-metrics" },
+    },
+    "cert-manager": {
+      namespace: CERT_MANAGER_NAMESPACE,
+      labels: { "app.kubernetes.io/name": "cert-manager" },
+    },
+    "another scoring pod": { namespace: "scoring", labels: { "app.kubernetes.io/name": "scoring" } },
+    "an address on the internet": { ip: "20.1.2.3" },
+    "an address in the VNet": { ip: "10.224.0.4" },
+  };
+
+  it("the scoring pods' metrics port admits ama-metrics and the monitoring namespace", () => {
+    for (const [who, source] of Object.entries(scrapers))
+      assert.ok(admits(policies(), source, scoringMetrics()), who);
+    const monitoringPod: Source = { namespace: MONITORING_NAMESPACE, labels: { app: "prometheus" } };
+    assert.ok(admits(policies(), monitoringPod, scoringMetrics()), "the monitoring namespace");
+  });
+
+  it("and nobody else on that port", () => {
+    for (const [who, source] of Object.entries(others)) {
+      assert.equal(admits(policies(), source, scoringMetrics()), false, who);
+    }
+    // The model is no wall that refuses everything: the proxies do reach the app port, the scraper does not.
+    const app: Destination = { ...scoringMetrics(), port: APP_PORT, portName: APP_PORT_NAME };
+    assert.ok(admits(policies(), others["the entry point's Envoy proxy"], app));
+    for (const [who, source] of Object.entries(scrapers))
+      assert.equal(admits(policies(), source, app), false, who);
+  });
+
+  it("no rule of the scoring namespace admits the metrics port from anyone but those peers", () => {
+    // Beyond the sample above: every rule that could match the port names exactly the scraper peers.
+    const allowed = new Set(
+      [
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": MONITORING_NAMESPACE } } },
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+          podSelector: { matchExpressions: [{ key: "rsName", operator: "In", values: ["ama-metrics"] }] },
+        },
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+          podSelector: {
+            matchExpressions: [{ key: "dsName", operator: "In", values: ["ama-metrics-node"] }],
+          },
+        },
+      ].map((peer) => JSON.stringify(peer)),
+    );
+    const rules = policies()
+      .filter((p) => get(p, "metadata.namespace") === scoringNamespace())
+      .flatMap((p) => (get(p, "spec.ingress") as Record<string, unknown>[] | undefined) ?? []);
+    const reachingMetrics = rules.filter((rule) => {
+      const ports = rule.ports as { port?: number | string }[] | undefined;
+      return (
+        ports === undefined ||
+        ports.length === 0 ||
+        ports.some((p) => p.port === undefined || p.port === METRICS_PORT || p.port === METRICS_PORT_NAME)
+      );
+    });
+    assert.equal(reachingMetrics.length, 1);
+    const from = reachingMetrics[0].from as unknown[];
+    assert.ok(from.length > 0);
+    for (const peer of from) assert.ok(allowed.has(JSON.stringify(peer)), JSON.stringify(peer));
+  });
+
+  it("the DCGM exporter's port admits ama-metrics only, not even the scoring pods or the monitoring namespace", () => {
+    for (const [who, source] of Object.entries(scrapers))
+      assert.ok(admits(policies(), source, dcgmMetrics), who);
+    const fromScoring: Source = { namespace: scoringNamespace(), labels: scoringPod() };
+    const fromMonitoring: Source = { namespace: MONITORING_NAMESPACE, labels: { app: "prometheus" } };
+    for (const source of [fromScoring, fromMonitoring, ...Object.values(others)]) {
+      assert.equal(admits(policies(), source, dcgmMetrics), false, JSON.stringify(source));
     }
   });
 });

@@ -71,7 +71,13 @@ async def serve(settings: Settings, worker: int | None) -> int:
     pipeline = Pipeline(settings, entry, metrics)
     connections = Connections(raise_open_file_limit(), metrics)
     request_log = logs.RequestLog() if settings.log_requests else None
-    observer = Observer(metrics, connections, request_log)
+    tracer = None
+    if settings.telemetry is not None:
+        # Imported only when on: OpenTelemetry and the exporter cost start-up time and memory otherwise.
+        from scoring.tracing import RequestTracer
+
+        tracer = RequestTracer(settings.telemetry, worker)
+    observer = Observer(metrics, connections, request_log, tracer)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
     # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
@@ -106,6 +112,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
             "port": settings.port,
             "metrics_port": settings.metrics_port if metrics_runner else None,
             "auth": settings.auth_enabled,
+            "telemetry": settings.telemetry is not None,
             "worker": worker,
             "pid": os.getpid(),
         },
@@ -141,6 +148,8 @@ async def serve(settings: Settings, worker: int | None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()
+    if tracer is not None:  # after the drain: every admitted request's span is queued by now
+        await tracer.close()
     log.info("stopped", extra={"event": "stopped", "code": code})
     return code
 

@@ -234,9 +234,9 @@ def answered_ids(request: web.Request) -> bool:
     return IDS_KEY in request
 
 
-def logged_id(request: web.Request, fallback: str) -> str:
-    """The request id for the log: the x-request-id Azure ML's rules answered with, else `fallback`."""
-    return request.get(IDS_KEY) or fallback
+def logged_id(request: web.Request) -> str | None:
+    """The x-request-id Azure ML's rules answered this request with (None on the other routes)."""
+    return request.get(IDS_KEY) or None
 
 
 def batched_payload(request: web.Request, body: bytes) -> bytes:

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
@@ -23,6 +24,9 @@ from scoring.logs import RequestLog
 from scoring.metrics import GAUGE_SAMPLE_S, Metrics
 from scoring.pipeline import Pipeline
 from scoring.swagger import openapi_document
+
+if TYPE_CHECKING:  # imported only where telemetry is on (scoring/__main__.py): it pulls in OpenTelemetry
+    from scoring.tracing import RequestTracer
 
 log = logging.getLogger("scoring")
 
@@ -43,11 +47,19 @@ def _request_id(request: web.Request) -> str:
 class Observer:
     """Per-request bookkeeping shared by all routes, and the in-flight count the drain waits on."""
 
-    def __init__(self, metrics: Metrics, connections: Connections, request_log: RequestLog | None) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        connections: Connections,
+        request_log: RequestLog | None,
+        tracer: RequestTracer | None = None,
+    ) -> None:
         self.metrics = metrics
         self.connections = connections
         # None when LOG_REQUESTS=false.
         self.request_log = request_log
+        # None unless request telemetry is on (scoring/tracing.py).
+        self.tracer = tracer
         self.in_flight = 0
 
     @web.middleware
@@ -76,18 +88,26 @@ class Observer:
             reason = request.get("reason")
             if isinstance(reason, str):
                 metrics.rejected.labels(reason).inc()
-            if self.request_log is not None:
-                self.request_log.write(
-                    time.time(),
-                    {
-                        "method": request.method,
-                        "route": route,
-                        "status": status,
-                        "ms": round(elapsed * 1e3, 3),
-                        "rows": request.get("rows", 0),
-                        "request_id": azureml_http.logged_id(request, request_id or _request_id(request)),
-                    },
-                )
+            if self.request_log is not None or self.tracer is not None:
+                self._report(request, route, status, elapsed, request_id)
+
+    def _report(self, request: web.Request, route: str, status: int, elapsed: float, request_id: str | None) -> None:
+        """The request's log line and its telemetry, each when on."""
+        logged_id = azureml_http.logged_id(request) or request_id or _request_id(request)
+        if self.request_log is not None:
+            self.request_log.write(
+                time.time(),
+                {
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "ms": round(elapsed * 1e3, 3),
+                    "rows": request.get("rows", 0),
+                    "request_id": logged_id,
+                },
+            )
+        if self.tracer is not None:  # optional request telemetry (scoring/tracing.py)
+            self.tracer.record(request, route, status, elapsed, logged_id)
 
     def sample_gauges(self, pipeline: Pipeline) -> None:
         admission = pipeline.admission

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,22 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class Telemetry:
+    """Where the optional request telemetry goes (scoring/tracing.py): one OpenTelemetry server span per
+    request, exported to Application Insights as a request item. None in Settings: off, nothing imported.
+
+    connection_string: Application Insights' (InstrumentationKey=...;IngestionEndpoint=...), a secret: never
+    in repr, a log line or an error message. sample_ratio: the share of requests sent (Application Insights'
+    own sampler, so its counts extrapolate). service_name: the service.name resource attribute, which
+    Application Insights shows as the cloud role (Azure ML's server uses SERVICE_NAME the same way).
+    """
+
+    connection_string: str = field(repr=False)
+    sample_ratio: float = 1.0
+    service_name: str = "ML service"
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str
     port: int
@@ -81,6 +98,8 @@ class Settings:
     workers: int = 1
     # One JSON log line per request.
     log_requests: bool = True
+    # None: no request telemetry (the default); else where scoring/tracing.py sends it.
+    telemetry: Telemetry | None = None
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -255,6 +274,81 @@ def _model_source(env: Mapping[str, str], model_dir: Path) -> ModelSource | None
     )
 
 
+# Azure ML 1.5.1's check of AML_APP_INSIGHTS_KEY (amlserver.py check_valid_uuid), case-insensitive.
+_INSTRUMENTATION_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.I)
+# What azure-monitor-opentelemetry-exporter 1.0.0b40 accepts (_connection_string_parser.py): lowercase only.
+_EXPORTER_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _connection_string_problem(connection_string: str) -> str | None:
+    """Why the exporter would refuse the connection string, or None. Never quotes it: it is a secret."""
+    fields: dict[str, str] = {}
+    for pair in connection_string.split(";"):
+        # The exporter splits each pair on every "=" and fails on anything but exactly one.
+        name, equals, value = pair.partition("=")
+        if not equals or "=" in value or not name.strip():
+            return "is not a list of name=value pairs separated by ';'"
+        fields[name.strip().lower()] = value.strip()
+    if not _EXPORTER_KEY.match(fields.get("instrumentationkey", "")):
+        return "has no InstrumentationKey that is a lowercase UUID"
+    if fields.get("authorization", "ikey").lower() != "ikey":
+        return "names an Authorization other than ikey (the only one this exporter supports)"
+    endpoint = fields.get("ingestionendpoint")
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        # Plain http would send the instrumentation key in clear: only to a local test endpoint.
+        loopback = parts.hostname in _LOOPBACK
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            return "has an IngestionEndpoint that is not an https:// URL (plain http only to a loopback address)"
+    return None
+
+
+def _telemetry(env: Mapping[str, str]) -> Telemetry | None:
+    """Request telemetry: on with APPLICATIONINSIGHTS_CONNECTION_STRING (the name the Azure Monitor exporter
+    and the Azure Monitor OpenTelemetry distro read), or, as on Azure ML, with AML_APP_INSIGHTS_ENABLED=true
+    and an AML_APP_INSIGHTS_KEY; AML_APP_INSIGHTS_ENABLED=false turns it off whatever else is set."""
+    connection_string = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
+    key = env.get("AML_APP_INSIGHTS_KEY", "").strip()
+    # Azure ML's server is off unless AML_APP_INSIGHTS_ENABLED is true; a connection string is this
+    # server's own switch, so it turns telemetry on by itself.
+    enabled = _bool(env, "AML_APP_INSIGHTS_ENABLED", bool(connection_string))
+    ratio_raw = env.get("APP_INSIGHTS_SAMPLE_RATIO", "").strip()
+    try:
+        sample_ratio = float(ratio_raw) if ratio_raw else 1.0
+    except ValueError:
+        sample_ratio = math.nan
+    if not 0.0 < sample_ratio <= 1.0:  # NaN fails too
+        raise SettingsError(
+            f"APP_INSIGHTS_SAMPLE_RATIO={ratio_raw!r} is not a share of requests; use a number above 0 and at most 1"
+        )
+    if not enabled:
+        return None
+    if not connection_string:
+        if not key:
+            raise SettingsError(
+                "AML_APP_INSIGHTS_ENABLED is true but neither APPLICATIONINSIGHTS_CONNECTION_STRING nor "
+                "AML_APP_INSIGHTS_KEY is set: set the Application Insights connection string, or "
+                "AML_APP_INSIGHTS_ENABLED=false"
+            )
+        if not _INSTRUMENTATION_KEY.match(key):
+            # Azure ML's server disables telemetry here with a printed note; a pod should say so and stop.
+            raise SettingsError(
+                "AML_APP_INSIGHTS_KEY is not an Application Insights instrumentation key (a UUID); "
+                "prefer APPLICATIONINSIGHTS_CONNECTION_STRING, which also names the regional endpoint"
+            )
+        # As Azure ML 1.5.1 builds it (server/appinsights_client.py); no endpoint: the global one.
+        connection_string = f"InstrumentationKey={key.lower()}"
+    problem = _connection_string_problem(connection_string)
+    if problem is not None:
+        raise SettingsError(
+            f"APPLICATIONINSIGHTS_CONNECTION_STRING {problem} (its value is not shown: it is a secret); copy it "
+            "from the Application Insights resource's Overview page, or unset it to turn telemetry off"
+        )
+    service_name = env.get("SERVICE_NAME", "").strip() or "ML service"
+    return Telemetry(connection_string=connection_string, sample_ratio=sample_ratio, service_name=service_name)
+
+
 def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
     """Parses env; raises SettingsError naming the first bad variable."""
     auth_enabled = _bool(env, "AUTH_ENABLED", True)
@@ -291,6 +385,7 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         inline_batch_rows=_int(env, "INLINE_BATCH_ROWS", 16, 0),
         workers=workers_from_env(env),
         log_requests=_bool(env, "LOG_REQUESTS", True),
+        telemetry=_telemetry(env),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(

@@ -26,6 +26,7 @@ import { ConfigError, type RawConfig, Reader } from "./reader";
 import { type RegionSettings, regionSection } from "./region";
 import { type ReplicaSettings, replicasSection } from "./replicas";
 import { type ServiceSettings, serviceSection } from "./service";
+import { type TelemetrySettings, telemetrySection } from "./telemetry";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
 export { type AccessSettings, ANYONE } from "./access";
@@ -39,6 +40,7 @@ export { ConfigError, type RawConfig } from "./reader";
 export type { RegionSettings } from "./region";
 export type { ReplicaSettings } from "./replicas";
 export type { ServiceSettings } from "./service";
+export type { TelemetrySettings } from "./telemetry";
 export type { WorkspaceAttachSettings } from "./workspace";
 
 export interface StackSettings {
@@ -53,6 +55,7 @@ export interface StackSettings {
   readonly maintenance: MaintenanceSettings;
   readonly access: AccessSettings;
   readonly monitoring: MonitoringSettings;
+  readonly telemetry: TelemetrySettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -88,6 +91,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const maintenance = maintenanceSection(r);
   const access = accessSection(r);
   const monitoring = monitoringSection(r);
+  const telemetry = telemetrySection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     region,
@@ -101,6 +105,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
     maintenance,
     access,
     monitoring,
+    telemetry,
   };
 }
 
