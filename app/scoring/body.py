@@ -118,7 +118,11 @@ async def read_body(
         raise overloaded(retry_after_s)
     reservation.set_arriving(True)
     try:
-        return await asyncio.wait_for(_read(request, reservation, inflater, max_bytes, retry_after_s), timeout_s)
+        reading = _read(request, reservation, inflater, max_bytes, retry_after_s)
+        if request.content.is_eof():
+            # The whole body came with the head (every small request): nothing can stall, so no timer.
+            return await reading
+        return await asyncio.wait_for(reading, timeout_s)
     except TimeoutError:
         raise RequestTimeout(
             f"request body not received within {timeout_s:g} s (BODY_READ_TIMEOUT_S)", close=True

@@ -446,20 +446,21 @@ class _ByteParser:
         return results
 
 
-_parsers: dict[str, _ByteParser] = {}
+# device -> its byte parser, or None where the exact CPU path is used (no CUDA): decided once per device.
+_parsers: dict[str, _ByteParser | None] = {}
 _parsers_lock = threading.Lock()
 
 
 def _parser_for(device: str) -> _ByteParser | None:
     """The byte parser for a CUDA device, or None when the exact CPU path is the faster choice."""
-    target = torch.device(device)
-    if target.type != "cuda" or not torch.cuda.is_available():
-        return None
-    key = str(target)
+    if device in _parsers:
+        return _parsers[device]
     with _parsers_lock:
-        if key not in _parsers:
-            _parsers[key] = _ByteParser(target)
-        return _parsers[key]
+        if device not in _parsers:
+            target = torch.device(device)
+            usable = target.type == "cuda" and torch.cuda.is_available()
+            _parsers[device] = _ByteParser(target) if usable else None
+        return _parsers[device]
 
 
 # Below this many bytes in a batch the GPU's fixed launch cost exceeds the CPU parser's work.
@@ -487,8 +488,8 @@ def decode_scoring_bodies(
         for i, result in zip(rest, decoded):
             merged[i] = result
         return merged
-    parser = _parser_for(device)
-    if parser is None or sum(len(blob) for blob in blobs) < GPU_MIN_BATCH_BYTES:
+    parser = _parser_for(device) if sum(len(blob) for blob in blobs) >= GPU_MIN_BATCH_BYTES else None
+    if parser is None:
         return [_decode_or_error(blob, row_length) for blob in blobs]
     texts = [_array_text(blob) for blob in blobs]
     plain = [(i, text) for i, text in enumerate(texts) if text is not None]

@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import orjson
 
-_COMMA, _OPEN, _CLOSE, _ZERO = ord(","), ord("["), ord("]"), ord("0")
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def labels_json(labels: np.ndarray) -> bytes:
-    """A JSON list of integer labels, e.g. b"[7,2,1]" (what the seed's y_hat.tolist() serialised to)."""
-    count = labels.shape[0]
-    if count == 0:
-        return b"[]"
-    if np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() <= 9:
-        # Single-digit labels (the MNIST case): write the digits into every other byte at once.
-        out = np.full(2 * count + 1, _COMMA, dtype=np.uint8)
-        out[0] = _OPEN
-        out[-1] = _CLOSE
-        out[1 : 2 * count : 2] = labels.astype(np.uint8) + _ZERO
-        return out.tobytes()
+    """A JSON list of integer labels, e.g. b"[7,2,1]" (what the seed's y_hat.tolist() serialised to).
+
+    orjson writes a 1-D integer array straight from its buffer (OPT_SERIALIZE_NUMPY): no Python int
+    per label, and about a microsecond for the one-label answer of a one-row request.
+    """
+    if labels.ndim == 1 and labels.dtype.kind in "iu":
+        return orjson.dumps(np.ascontiguousarray(labels, dtype=labels.dtype.newbyteorder("=")), option=_NUMPY)
     return json.dumps(labels.tolist()).encode()
 
 
