@@ -138,6 +138,11 @@ function azureName(args: pulumi.runtime.MockResourceArgs): string {
   return typeof value === "string" ? value : `${args.name}abc123`;
 }
 
+/** The PEM text the mocks report for a TLS provider resource named `name`. */
+export function mockPem(label: "PRIVATE KEY" | "CERTIFICATE", name: string): string {
+  return `-----BEGIN ${label}-----\n${Buffer.from(`mock ${name}`).toString("base64")}\n-----END ${label}-----\n`;
+}
+
 function newResourceState(args: pulumi.runtime.MockResourceArgs): {
   id: string;
   state: Record<string, unknown>;
@@ -188,6 +193,13 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
       id: `${imageName}-id`,
       state: { ...inputs, repoDigest: `${repository}@${mockDigest(repository)}` },
     };
+  }
+  // The TLS provider's generated key and certificate: recognisable PEM text, distinct per resource.
+  if (args.type === "tls:index/privateKey:PrivateKey") {
+    return { id: args.name, state: { ...inputs, privateKeyPem: mockPem("PRIVATE KEY", args.name) } };
+  }
+  if (args.type === "tls:index/selfSignedCert:SelfSignedCert") {
+    return { id: args.name, state: { ...inputs, certPem: mockPem("CERTIFICATE", args.name) } };
   }
   if (args.type === "random:index/randomString:RandomString") {
     return { id: args.name, state: { ...inputs, result: "x7k2q9" } };

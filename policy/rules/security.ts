@@ -248,6 +248,45 @@ export function checkNoCertificateKubeconfig(resources: readonly StackResource[]
 
 const AZUREML_EXTENSION = "Microsoft.AzureML.Kubernetes";
 
+/**
+ * The Azure ML extension's inference router must serve HTTPS, whatever its Service type (issue 11: a
+ * ClusterIP router is still reached over the pod network, where Cilium does not encrypt). The keys are the
+ * ones `az k8s-extension` sends to ARM (components/inferenceRouterTls.ts cites them): TLS needs
+ * allowInsecureConnections false, sslCname, and a certificate, either sslSecret (or scoringFe.sslSecret) or
+ * the protected scoringFe.sslCert and scoringFe.sslKey. The protected values are secrets that ARM never
+ * returns: only their presence is checked.
+ */
+function routerTlsFindings(extension: StackResource): StackFinding[] {
+  const settings = asObject(at(extension.props, "configurationSettings")) ?? {};
+  const protectedSettings = asObject(at(extension.props, "configurationProtectedSettings")) ?? {};
+  const name = asString(extension.props.extensionName) ?? extension.name;
+  const insecure = asString(settings.allowInsecureConnections);
+  if (insecure === undefined || insecure.toLowerCase() !== "false") {
+    return [
+      {
+        urn: extension.urn,
+        message: `Azure ML extension "${name}" does not turn off plain HTTP on its inference router (allowInsecureConnections is ${insecure === undefined ? "unset" : JSON.stringify(insecure)}), so scoring keys and payloads sent through it would cross the pod network in clear. Set allowInsecureConnections: "False" with sslCname and a certificate (components/inferenceRouterTls.ts).`,
+      },
+    ];
+  }
+  const problems: string[] = [];
+  if ((asString(settings.sslCname) ?? "") === "") problems.push("no sslCname");
+  const secret = asString(settings.sslSecret) ?? asString(settings["scoringFe.sslSecret"]);
+  const pem = ["scoringFe.sslCert", "scoringFe.sslKey"].every((key) => protectedSettings[key] !== undefined);
+  if (secret === undefined && !pem)
+    problems.push(
+      "no certificate (sslSecret, or the protected settings scoringFe.sslCert and scoringFe.sslKey)",
+    );
+  return problems.length === 0
+    ? []
+    : [
+        {
+          urn: extension.urn,
+          message: `Azure ML extension "${name}" asks for HTTPS on its inference router (allowInsecureConnections "False") but has ${problems.join(" and ")}, so the extension cannot install. Give it both (components/inferenceRouterTls.ts).`,
+        },
+      ];
+}
+
 export function checkClusterAccess(resources: readonly StackResource[]): StackFinding[] {
   const findings: StackFinding[] = [];
   const azureMlClusters = new Set(
@@ -279,16 +318,7 @@ export function checkClusterAccess(resources: readonly StackResource[]): StackFi
   for (const extension of resources.filter(
     (r) => r.type === TYPES.extension && asString(r.props.extensionType) === AZUREML_EXTENSION,
   )) {
-    const settings = at(extension.props, "configurationSettings");
-    const insecure = asString(at(settings, "allowInsecureConnections"));
-    // The extension's default router Service type is LoadBalancer: unset counts as exposed.
-    const routerType = asString(at(settings, "inferenceRouterServiceType")) ?? "LoadBalancer";
-    if (insecure !== undefined && insecure.toLowerCase() === "true" && routerType !== "ClusterIP") {
-      findings.push({
-        urn: extension.urn,
-        message: `Azure ML extension "${asString(extension.props.extensionName) ?? extension.name}" serves its inference router over plain HTTP (allowInsecureConnections: "True") on a ${routerType} Service, reachable from outside the cluster. Set allowInsecureConnections to "False" with a certificate (sslCname, sslCertPemFile/sslKeyPemFile), or keep the router ClusterIP.`,
-      });
-    }
+    findings.push(...routerTlsFindings(extension));
   }
   return findings;
 }
