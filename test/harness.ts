@@ -87,6 +87,8 @@ export const MOCK = {
   modelIdentityClientId: "model-identity-client-id",
   modelIdentityPrincipalId: "model-identity-principal-id",
   lbAddress: "20.30.40.50",
+  keyVaultAddonClientId: "kv-addon-client-id",
+  keyVaultAddonObjectId: "kv-addon-object-id",
   aksAudienceToken: "aks-server-audience-token-of-deployer",
   apiServer: "https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443",
   clusterCa: "LS0tLS1CRUdJTi1DQS0tLS0t",
@@ -155,6 +157,17 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
+      // AKS creates the Key Vault secrets provider add-on's identity and reports it on the add-on's profile.
+      const addons = inputs.addonProfiles as Record<string, Record<string, unknown>> | undefined;
+      if (addons?.azureKeyvaultSecretsProvider !== undefined) {
+        state.addonProfiles = {
+          ...addons,
+          azureKeyvaultSecretsProvider: {
+            ...addons.azureKeyvaultSecretsProvider,
+            identity: { clientId: MOCK.keyVaultAddonClientId, objectId: MOCK.keyVaultAddonObjectId },
+          },
+        };
+      }
       state.oidcIssuerProfile = {
         ...((inputs.oidcIssuerProfile as Record<string, unknown> | undefined) ?? {}),
         issuerURL: MOCK.oidcIssuerUrl,
