@@ -463,12 +463,17 @@ describe("cluster access", () => {
 });
 
 describe("data services", () => {
-  it("storage: no public blobs; shared keys only because azure-native's Blob upload needs them", () => {
+  it("storage: no public blobs; shared keys only on the workspace's storage, which the Blob upload writes into", () => {
     const account = findOne(run.resources, T.storage);
     assert.equal(get(account, "allowBlobPublicAccess"), false);
     assert.equal(get(account, "allowSharedKeyAccess"), true);
     const blob = findOne(run.resources, "azure-native:storage:Blob");
     assert.equal(get(blob, "accountName"), get(account, "accountName"));
+    // The two facts the policy's exception needs (mlWorkspace.ts says why the key stays): the workspace uses
+    // this account as its default storage, in the system datastores' default (key) mode.
+    const workspace = findOne(run.resources, "azure-native:machinelearningservices:Workspace");
+    assert.equal(String(get(workspace, "storageAccount")).split("/").pop(), get(account, "accountName"));
+    assert.equal(get(workspace, "systemDatastoresAuthMode"), undefined);
   });
 
   it("the Azure ML extension's inference router serves HTTPS with its own certificate, passed as protected settings", async () => {

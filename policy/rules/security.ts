@@ -4,7 +4,8 @@
  * stack, the cluster signs users in with Entra ID and authorizes them with Azure RBAC, and storage
  * accounts refuse shared keys wherever nothing in the stack needs them. Stack rules: each compares
  * resources with one another (a route with its Gateway, a namespace with its policies, a cluster with
- * the extension that needs its local accounts, an account with the blobs uploaded into it).
+ * the extension that needs its local accounts, an account with the blobs uploaded into it and the
+ * workspace that uses it).
  */
 import { asArray, asBoolean, asObject, asString, at, type Props } from "../lib/props";
 import type { StackFinding, StackResource } from "../lib/stackResource";
@@ -23,6 +24,7 @@ export const TYPES = {
   extension: "azure-native:kubernetesconfiguration:Extension",
   storageAccount: "azure-native:storage:StorageAccount",
   blob: "azure-native:storage:Blob",
+  mlWorkspace: "azure-native:machinelearningservices:Workspace",
 } as const;
 
 const nameOf = (r: StackResource): string => asString(at(r.props, "metadata", "name")) ?? r.name;
@@ -326,19 +328,46 @@ export function checkClusterAccess(resources: readonly StackResource[]): StackFi
 // ---------------------------------------------------------------------------------------------------
 // storage-shared-key-off
 
+/** The account name at the end of a storage account resource id (Azure's, or the mocks' type-token form). */
+function accountNameOfId(id: string | undefined): string | undefined {
+  return id === undefined ? undefined : id.split("/").pop();
+}
+
+/**
+ * Shared keys are allowed on one kind of account only: the default storage of an Azure ML workspace in the
+ * stack that the stack also uploads into with azure-native's key-based storage.Blob. Both halves still
+ * need the key there (mlWorkspace.ts says why): the Blob upload, and the workspace's system datastores,
+ * whose keyless "identity" mode is a preview. Any other account (a second account the stack uploads into,
+ * or a workspace's storage nothing uploads into) must refuse keys.
+ */
 export function checkSharedKeys(resources: readonly StackResource[]): StackFinding[] {
   const uploadTargets = new Set(
     resources.filter((r) => r.type === TYPES.blob).map((r) => asString(r.props.accountName)),
   );
+  const workspaceStorage = new Set(
+    resources
+      .filter((r) => r.type === TYPES.mlWorkspace)
+      .map((r) => accountNameOfId(asString(r.props.storageAccount))),
+  );
   return resources
     .filter((r) => r.type === TYPES.storageAccount && asBoolean(r.props.allowSharedKeyAccess) !== false)
-    .filter((r) => !uploadTargets.has(asString(r.props.accountName)))
-    .map((r) => ({
-      urn: r.urn,
-      message:
-        `Storage account "${asString(r.props.accountName) ?? r.name}" accepts shared keys (allowSharedKeyAccess is ` +
-        `${r.props.allowSharedKeyAccess === undefined ? "unset, and Azure's default is true" : String(r.props.allowSharedKeyAccess)}), ` +
-        `account-wide secrets no identity owns, and nothing in this stack uploads into it with azure-native's ` +
-        `key-based storage.Blob. Set allowSharedKeyAccess: false and grant Storage Blob Data roles instead.`,
-    }));
+    .filter((r) => {
+      const name = asString(r.props.accountName);
+      return !(uploadTargets.has(name) && workspaceStorage.has(name));
+    })
+    .map((r) => {
+      const name = asString(r.props.accountName);
+      const why = uploadTargets.has(name)
+        ? "a key-based azure-native storage.Blob uploads into it, but it is no Azure ML workspace's storage, the one place that exception is allowed: upload with an Entra token and a Storage Blob Data role instead"
+        : workspaceStorage.has(name)
+          ? "it is an Azure ML workspace's storage, but nothing in the stack uploads into it with azure-native's key-based storage.Blob"
+          : "nothing in this stack uploads into it with azure-native's key-based storage.Blob, and it is no Azure ML workspace's storage";
+      return {
+        urn: r.urn,
+        message:
+          `Storage account "${name ?? r.name}" accepts shared keys (allowSharedKeyAccess is ` +
+          `${r.props.allowSharedKeyAccess === undefined ? "unset, and Azure's default is true" : String(r.props.allowSharedKeyAccess)}), ` +
+          `account-wide secrets no identity owns, and ${why}. Set allowSharedKeyAccess: false and grant Storage Blob Data roles instead.`,
+      };
+    });
 }

@@ -270,7 +270,7 @@ describe("storage-shared-key-off", () => {
     );
   });
 
-  it("allows shared keys only on the account the stack's azure-native Blob writes into", async () => {
+  it("allows shared keys only on a workspace's storage that the stack's azure-native Blob writes into", async () => {
     const account = find("azure-native:storage:StorageAccount", "storage");
     account.props.allowSharedKeyAccess = true;
     const blob: CapturedResource = {
@@ -278,10 +278,35 @@ describe("storage-shared-key-off", () => {
       name: "model",
       props: { accountName: "gpuinfst", containerName: "models", blobName: "m.npz" },
     };
-    assert.deepEqual(await violationsOf("storage-shared-key-off", [...withResource(account), blob]), []);
+    const workspace: CapturedResource = {
+      type: "azure-native:machinelearningservices:Workspace",
+      name: "workspace",
+      props: {
+        workspaceName: "gpuinf-mlw",
+        storageAccount:
+          "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/gpuinfst",
+      },
+    };
+    assert.deepEqual(
+      await violationsOf("storage-shared-key-off", [...withResource(account), blob, workspace]),
+      [],
+    );
+    // Before issue 11's last tightening a key-based upload alone was enough: now it is not.
+    const uploadOnly = await violationsOf("storage-shared-key-off", [...withResource(account), blob]);
+    assert.equal(uploadOnly.length, 1);
+    assert.match(
+      uploadOnly[0].message,
+      /a key-based azure-native storage\.Blob uploads into it, but it is no Azure ML workspace's storage/,
+    );
+    const workspaceOnly = await violationsOf("storage-shared-key-off", [...withResource(account), workspace]);
+    assert.equal(workspaceOnly.length, 1);
+    assert.match(
+      workspaceOnly[0].message,
+      /it is an Azure ML workspace's storage, but nothing in the stack uploads/,
+    );
     const elsewhere = { ...blob, props: { ...blob.props, accountName: "otheraccount" } };
     assert.equal(
-      (await violationsOf("storage-shared-key-off", [...withResource(account), elsewhere])).length,
+      (await violationsOf("storage-shared-key-off", [...withResource(account), elsewhere, workspace])).length,
       1,
     );
   });
