@@ -17,7 +17,7 @@ import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
 import { readStackSettings } from "./components/config";
 import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
-import { EntryPoint } from "./components/entryPoint";
+import { EntryPoint, type EntryPointCertificate } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
@@ -128,6 +128,7 @@ export = async () => {
     ]),
   ) as Record<EntryPointImageKey, pulumi.Output<string>>;
 
+  const keyVaultCertificate = settings.access.keyVaultCertificate;
   const cluster = new GpuCluster("gpu", {
     resourceGroupName,
     location: settings.region.location,
@@ -150,7 +151,21 @@ export = async () => {
     apiServerAuthorizedIpRanges: settings.access.apiServerAuthorizedIpRanges,
     deployerAksToken: () => authorization.getClientTokenOutput({ endpoint: AKS_SERVER_APP_ID }).token,
     monitoring: { logAnalyticsWorkspaceId: workspace.logAnalyticsWorkspaceId },
+    keyVaultSecrets:
+      keyVaultCertificate === undefined ? undefined : { keyVaultId: keyVaultCertificate.keyVaultId },
   });
+  // The public listener's certificate: Let's Encrypt by default, or the user's own from Key Vault.
+  const entryCertificate: EntryPointCertificate =
+    keyVaultCertificate === undefined || cluster.keyVaultSecrets === undefined
+      ? { source: "acme", email: settings.access.acmeEmail, staging: settings.access.acmeStaging }
+      : {
+          source: "keyVault",
+          vaultName: keyVaultCertificate.vaultName,
+          certificateName: keyVaultCertificate.certificateName,
+          tenantId: deployer.tenantId,
+          identityClientId: cluster.keyVaultSecrets.clientId,
+          grant: cluster.keyVaultSecrets.grant,
+        };
 
   // Who the scoring pods are when they fetch the registered model: trusted only for their service account.
   const modelIdentity = new ModelIdentity("model-identity", {
@@ -177,7 +192,7 @@ export = async () => {
       dnsLabel: settings.access.dnsLabel,
       customDomain: settings.access.customDomain,
       allowedSourceRanges: settings.access.allowedSourceRanges,
-      acme: { email: settings.access.acmeEmail, staging: settings.access.acmeStaging },
+      certificate: entryCertificate,
       images: entryImages,
       routeNamespace: settings.service.namespace,
       installAfter: cluster.readyForWorkloads,

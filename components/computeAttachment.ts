@@ -8,11 +8,12 @@
  * (Microsoft.AzureML.Kubernetes), which must be installed on the cluster before the attach. The
  * scoring service of this program does not run through Azure ML: it is a plain Deployment, so the
  * attachment only makes the cluster visible to the workspace, and the extension is set up small
- * (inference router not highly available, cluster-internal, no training).
+ * (inference router not highly available, cluster-internal and HTTPS, no training).
  */
 import * as kubernetesconfiguration from "@pulumi/azure-native/kubernetesconfiguration";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import type * as pulumi from "@pulumi/pulumi";
+import { inferenceRouterTls } from "./inferenceRouterTls";
 
 /** Namespace the Azure ML extension and its workloads use. */
 export const AZUREML_NAMESPACE = "azureml";
@@ -36,6 +37,7 @@ export function attachClusterToWorkspace(
   args: ComputeAttachmentArgs,
   parent: pulumi.Resource,
 ): ComputeAttachment {
+  const routerTls = inferenceRouterTls(name, AZUREML_NAMESPACE, parent);
   const extension = new kubernetesconfiguration.Extension(
     `${name}-azureml-extension`,
     {
@@ -58,14 +60,11 @@ export function attachClusterToWorkspace(
         enableInference: "True",
         inferenceRouterServiceType: "ClusterIP",
         inferenceRouterHA: "False",
-        // Still "True" (issue 11 asks for "False"; not done): "False" makes the extension serve its
-        // inference router over HTTPS, which needs a certificate for it (the docs' sslCname with
-        // sslCertPemFile/sslKeyPemFile as protected settings, whose ARM keys the CLI derives and this
-        // program has not verified), and nothing here routes to that router: it is ClusterIP, never
-        // behind the public entry point. The policy pack refuses plain HTTP on a router exposed beyond
-        // the cluster (aks-entra-id-azure-rbac).
-        allowInsecureConnections: "True",
+        // HTTPS on the router (inferenceRouterTls.ts says which keys the extension takes and why the
+        // certificate is generated there): allowInsecureConnections "False" and sslCname.
+        ...routerTls.settings,
       },
+      configurationProtectedSettings: routerTls.protectedSettings,
     },
     { parent },
   );

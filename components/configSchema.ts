@@ -193,6 +193,18 @@ export const configSchema = {
     description:
       "Issue the certificate from Let's Encrypt's staging directory (untrusted test certificates, generous rate limits) instead of production.",
   },
+  tlsKeyVaultId: {
+    type: "string",
+    default: "",
+    description:
+      "Resource id of a Key Vault (Azure RBAC mode) holding your own certificate for customDomain; with tlsCertificateName, the public HTTPS listener serves it instead of a Let's Encrypt one. Empty: ACME.",
+  },
+  tlsCertificateName: {
+    type: "string",
+    default: "",
+    description:
+      "Name of the certificate in tlsKeyVaultId (PEM or PFX, with its private key); its latest version is served and rotated in within about two minutes. Empty: ACME.",
+  },
   publicSwagger: {
     type: "boolean",
     default: false,

@@ -17,6 +17,16 @@
  * Encrypt production by default). Moving to app routing's Gateway API mode later changes only the
  * GatewayClass and this file: the Gateway, HTTPRoutes and cert-manager objects are standard.
  *
+ * Bring your own certificate (tlsKeyVaultId + tlsCertificateName): instead of cert-manager, the AKS Key
+ * Vault secrets provider add-on (Secrets Store CSI driver) syncs the certificate into the same Secret the
+ * HTTPS listener reads. The driver creates a synced Secret only while a pod mounts the SecretProviderClass
+ * volume (secrets-store-csi-driver "Sync as Kubernetes Secret"; the provider's ingress-tls guide mounts it
+ * into the ingress controller), so the Envoy proxies themselves mount it: the Secret lives exactly as long
+ * as the pods that serve it. `objectType: secret` on a certificate's name returns its private key and full
+ * chain, as PEM also for a PFX certificate (the provider's default objectFormat pem; azure.github.io/
+ * secrets-store-csi-driver-provider-azure, "Getting Certificates and Keys", and PR #175, checked
+ * 2026-12-01); `objectType: cert` would return the leaf without its chain or key.
+ *
  * The stable name: the proxy's LoadBalancer Service carries `service.beta.kubernetes.io/azure-dns-label-name`,
  * so Azure gives its public IP `<label>.<location>.cloudapp.azure.com`; a custom domain, when set, is a
  * CNAME to that name and becomes the certificate's and routes' name instead.
@@ -80,13 +90,36 @@ export interface EntryPointArgs {
   readonly customDomain?: string;
   /** Client CIDRs admitted to the HTTPS listener, by the proxies' network policy (networkPolicy.ts says why not the NSG). */
   readonly allowedSourceRanges: readonly string[];
-  readonly acme: { readonly email?: string; readonly staging: boolean };
+  /** Where the HTTPS listener's certificate comes from: Let's Encrypt, or the user's Key Vault. */
+  readonly certificate: EntryPointCertificate;
   /** Every image by digest in the project's registry (mirrors of entryPointImages.ts). */
   readonly images: EntryPointImages;
   /** The namespace whose HTTPRoutes may attach to the HTTPS listener. */
   readonly routeNamespace: string;
   /** Must exist before the releases install (the system pool, the kubelet's pull grant). */
   readonly installAfter: pulumi.Input<pulumi.Resource>[];
+}
+
+export type EntryPointCertificate =
+  | { readonly source: "acme"; readonly email?: string; readonly staging: boolean }
+  | {
+      readonly source: "keyVault";
+      readonly vaultName: string;
+      readonly certificateName: string;
+      /** The vault's tenant (the deployer's). */
+      readonly tenantId: pulumi.Input<string>;
+      /** Client id of the Key Vault secrets provider add-on's identity, which reads the certificate. */
+      readonly identityClientId: pulumi.Input<string>;
+      /** Its read grant on the vault: the proxies mount the certificate only after it exists. */
+      readonly grant: pulumi.Resource;
+    };
+
+/** The SecretProviderClass the proxies mount, and where; it syncs the certificate into TLS_SECRET_NAME. */
+export const KEY_VAULT_TLS = { providerClass: "public-tls-key-vault", mountPath: "/mnt/public-tls" } as const;
+
+/** The Secrets Store CSI driver's objects string: one Key Vault secret (a certificate's key and chain). */
+export function keyVaultObjects(certificateName: string): string {
+  return `array:\n  - |\n    objectName: ${certificateName}\n    objectType: secret\n`;
 }
 
 export class EntryPoint extends pulumi.ComponentResource {
@@ -112,10 +145,10 @@ export class EntryPoint extends pulumi.ComponentResource {
     this.azureHostname = dnsLabel.apply((label) => azureHostname(label, args.location));
     this.hostname = args.customDomain === undefined ? this.azureHostname : pulumi.output(args.customDomain);
 
-    const namespaces = [ENTRY_NAMESPACE, CERT_MANAGER_NAMESPACE].map(
-      (ns) => new k8s.core.v1.Namespace(`${name}-${ns}`, { metadata: { name: ns } }, parent),
-    );
-    const [entryNs, certNs] = namespaces.map((ns) => ns.metadata.name);
+    const namespace = (ns: string) =>
+      new k8s.core.v1.Namespace(`${name}-${ns}`, { metadata: { name: ns } }, parent).metadata.name;
+    const entryNs = namespace(ENTRY_NAMESPACE);
+    const certificate = args.certificate;
     networkPolicies(
       `${name}-gateway`,
       entryNs,
@@ -125,7 +158,6 @@ export class EntryPoint extends pulumi.ComponentResource {
       }),
       parent,
     );
-    networkPolicies(`${name}-cert-manager`, certNs, certManagerNamespacePolicies(), parent);
 
     // Installs the Gateway API CRDs (standard channel) and Envoy Gateway's own.
     const envoyGateway = new k8s.helm.v3.Release(
@@ -144,34 +176,10 @@ export class EntryPoint extends pulumi.ComponentResource {
       { parent: this, dependsOn: args.installAfter },
     );
 
-    const certImage = (ref: pulumi.Output<string>) => ref.apply(splitDigestRef);
-    const certManager = new k8s.helm.v3.Release(
-      `${name}-cert-manager`,
-      {
-        name: "cert-manager",
-        chart: "cert-manager",
-        repositoryOpts: { repo: "https://charts.jetstack.io" },
-        version: CERT_MANAGER_VERSION,
-        namespace: certNs,
-        createNamespace: false,
-        values: {
-          crds: { enabled: true, keep: true },
-          // The Gateway API HTTP-01 solver (ACME challenges answered through the Gateway's HTTP listener).
-          config: {
-            apiVersion: "controller.config.cert-manager.io/v1alpha1",
-            kind: "ControllerConfiguration",
-            enableGatewayAPI: true,
-          },
-          image: certImage(images.certManagerController),
-          webhook: { image: certImage(images.certManagerWebhook) },
-          cainjector: { image: certImage(images.certManagerCainjector) },
-          acmesolver: { image: certImage(images.certManagerAcmeSolver) },
-          startupapicheck: { image: certImage(images.certManagerStartupApiCheck) },
-        },
-      },
-      // cert-manager's Gateway API support starts only if the Gateway API CRDs already exist.
-      { parent: this, dependsOn: [envoyGateway] },
-    );
+    const keyVaultMount =
+      certificate.source === "keyVault"
+        ? this.keyVaultCertificate(name, entryNs, certificate, envoyGateway)
+        : undefined;
 
     const proxyConfig = new k8s.apiextensions.CustomResource(
       `${name}-proxy-config`,
@@ -183,7 +191,14 @@ export class EntryPoint extends pulumi.ComponentResource {
           provider: {
             type: "Kubernetes",
             kubernetes: {
-              envoyDeployment: { replicas: 2, container: { image: images.envoyProxy } },
+              envoyDeployment: {
+                replicas: 2,
+                container: {
+                  image: images.envoyProxy,
+                  ...(keyVaultMount === undefined ? {} : { volumeMounts: [keyVaultMount.volumeMount] }),
+                },
+                ...(keyVaultMount === undefined ? {} : { pod: { volumes: [keyVaultMount.volume] } }),
+              },
               envoyPDB: { minAvailable: 1 },
               envoyService: {
                 type: "LoadBalancer",
@@ -198,7 +213,8 @@ export class EntryPoint extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [envoyGateway] },
+      // With a Key Vault certificate, the proxies' pods mount it: its class and read grant must exist first.
+      { parent: this, dependsOn: [envoyGateway, ...(keyVaultMount?.before ?? [])] },
     );
     const gatewayClass = new k8s.apiextensions.CustomResource(
       `${name}-gateway-class`,
@@ -290,58 +306,159 @@ export class EntryPoint extends pulumi.ComponentResource {
       parent,
     );
 
-    const issuer = new k8s.apiextensions.CustomResource(
-      `${name}-acme-issuer`,
-      {
-        apiVersion: "cert-manager.io/v1",
-        kind: "Issuer",
-        metadata: { name: "letsencrypt", namespace: entryNs },
-        spec: {
-          acme: {
-            server: args.acme.staging ? ACME_DIRECTORIES.staging : ACME_DIRECTORIES.production,
-            ...(args.acme.email === undefined ? {} : { email: args.acme.email }),
-            privateKeySecretRef: { name: "letsencrypt-account-key" },
-            solvers: [
-              {
-                http01: {
-                  gatewayHTTPRoute: {
-                    parentRefs: [
-                      {
-                        kind: "Gateway",
-                        name: gateway.metadata.name,
-                        namespace: entryNs,
-                        sectionName: GATEWAY.httpListener,
-                      },
-                    ],
+    if (certificate.source === "acme") {
+      const certManager = this.certManager(name, images, envoyGateway);
+      const issuer = new k8s.apiextensions.CustomResource(
+        `${name}-acme-issuer`,
+        {
+          apiVersion: "cert-manager.io/v1",
+          kind: "Issuer",
+          metadata: { name: "letsencrypt", namespace: entryNs },
+          spec: {
+            acme: {
+              server: certificate.staging ? ACME_DIRECTORIES.staging : ACME_DIRECTORIES.production,
+              ...(certificate.email === undefined ? {} : { email: certificate.email }),
+              privateKeySecretRef: { name: "letsencrypt-account-key" },
+              solvers: [
+                {
+                  http01: {
+                    gatewayHTTPRoute: {
+                      parentRefs: [
+                        {
+                          kind: "Gateway",
+                          name: gateway.metadata.name,
+                          namespace: entryNs,
+                          sectionName: GATEWAY.httpListener,
+                        },
+                      ],
+                    },
                   },
                 },
-              },
-            ],
+              ],
+            },
           },
         },
-      },
-      { parent: this, dependsOn: [certManager] },
-    );
-    // Renewed by cert-manager on its own a third of the lifetime before expiry (its default renewBefore).
-    new k8s.apiextensions.CustomResource(
-      `${name}-certificate`,
-      {
-        apiVersion: "cert-manager.io/v1",
-        kind: "Certificate",
-        metadata: { name: "public", namespace: entryNs },
-        spec: {
-          secretName: TLS_SECRET_NAME,
-          dnsNames: [this.hostname],
-          issuerRef: { kind: "Issuer", name: issuer.metadata.name },
-          privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+        { parent: this, dependsOn: [certManager] },
+      );
+      // Renewed by cert-manager on its own a third of the lifetime before expiry (its default renewBefore).
+      new k8s.apiextensions.CustomResource(
+        `${name}-certificate`,
+        {
+          apiVersion: "cert-manager.io/v1",
+          kind: "Certificate",
+          metadata: { name: "public", namespace: entryNs },
+          spec: {
+            secretName: TLS_SECRET_NAME,
+            dnsNames: [this.hostname],
+            issuerRef: { kind: "Issuer", name: issuer.metadata.name },
+            privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+          },
         },
-      },
-      { parent: this, dependsOn: [certManager] },
-    );
+        { parent: this, dependsOn: [certManager] },
+      );
+    }
 
     this.gateway = { name: GATEWAY.name, namespace: ENTRY_NAMESPACE, sectionName: GATEWAY.httpsListener };
     this.ready = [gateway, envoyGateway];
     this.registerOutputs({ hostname: this.hostname, azureHostname: this.azureHostname });
+  }
+
+  /** cert-manager in its own namespace (with its network policies), for the ACME certificate only. */
+  private certManager(
+    name: string,
+    images: pulumi.Output<Readonly<Record<EntryPointImageKey, string>>>,
+    envoyGateway: k8s.helm.v3.Release,
+  ): k8s.helm.v3.Release {
+    const certNs = new k8s.core.v1.Namespace(
+      `${name}-${CERT_MANAGER_NAMESPACE}`,
+      { metadata: { name: CERT_MANAGER_NAMESPACE } },
+      { parent: this },
+    ).metadata.name;
+    networkPolicies(`${name}-cert-manager`, certNs, certManagerNamespacePolicies(), { parent: this });
+    const certImage = (ref: pulumi.Output<string>) => ref.apply(splitDigestRef);
+    return new k8s.helm.v3.Release(
+      `${name}-cert-manager`,
+      {
+        name: "cert-manager",
+        chart: "cert-manager",
+        repositoryOpts: { repo: "https://charts.jetstack.io" },
+        version: CERT_MANAGER_VERSION,
+        namespace: certNs,
+        createNamespace: false,
+        values: {
+          crds: { enabled: true, keep: true },
+          // The Gateway API HTTP-01 solver (ACME challenges answered through the Gateway's HTTP listener).
+          config: {
+            apiVersion: "controller.config.cert-manager.io/v1alpha1",
+            kind: "ControllerConfiguration",
+            enableGatewayAPI: true,
+          },
+          image: certImage(images.certManagerController),
+          webhook: { image: certImage(images.certManagerWebhook) },
+          cainjector: { image: certImage(images.certManagerCainjector) },
+          acmesolver: { image: certImage(images.certManagerAcmeSolver) },
+          startupapicheck: { image: certImage(images.certManagerStartupApiCheck) },
+        },
+      },
+      // cert-manager's Gateway API support starts only if the Gateway API CRDs already exist.
+      { parent: this, dependsOn: [envoyGateway] },
+    );
+  }
+
+  /**
+   * The user's Key Vault certificate as the Secret TLS_SECRET_NAME: a SecretProviderClass that the add-on's
+   * identity reads the vault with, and the CSI volume the proxies mount to keep the synced Secret in place.
+   */
+  private keyVaultCertificate(
+    name: string,
+    namespace: pulumi.Output<string>,
+    certificate: Extract<EntryPointCertificate, { source: "keyVault" }>,
+    envoyGateway: k8s.helm.v3.Release,
+  ): { volume: Record<string, unknown>; volumeMount: Record<string, unknown>; before: pulumi.Resource[] } {
+    const providerClass = new k8s.apiextensions.CustomResource(
+      `${name}-tls-key-vault`,
+      {
+        apiVersion: "secrets-store.csi.x-k8s.io/v1",
+        kind: "SecretProviderClass",
+        metadata: { name: KEY_VAULT_TLS.providerClass, namespace },
+        spec: {
+          provider: "azure",
+          // The add-on's user-assigned identity on the nodes (the add-on's documented identity mode).
+          parameters: {
+            usePodIdentity: "false",
+            useVMManagedIdentity: "true",
+            userAssignedIdentityID: certificate.identityClientId,
+            keyvaultName: certificate.vaultName,
+            tenantId: certificate.tenantId,
+            objects: keyVaultObjects(certificate.certificateName),
+          },
+          secretObjects: [
+            {
+              secretName: TLS_SECRET_NAME,
+              type: "kubernetes.io/tls",
+              data: [
+                { objectName: certificate.certificateName, key: "tls.key" },
+                { objectName: certificate.certificateName, key: "tls.crt" },
+              ],
+            },
+          ],
+        },
+      },
+      // The class's CRD comes with the add-on, which the cluster (and so the provider) already has.
+      { parent: this, dependsOn: [envoyGateway] },
+    );
+    return {
+      volume: {
+        name: "public-tls",
+        csi: {
+          driver: "secrets-store.csi.k8s.io",
+          readOnly: true,
+          volumeAttributes: { secretProviderClass: KEY_VAULT_TLS.providerClass },
+        },
+      },
+      volumeMount: { name: "public-tls", mountPath: KEY_VAULT_TLS.mountPath, readOnly: true },
+      before: [providerClass, certificate.grant],
+    };
   }
 }
 

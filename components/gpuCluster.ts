@@ -22,6 +22,7 @@
  */
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
+import type * as azureInputs from "@pulumi/azure-native/types/input";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPU_NODE_LABEL, GPU_TAINT_TEXT } from "./appContract";
@@ -65,7 +66,25 @@ export interface GpuClusterArgs {
   readonly deployerAksToken: () => pulumi.Output<string>;
   /** When given, the Container Insights agent (to this Log Analytics workspace) and the managed Prometheus collector run. */
   readonly monitoring?: { readonly logAnalyticsWorkspaceId: pulumi.Input<string> };
+  /**
+   * When given, the Key Vault secrets provider add-on (Secrets Store CSI driver) runs, and its identity may
+   * read secrets of this one vault: the entry point syncs the user's certificate from it.
+   */
+  readonly keyVaultSecrets?: { readonly keyVaultId: string };
 }
+
+/**
+ * The Key Vault secrets provider add-on's settings: rotation on, polled every two minutes (the add-on's
+ * default interval), so a new certificate version reaches the synced Secret without a `pulumi up`. Key
+ * names as the Azure CLI sends them (Azure/azure-cli, src/azure-cli/azure/cli/command_modules/acs/
+ * _consts.py: CONST_AZURE_KEYVAULT_SECRETS_PROVIDER_ADDON_NAME "azureKeyvaultSecretsProvider",
+ * CONST_SECRET_ROTATION_ENABLED "enableSecretRotation", CONST_ROTATION_POLL_INTERVAL "rotationPollInterval";
+ * checked 2026-12-01).
+ */
+export const KEY_VAULT_SECRETS_ADDON = {
+  name: "azureKeyvaultSecretsProvider",
+  config: { enableSecretRotation: "true", rotationPollInterval: "2m" },
+} as const;
 
 /** The Entra application every AKS cluster's API server accepts tokens for (the "AKS AAD server"). */
 export const AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630";
@@ -105,10 +124,38 @@ export class GpuCluster extends pulumi.ComponentResource {
   readonly readyForWorkloads: pulumi.Resource[];
   /** Name of the workspace compute target, when attached. */
   readonly computeName?: pulumi.Output<string>;
+  /**
+   * When the Key Vault secrets provider add-on runs (keyVaultSecrets): its identity's client id, and that
+   * identity's Key Vault Secrets User grant, which a sync from the vault must wait for.
+   */
+  readonly keyVaultSecrets?: {
+    readonly clientId: pulumi.Output<string>;
+    readonly grant: authorization.RoleAssignment;
+  };
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpu-inference-aks:cluster:GpuCluster", name, {}, opts);
     const parent = { parent: this };
+
+    const addons: Record<string, azureInputs.containerservice.ManagedClusterAddonProfileArgs> = {
+      ...(args.monitoring === undefined
+        ? {}
+        : {
+            omsagent: {
+              enabled: true,
+              config: {
+                logAnalyticsWorkspaceResourceID: args.monitoring.logAnalyticsWorkspaceId,
+                useAADAuth: "true",
+              },
+            },
+          }),
+      ...(args.keyVaultSecrets === undefined
+        ? {}
+        : {
+            [KEY_VAULT_SECRETS_ADDON.name]: { enabled: true, config: { ...KEY_VAULT_SECRETS_ADDON.config } },
+          }),
+    };
+    const addonProfiles = Object.keys(addons).length === 0 ? undefined : addons;
 
     const cluster = new containerservice.ManagedCluster(
       `${name}-aks`,
@@ -161,20 +208,9 @@ export class GpuCluster extends pulumi.ComponentResource {
         },
         // Observability (monitoring.ts holds the data collection rules that say what these send): the
         // Container Insights agent with managed-identity auth, and the managed Prometheus collector.
-        ...(args.monitoring === undefined
-          ? {}
-          : {
-              addonProfiles: {
-                omsagent: {
-                  enabled: true,
-                  config: {
-                    logAnalyticsWorkspaceResourceID: args.monitoring.logAnalyticsWorkspaceId,
-                    useAADAuth: "true",
-                  },
-                },
-              },
-              azureMonitorProfile: { metrics: { enabled: true } },
-            }),
+        // The Key Vault secrets provider (when a certificate is brought) runs as an add-on beside them.
+        ...(addonProfiles === undefined ? {} : { addonProfiles }),
+        ...(args.monitoring === undefined ? {} : { azureMonitorProfile: { metrics: { enabled: true } } }),
       },
       parent,
     );
@@ -305,6 +341,34 @@ export class GpuCluster extends pulumi.ComponentResource {
         this,
       );
       this.computeName = attachment.compute.name;
+    }
+
+    if (args.keyVaultSecrets !== undefined) {
+      // AKS creates the add-on's user-assigned identity (azurekeyvaultsecretsprovider-<cluster>) and reports it
+      // under addonProfiles; the CSI driver uses it from the nodes. It may read secrets of the one vault only.
+      const identity = cluster.addonProfiles.apply((profiles) => {
+        const found = profiles?.[KEY_VAULT_SECRETS_ADDON.name]?.identity;
+        if (!found?.clientId || !found.objectId)
+          throw new Error(
+            `AKS returned no identity for the ${KEY_VAULT_SECRETS_ADDON.name} add-on (addonProfiles.${KEY_VAULT_SECRETS_ADDON.name}.identity)`,
+          );
+        return { clientId: found.clientId, objectId: found.objectId };
+      });
+      const grant = new authorization.RoleAssignment(
+        `${name}-key-vault-secrets-user`,
+        {
+          scope: args.keyVaultSecrets.keyVaultId,
+          principalId: identity.objectId,
+          principalType: authorization.PrincipalType.ServicePrincipal,
+          // The role definition id in the vault's own subscription, which may differ from the cluster's.
+          roleDefinitionId: builtInRoleId(
+            args.keyVaultSecrets.keyVaultId.split("/")[2],
+            "KeyVaultSecretsUser",
+          ),
+        },
+        parent,
+      );
+      this.keyVaultSecrets = { clientId: identity.clientId, grant };
     }
 
     this.clusterName = cluster.name;

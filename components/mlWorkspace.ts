@@ -76,12 +76,25 @@ export class MlWorkspace extends pulumi.ComponentResource {
         enableHttpsTrafficOnly: true,
         minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
         allowBlobPublicAccess: false,
-        // Shared keys stay on for this one account, and only because the model upload below needs them:
-        // azure-native's storage.Blob (3.28.0) writes with the account key it lists through ARM and has no
-        // Entra ID mode (pulumi/pulumi-azure-native#2015 and #2948, open on 2026-12-01), so with
-        // allowSharedKeyAccess false `pulumi up` fails with KeyBasedAuthenticationNotPermitted. Readers never
-        // need the key (workload identity with a data role does). The policy pack allows shared keys only on
-        // an account the stack uploads a Blob into, so no other account can quietly turn them on.
+        // Shared keys stay on for this one account (re-examined for issue 11 on 2026-12-01), because two
+        // things here still use the account key and neither has a sound keyless replacement yet:
+        // - the workspace itself: an Azure ML workspace reaches its default storage (the workspaceblobstore
+        //   and workspacefilestore system datastores) with the account key unless it is created with
+        //   systemDatastoresAuthMode "identity" (Microsoft.MachineLearningServices 2025-12-01, in azure-native
+        //   3.28.0), and Microsoft documents that keyless mode as a public preview "not recommended for
+        //   production workloads" ("Disable shared key access for your workspace's storage account
+        //   (preview)", learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage). With
+        //   allowSharedKeyAccess false and the default mode, the workspace's own datastores stop working.
+        // - the model upload: azure-native's storage.Blob (3.28.0) writes with the account key it lists
+        //   through ARM and has no Entra ID mode (pulumi/pulumi-azure-native#2015 and #2948, open on
+        //   2026-12-01). A dynamic provider doing Put Blob with the deployer's Entra token would replace it,
+        //   but would buy nothing while the workspace keeps the key on; and its delete would run with the
+        //   token stored at the last create (an hour's lifetime), so replacing a model version a day later
+        //   could not delete the old file.
+        // Readers never need the key (workload identity with a data role does). The policy pack allows shared
+        // keys only on an Azure ML workspace's storage that the stack also uploads into with storage.Blob,
+        // so no other account can quietly turn them on. When the keyless workspace mode is GA: set
+        // systemDatastoresAuthMode "identity" on the workspace, replace storage.Blob, and turn this off.
         allowSharedKeyAccess: true,
       },
       parent,

@@ -294,7 +294,7 @@ const storageSharedKeysOff = stackPolicy(
   {
     name: "storage-shared-key-off",
     description:
-      "Storage accounts refuse shared-key access unless the stack uploads into them with azure-native's key-based storage.Blob.",
+      "Storage accounts refuse shared-key access, except an Azure ML workspace's storage that the stack also uploads into with azure-native's key-based storage.Blob.",
     enforcementLevel: "mandatory",
   },
   (resources) => checkSharedKeys(resources),

@@ -91,6 +91,8 @@ export const MOCK = {
   lbAddress: "20.30.40.50",
   appInsightsConnectionString:
     "InstrumentationKey=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/;LiveEndpoint=https://eastus.livediagnostics.monitor.azure.com/",
+  keyVaultAddonClientId: "kv-addon-client-id",
+  keyVaultAddonObjectId: "kv-addon-object-id",
   aksAudienceToken: "aks-server-audience-token-of-deployer",
   apiServer: "https://gpuinf-aks-x7k2q9.hcp.eastus.azmk8s.io:443",
   clusterCa: "LS0tLS1CRUdJTi1DQS0tLS0t",
@@ -142,6 +144,11 @@ function azureName(args: pulumi.runtime.MockResourceArgs): string {
   return typeof value === "string" ? value : `${args.name}abc123`;
 }
 
+/** The PEM text the mocks report for a TLS provider resource named `name`. */
+export function mockPem(label: "PRIVATE KEY" | "CERTIFICATE", name: string): string {
+  return `-----BEGIN ${label}-----\n${Buffer.from(`mock ${name}`).toString("base64")}\n-----END ${label}-----\n`;
+}
+
 function newResourceState(args: pulumi.runtime.MockResourceArgs): {
   id: string;
   state: Record<string, unknown>;
@@ -154,6 +161,17 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
+      // AKS creates the Key Vault secrets provider add-on's identity and reports it on the add-on's profile.
+      const addons = inputs.addonProfiles as Record<string, Record<string, unknown>> | undefined;
+      if (addons?.azureKeyvaultSecretsProvider !== undefined) {
+        state.addonProfiles = {
+          ...addons,
+          azureKeyvaultSecretsProvider: {
+            ...addons.azureKeyvaultSecretsProvider,
+            identity: { clientId: MOCK.keyVaultAddonClientId, objectId: MOCK.keyVaultAddonObjectId },
+          },
+        };
+      }
       state.oidcIssuerProfile = {
         ...((inputs.oidcIssuerProfile as Record<string, unknown> | undefined) ?? {}),
         issuerURL: MOCK.oidcIssuerUrl,
@@ -196,6 +214,13 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
       id: `${imageName}-id`,
       state: { ...inputs, repoDigest: `${repository}@${mockDigest(repository)}` },
     };
+  }
+  // The TLS provider's generated key and certificate: recognisable PEM text, distinct per resource.
+  if (args.type === "tls:index/privateKey:PrivateKey") {
+    return { id: args.name, state: { ...inputs, privateKeyPem: mockPem("PRIVATE KEY", args.name) } };
+  }
+  if (args.type === "tls:index/selfSignedCert:SelfSignedCert") {
+    return { id: args.name, state: { ...inputs, certPem: mockPem("CERTIFICATE", args.name) } };
   }
   if (args.type === "random:index/randomString:RandomString") {
     return { id: args.name, state: { ...inputs, result: "x7k2q9" } };

@@ -34,6 +34,7 @@ import {
   get,
   MOCK,
   mockDigest,
+  mockPem,
   outputValue,
   type ProgramRun,
   type Recorded,
@@ -462,12 +463,52 @@ describe("cluster access", () => {
 });
 
 describe("data services", () => {
-  it("storage: no public blobs; shared keys only because azure-native's Blob upload needs them", () => {
+  it("storage: no public blobs; shared keys only on the workspace's storage, which the Blob upload writes into", () => {
     const account = findOne(run.resources, T.storage);
     assert.equal(get(account, "allowBlobPublicAccess"), false);
     assert.equal(get(account, "allowSharedKeyAccess"), true);
     const blob = findOne(run.resources, "azure-native:storage:Blob");
     assert.equal(get(blob, "accountName"), get(account, "accountName"));
+    // The two facts the policy's exception needs (mlWorkspace.ts says why the key stays): the workspace uses
+    // this account as its default storage, in the system datastores' default (key) mode.
+    const workspace = findOne(run.resources, "azure-native:machinelearningservices:Workspace");
+    assert.equal(String(get(workspace, "storageAccount")).split("/").pop(), get(account, "accountName"));
+    assert.equal(get(workspace, "systemDatastoresAuthMode"), undefined);
+  });
+
+  it("the Azure ML extension's inference router serves HTTPS with its own certificate, passed as protected settings", async () => {
+    const extension = findOne(run.resources, T.extension);
+    const settings = get(extension, "configurationSettings") as Record<string, unknown>;
+    assert.equal(settings.allowInsecureConnections, "False");
+    assert.equal(settings.inferenceRouterServiceType, "ClusterIP");
+    assert.equal(settings.sslCname, "azureml-fe.azureml.svc.cluster.local");
+    // The CLI's form of sslCertPemFile/sslKeyPemFile: base64 of the PEM text, never in plain settings.
+    const protectedSettings = secretInput(get(extension, "configurationProtectedSettings")) as Record<
+      string,
+      string
+    >;
+    assert.deepEqual(Object.keys(protectedSettings).sort(), ["scoringFe.sslCert", "scoringFe.sslKey"]);
+    const decoded = (key: string) => Buffer.from(protectedSettings[key], "base64").toString("utf8");
+    assert.equal(decoded("scoringFe.sslCert"), mockPem("CERTIFICATE", "gpu-router-tls-cert"));
+    assert.equal(decoded("scoringFe.sslKey"), mockPem("PRIVATE KEY", "gpu-router-tls-key"));
+    assert.ok(!JSON.stringify(settings).includes("PRIVATE KEY"));
+
+    const cert = findOne(run.resources, "tls:index/selfSignedCert:SelfSignedCert", "gpu-router-tls-cert");
+    assert.deepEqual(get(cert, "dnsNames"), [
+      "azureml-fe.azureml.svc.cluster.local",
+      "azureml-fe.azureml.svc",
+    ]);
+    assert.equal(get(cert, "subject.commonName"), settings.sslCname);
+    assert.deepEqual(get(cert, "allowedUses"), ["digital_signature", "key_encipherment", "server_auth"]);
+    assert.equal(get(cert, "validityPeriodHours"), 8760);
+    assert.equal(get(cert, "earlyRenewalHours"), 720);
+    // Signed with the generated key, which reaches the certificate resource only as a secret.
+    assert.equal(secretInput(get(cert, "privateKeyPem")), mockPem("PRIVATE KEY", "gpu-router-tls-key"));
+    const key = findOne(run.resources, "tls:index/privateKey:PrivateKey", "gpu-router-tls-key");
+    assert.deepEqual([get(key, "algorithm"), get(key, "rsaBits")], ["RSA", 2048]);
+    // Without the extension there is no router and no certificate for it.
+    const detached = await runProgram({ config: { ...devStackConfig(), attachToWorkspace: "false" } });
+    assert.equal(findAll(detached.resources, "tls:index/selfSignedCert:SelfSignedCert").length, 0);
   });
 
   it("the key vault refuses public network access except trusted Azure services", () => {

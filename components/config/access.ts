@@ -25,6 +25,16 @@ export interface AccessSettings {
   readonly acmeStaging: boolean;
   /** Whether /swagger.json is on the public route (off by default: docs stay off the public path). */
   readonly publicSwagger: boolean;
+  /** The user's own certificate in Key Vault, served instead of the ACME one; undefined: ACME. */
+  readonly keyVaultCertificate?: KeyVaultCertificate;
+}
+
+/** A certificate the user keeps in Key Vault (tlsKeyVaultId + tlsCertificateName). */
+export interface KeyVaultCertificate {
+  /** /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>: the grant's scope. */
+  readonly keyVaultId: string;
+  readonly vaultName: string;
+  readonly certificateName: string;
 }
 
 const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
@@ -32,6 +42,11 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DNS_LABEL = /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/;
 const DOMAIN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+// Vault names: 3-24 letters, digits and '-', starting with a letter; object names: 1-127 letters, digits
+// and '-' (Key Vault naming rules, learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
+const KEY_VAULT_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.KeyVault\/vaults\/([a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9])$/i;
+const KEY_VAULT_OBJECT = /^[0-9a-zA-Z-]{1,127}$/;
 
 function cidrList(r: Reader, key: "allowedSourceRanges" | "apiServerAuthorizedIpRanges"): string[] {
   const text = r.string(key);
@@ -52,7 +67,13 @@ function cidrList(r: Reader, key: "allowedSourceRanges" | "apiServerAuthorizedIp
 
 function optional(
   r: Reader,
-  key: "clusterAdminGroupObjectId" | "dnsLabel" | "customDomain" | "acmeEmail",
+  key:
+    | "clusterAdminGroupObjectId"
+    | "dnsLabel"
+    | "customDomain"
+    | "acmeEmail"
+    | "tlsKeyVaultId"
+    | "tlsCertificateName",
 ): string | undefined {
   const value = r.string(key);
   return value === "" ? undefined : value;
@@ -115,6 +136,7 @@ export function accessSection(r: Reader): AccessSettings {
       "pulumi config set acmeEmail ops@example.com",
     );
   }
+  const keyVaultCertificate = keyVaultCertificateOf(r, customDomain);
   return {
     allowedSourceRanges,
     apiServerAuthorizedIpRanges: cidrList(r, "apiServerAuthorizedIpRanges"),
@@ -124,5 +146,74 @@ export function accessSection(r: Reader): AccessSettings {
     acmeEmail,
     acmeStaging: r.boolean("acmeStaging"),
     publicSwagger: r.boolean("publicSwagger"),
+    keyVaultCertificate,
   };
+}
+
+/**
+ * tlsKeyVaultId + tlsCertificateName: both or neither. A certificate you bring names a domain you own,
+ * so customDomain must be set (the listener and routes answer only that name), and the ACME keys, which
+ * would then do nothing, must not be.
+ */
+function keyVaultCertificateOf(r: Reader, customDomain: string | undefined): KeyVaultCertificate | undefined {
+  const keyVaultId = optional(r, "tlsKeyVaultId");
+  const certificateName = optional(r, "tlsCertificateName");
+  if (keyVaultId === undefined && certificateName === undefined) return undefined;
+  const fixBoth =
+    'pulumi config set tlsKeyVaultId "$(az keyvault show -n <vault> --query id -o tsv)" and pulumi config set tlsCertificateName <certificate>, or pulumi config rm both for a Let\'s Encrypt certificate';
+  if (keyVaultId === undefined || certificateName === undefined) {
+    const [set, missing] =
+      keyVaultId === undefined
+        ? ["tlsCertificateName", "tlsKeyVaultId"]
+        : ["tlsKeyVaultId", "tlsCertificateName"];
+    r.problem(
+      set as "tlsKeyVaultId" | "tlsCertificateName",
+      keyVaultId ?? certificateName,
+      `is set without ${missing}: a Key Vault certificate needs both the vault and the certificate's name`,
+      fixBoth,
+    );
+    return undefined;
+  }
+  let problem = false;
+  const vaultName = KEY_VAULT_ID.exec(keyVaultId)?.[1];
+  if (vaultName === undefined) {
+    problem = true;
+    r.problem(
+      "tlsKeyVaultId",
+      keyVaultId,
+      "is not a Key Vault resource id (/subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>); a vault URI or a secret id is not one",
+      'pulumi config set tlsKeyVaultId "$(az keyvault show -n <vault> --query id -o tsv)"',
+    );
+  }
+  if (!KEY_VAULT_OBJECT.test(certificateName)) {
+    problem = true;
+    r.problem(
+      "tlsCertificateName",
+      certificateName,
+      "is not a Key Vault certificate name (1-127 letters, digits and '-'; the name only, not its URI or version)",
+      "pulumi config set tlsCertificateName <name from az keyvault certificate list --vault-name <vault> --query [].name>",
+    );
+  }
+  if (customDomain === undefined) {
+    problem = true;
+    r.problem(
+      "tlsCertificateName",
+      certificateName,
+      "brings your own certificate, but customDomain is not set: the HTTPS listener answers only one name, and a certificate from your own CA names your own domain",
+      "pulumi config set customDomain <the name on the certificate>, then CNAME it to the azureHostname output",
+    );
+  }
+  for (const key of ["acmeEmail", "acmeStaging"] as const) {
+    const value = r.rawValue(key);
+    if (value !== undefined) {
+      problem = true;
+      r.problem(
+        key,
+        value,
+        "configures Let's Encrypt, which is not used when tlsKeyVaultId and tlsCertificateName bring your own certificate",
+        `pulumi config rm ${key}`,
+      );
+    }
+  }
+  return problem || vaultName === undefined ? undefined : { keyVaultId, vaultName, certificateName };
 }

@@ -29,7 +29,7 @@ import { type ServiceSettings, serviceSection } from "./service";
 import { type TelemetrySettings, telemetrySection } from "./telemetry";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
-export { type AccessSettings, ANYONE } from "./access";
+export { type AccessSettings, ANYONE, type KeyVaultCertificate } from "./access";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";

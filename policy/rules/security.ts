@@ -4,7 +4,8 @@
  * stack, the cluster signs users in with Entra ID and authorizes them with Azure RBAC, and storage
  * accounts refuse shared keys wherever nothing in the stack needs them. Stack rules: each compares
  * resources with one another (a route with its Gateway, a namespace with its policies, a cluster with
- * the extension that needs its local accounts, an account with the blobs uploaded into it).
+ * the extension that needs its local accounts, an account with the blobs uploaded into it and the
+ * workspace that uses it).
  */
 import { asArray, asBoolean, asObject, asString, at, type Props } from "../lib/props";
 import type { StackFinding, StackResource } from "../lib/stackResource";
@@ -23,6 +24,7 @@ export const TYPES = {
   extension: "azure-native:kubernetesconfiguration:Extension",
   storageAccount: "azure-native:storage:StorageAccount",
   blob: "azure-native:storage:Blob",
+  mlWorkspace: "azure-native:machinelearningservices:Workspace",
 } as const;
 
 const nameOf = (r: StackResource): string => asString(at(r.props, "metadata", "name")) ?? r.name;
@@ -248,6 +250,45 @@ export function checkNoCertificateKubeconfig(resources: readonly StackResource[]
 
 const AZUREML_EXTENSION = "Microsoft.AzureML.Kubernetes";
 
+/**
+ * The Azure ML extension's inference router must serve HTTPS, whatever its Service type (issue 11: a
+ * ClusterIP router is still reached over the pod network, where Cilium does not encrypt). The keys are the
+ * ones `az k8s-extension` sends to ARM (components/inferenceRouterTls.ts cites them): TLS needs
+ * allowInsecureConnections false, sslCname, and a certificate, either sslSecret (or scoringFe.sslSecret) or
+ * the protected scoringFe.sslCert and scoringFe.sslKey. The protected values are secrets that ARM never
+ * returns: only their presence is checked.
+ */
+function routerTlsFindings(extension: StackResource): StackFinding[] {
+  const settings = asObject(at(extension.props, "configurationSettings")) ?? {};
+  const protectedSettings = asObject(at(extension.props, "configurationProtectedSettings")) ?? {};
+  const name = asString(extension.props.extensionName) ?? extension.name;
+  const insecure = asString(settings.allowInsecureConnections);
+  if (insecure === undefined || insecure.toLowerCase() !== "false") {
+    return [
+      {
+        urn: extension.urn,
+        message: `Azure ML extension "${name}" does not turn off plain HTTP on its inference router (allowInsecureConnections is ${insecure === undefined ? "unset" : JSON.stringify(insecure)}), so scoring keys and payloads sent through it would cross the pod network in clear. Set allowInsecureConnections: "False" with sslCname and a certificate (components/inferenceRouterTls.ts).`,
+      },
+    ];
+  }
+  const problems: string[] = [];
+  if ((asString(settings.sslCname) ?? "") === "") problems.push("no sslCname");
+  const secret = asString(settings.sslSecret) ?? asString(settings["scoringFe.sslSecret"]);
+  const pem = ["scoringFe.sslCert", "scoringFe.sslKey"].every((key) => protectedSettings[key] !== undefined);
+  if (secret === undefined && !pem)
+    problems.push(
+      "no certificate (sslSecret, or the protected settings scoringFe.sslCert and scoringFe.sslKey)",
+    );
+  return problems.length === 0
+    ? []
+    : [
+        {
+          urn: extension.urn,
+          message: `Azure ML extension "${name}" asks for HTTPS on its inference router (allowInsecureConnections "False") but has ${problems.join(" and ")}, so the extension cannot install. Give it both (components/inferenceRouterTls.ts).`,
+        },
+      ];
+}
+
 export function checkClusterAccess(resources: readonly StackResource[]): StackFinding[] {
   const findings: StackFinding[] = [];
   const azureMlClusters = new Set(
@@ -279,16 +320,7 @@ export function checkClusterAccess(resources: readonly StackResource[]): StackFi
   for (const extension of resources.filter(
     (r) => r.type === TYPES.extension && asString(r.props.extensionType) === AZUREML_EXTENSION,
   )) {
-    const settings = at(extension.props, "configurationSettings");
-    const insecure = asString(at(settings, "allowInsecureConnections"));
-    // The extension's default router Service type is LoadBalancer: unset counts as exposed.
-    const routerType = asString(at(settings, "inferenceRouterServiceType")) ?? "LoadBalancer";
-    if (insecure !== undefined && insecure.toLowerCase() === "true" && routerType !== "ClusterIP") {
-      findings.push({
-        urn: extension.urn,
-        message: `Azure ML extension "${asString(extension.props.extensionName) ?? extension.name}" serves its inference router over plain HTTP (allowInsecureConnections: "True") on a ${routerType} Service, reachable from outside the cluster. Set allowInsecureConnections to "False" with a certificate (sslCname, sslCertPemFile/sslKeyPemFile), or keep the router ClusterIP.`,
-      });
-    }
+    findings.push(...routerTlsFindings(extension));
   }
   return findings;
 }
@@ -296,19 +328,46 @@ export function checkClusterAccess(resources: readonly StackResource[]): StackFi
 // ---------------------------------------------------------------------------------------------------
 // storage-shared-key-off
 
+/** The account name at the end of a storage account resource id (Azure's, or the mocks' type-token form). */
+function accountNameOfId(id: string | undefined): string | undefined {
+  return id === undefined ? undefined : id.split("/").pop();
+}
+
+/**
+ * Shared keys are allowed on one kind of account only: the default storage of an Azure ML workspace in the
+ * stack that the stack also uploads into with azure-native's key-based storage.Blob. Both halves still
+ * need the key there (mlWorkspace.ts says why): the Blob upload, and the workspace's system datastores,
+ * whose keyless "identity" mode is a preview. Any other account (a second account the stack uploads into,
+ * or a workspace's storage nothing uploads into) must refuse keys.
+ */
 export function checkSharedKeys(resources: readonly StackResource[]): StackFinding[] {
   const uploadTargets = new Set(
     resources.filter((r) => r.type === TYPES.blob).map((r) => asString(r.props.accountName)),
   );
+  const workspaceStorage = new Set(
+    resources
+      .filter((r) => r.type === TYPES.mlWorkspace)
+      .map((r) => accountNameOfId(asString(r.props.storageAccount))),
+  );
   return resources
     .filter((r) => r.type === TYPES.storageAccount && asBoolean(r.props.allowSharedKeyAccess) !== false)
-    .filter((r) => !uploadTargets.has(asString(r.props.accountName)))
-    .map((r) => ({
-      urn: r.urn,
-      message:
-        `Storage account "${asString(r.props.accountName) ?? r.name}" accepts shared keys (allowSharedKeyAccess is ` +
-        `${r.props.allowSharedKeyAccess === undefined ? "unset, and Azure's default is true" : String(r.props.allowSharedKeyAccess)}), ` +
-        `account-wide secrets no identity owns, and nothing in this stack uploads into it with azure-native's ` +
-        `key-based storage.Blob. Set allowSharedKeyAccess: false and grant Storage Blob Data roles instead.`,
-    }));
+    .filter((r) => {
+      const name = asString(r.props.accountName);
+      return !(uploadTargets.has(name) && workspaceStorage.has(name));
+    })
+    .map((r) => {
+      const name = asString(r.props.accountName);
+      const why = uploadTargets.has(name)
+        ? "a key-based azure-native storage.Blob uploads into it, but it is no Azure ML workspace's storage, the one place that exception is allowed: upload with an Entra token and a Storage Blob Data role instead"
+        : workspaceStorage.has(name)
+          ? "it is an Azure ML workspace's storage, but nothing in the stack uploads into it with azure-native's key-based storage.Blob"
+          : "nothing in this stack uploads into it with azure-native's key-based storage.Blob, and it is no Azure ML workspace's storage";
+      return {
+        urn: r.urn,
+        message:
+          `Storage account "${name ?? r.name}" accepts shared keys (allowSharedKeyAccess is ` +
+          `${r.props.allowSharedKeyAccess === undefined ? "unset, and Azure's default is true" : String(r.props.allowSharedKeyAccess)}), ` +
+          `account-wide secrets no identity owns, and ${why}. Set allowSharedKeyAccess: false and grant Storage Blob Data roles instead.`,
+      };
+    });
 }

@@ -17,8 +17,9 @@ export function unwrapSecrets(value: unknown): unknown {
   return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, unwrapSecrets(inner)]));
 }
 
-export async function captureDevStack(): Promise<CapturedResource[]> {
-  const run = await runProgram({ config: devStackConfig() });
+/** The dev stack's config, or that config with `overrides` on top. */
+export async function captureDevStack(overrides: Record<string, string> = {}): Promise<CapturedResource[]> {
+  const run = await runProgram({ config: { ...devStackConfig(), ...overrides } });
   const loginServer = await outputValue(run.outputs.registryLoginServer);
   const captured: CapturedResource[] = run.resources.map((r) => {
     const props = unwrapSecrets(r.inputs) as Record<string, unknown>;

@@ -21,6 +21,25 @@ function find(type: string, name: string): CapturedResource {
   return found;
 }
 
+/** The Azure ML extension as the program declares it: ClusterIP router, HTTPS with the generated certificate. */
+function azureMlExtension(): CapturedResource {
+  return {
+    type: "azure-native:kubernetesconfiguration:Extension",
+    name: "azureml",
+    props: {
+      extensionName: "azureml",
+      extensionType: "Microsoft.AzureML.Kubernetes",
+      clusterName: "aks",
+      configurationSettings: {
+        inferenceRouterServiceType: "ClusterIP",
+        allowInsecureConnections: "False",
+        sslCname: "azureml-fe.azureml.svc.cluster.local",
+      },
+      configurationProtectedSettings: { "scoringFe.sslCert": "Y2VydA==", "scoringFe.sslKey": "a2V5" },
+    },
+  };
+}
+
 const without = (type: string, name: string): CapturedResource[] =>
   compliantStack().filter((r) => !(r.type === type && r.name === name));
 
@@ -189,38 +208,52 @@ describe("aks-entra-id-azure-rbac", () => {
     const found = await violationsOf("aks-entra-id-azure-rbac", withResource(aks));
     assert.equal(found.length, 1);
     assert.match(found[0].message, /keeps local accounts .* none targets this cluster/);
-    const extension: CapturedResource = {
-      type: "azure-native:kubernetesconfiguration:Extension",
-      name: "azureml",
-      props: {
-        extensionName: "azureml",
-        extensionType: "Microsoft.AzureML.Kubernetes",
-        clusterName: "aks",
-        configurationSettings: { allowInsecureConnections: "False" },
-      },
-    };
-    assert.deepEqual(await violationsOf("aks-entra-id-azure-rbac", [...withResource(aks), extension]), []);
+    assert.deepEqual(
+      await violationsOf("aks-entra-id-azure-rbac", [...withResource(aks), azureMlExtension()]),
+      [],
+    );
   });
 
-  it("fails an Azure ML extension whose plain-HTTP inference router is exposed beyond the cluster", async () => {
-    const extension: CapturedResource = {
-      type: "azure-native:kubernetesconfiguration:Extension",
-      name: "azureml",
-      props: {
-        extensionName: "azureml",
-        extensionType: "Microsoft.AzureML.Kubernetes",
-        clusterName: "aks",
-        configurationSettings: { allowInsecureConnections: "True" },
-      },
-    };
+  it("fails an Azure ML extension whose inference router allows plain HTTP, even on a ClusterIP Service", async () => {
+    const extension = azureMlExtension();
+    const settings = extension.props.configurationSettings as Record<string, unknown>;
+    settings.allowInsecureConnections = "True";
+    for (const routerType of ["LoadBalancer", "ClusterIP"]) {
+      settings.inferenceRouterServiceType = routerType;
+      const found = await violationsOf("aks-entra-id-azure-rbac", withResource(extension));
+      assert.equal(found.length, 1, routerType);
+      assert.match(
+        found[0].message,
+        /Azure ML extension "azureml" does not turn off plain HTTP on its inference router \(allowInsecureConnections is "True"\)/,
+      );
+    }
+    delete settings.allowInsecureConnections;
+    assert.match(
+      (await violationsOf("aks-entra-id-azure-rbac", withResource(extension)))[0].message,
+      /allowInsecureConnections is unset/,
+    );
+  });
+
+  it("fails HTTPS on the router without sslCname or a certificate, and passes it with either certificate form", async () => {
+    const extension = azureMlExtension();
+    assert.deepEqual(await violationsOf("aks-entra-id-azure-rbac", withResource(extension)), []);
+    const settings = extension.props.configurationSettings as Record<string, unknown>;
+    delete settings.sslCname;
+    delete extension.props.configurationProtectedSettings;
     const found = await violationsOf("aks-entra-id-azure-rbac", withResource(extension));
     assert.equal(found.length, 1);
     assert.match(
       found[0].message,
-      /plain HTTP \(allowInsecureConnections: "True"\) on a LoadBalancer Service/,
+      /has no sslCname and no certificate \(sslSecret, or the protected settings scoringFe\.sslCert and scoringFe\.sslKey\)/,
     );
-    (extension.props.configurationSettings as Record<string, unknown>).inferenceRouterServiceType =
-      "ClusterIP";
+    settings.sslCname = "azureml-fe.azureml.svc.cluster.local";
+    extension.props.configurationProtectedSettings = { "scoringFe.sslCert": "Y2VydA==" };
+    assert.match(
+      (await violationsOf("aks-entra-id-azure-rbac", withResource(extension)))[0].message,
+      /has no certificate/,
+    );
+    delete extension.props.configurationProtectedSettings;
+    settings.sslSecret = "azureml-fe-tls";
     assert.deepEqual(await violationsOf("aks-entra-id-azure-rbac", withResource(extension)), []);
   });
 });
@@ -237,7 +270,7 @@ describe("storage-shared-key-off", () => {
     );
   });
 
-  it("allows shared keys only on the account the stack's azure-native Blob writes into", async () => {
+  it("allows shared keys only on a workspace's storage that the stack's azure-native Blob writes into", async () => {
     const account = find("azure-native:storage:StorageAccount", "storage");
     account.props.allowSharedKeyAccess = true;
     const blob: CapturedResource = {
@@ -245,10 +278,35 @@ describe("storage-shared-key-off", () => {
       name: "model",
       props: { accountName: "gpuinfst", containerName: "models", blobName: "m.npz" },
     };
-    assert.deepEqual(await violationsOf("storage-shared-key-off", [...withResource(account), blob]), []);
+    const workspace: CapturedResource = {
+      type: "azure-native:machinelearningservices:Workspace",
+      name: "workspace",
+      props: {
+        workspaceName: "gpuinf-mlw",
+        storageAccount:
+          "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/gpuinfst",
+      },
+    };
+    assert.deepEqual(
+      await violationsOf("storage-shared-key-off", [...withResource(account), blob, workspace]),
+      [],
+    );
+    // Before issue 11's last tightening a key-based upload alone was enough: now it is not.
+    const uploadOnly = await violationsOf("storage-shared-key-off", [...withResource(account), blob]);
+    assert.equal(uploadOnly.length, 1);
+    assert.match(
+      uploadOnly[0].message,
+      /a key-based azure-native storage\.Blob uploads into it, but it is no Azure ML workspace's storage/,
+    );
+    const workspaceOnly = await violationsOf("storage-shared-key-off", [...withResource(account), workspace]);
+    assert.equal(workspaceOnly.length, 1);
+    assert.match(
+      workspaceOnly[0].message,
+      /it is an Azure ML workspace's storage, but nothing in the stack uploads/,
+    );
     const elsewhere = { ...blob, props: { ...blob.props, accountName: "otheraccount" } };
     assert.equal(
-      (await violationsOf("storage-shared-key-off", [...withResource(account), elsewhere])).length,
+      (await violationsOf("storage-shared-key-off", [...withResource(account), elsewhere, workspace])).length,
       1,
     );
   });
