@@ -1262,6 +1262,93 @@ def test_answered_promptly(case: Case, recordings: Recordings) -> None:
     assert ours.seconds < case.prompt_s, f"this server answered in {ours.seconds:.2f} s"
 
 
+# ---- docs/azureml-compatibility.md: its summary and case tables, rendered from the recorded answers ----
+
+DOC = APP_DIR.parent / "docs" / "azureml-compatibility.md"
+RENDER_ENV = "RENDER_AZUREML_DOC"
+
+
+def _cut(text: str, limit: int, mark: str = "…") -> str:
+    return text if len(text) <= limit else text[:limit] + mark
+
+
+def _verdict_label(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "–"
+    if isinstance(verdict, Deliberate):
+        return "DELIBERATE (+LEFT)" if verdict.left else "DELIBERATE"
+    return "LEFT" if isinstance(verdict, Left) else "SAME"
+
+
+def _request_cell(request: Req) -> str:
+    cell = f"{request.method} {request.path if len(request.path) <= 40 else request.path[:37] + '…'}"
+    if request.body is not None:
+        cell += f" `{_cut(request.body.decode('latin-1'), 30)}`" if request.body else " (empty)"
+    shown = [f"{k}: {_cut(v, 20)}" for k, v in request.headers if k.lower() != "authorization"]
+    return cell + (f" [{', '.join(shown)}]" if shown else "")
+
+
+def _answer_cell(answer: Answer) -> str:
+    view = body_view(answer)
+    # Control characters (a @rawhttp script's bytes) written as \xNN, so the table stays text.
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in view["body"])
+    body = text if len(text) <= 90 else text[:87] + "..."
+    return f"{view['status']} `{view['content-type'].replace('; charset=', ';')}` {body}"
+
+
+def _cases_table(recordings: Recordings) -> str:
+    rows = [
+        "| case | request | Azure ML 1.5.1 | this server | body | headers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case in CASES:
+        azure, ours = recordings.answers(case)
+        mine = "same" if body_view(ours) == body_view(azure) else _answer_cell(ours)
+        cells = [case.id, _request_cell(case.request), _answer_cell(azure), mine]
+        cells += [_verdict_label(case.body), _verdict_label(case.headers)]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def _summary_table() -> str:
+    def counts(verdicts: list[Verdict | None]) -> tuple[int, int, int]:
+        labels = [_verdict_label(v) for v in verdicts if v is not None]
+        return labels.count("SAME"), sum(label.startswith("DELIBERATE") for label in labels), labels.count("LEFT")
+
+    body = counts([case.body for case in CASES])
+    headers = counts([case.headers for case in CASES])
+    without = sum(case.headers is None for case in CASES)
+    return "\n".join(
+        [
+            "| facet | SAME | DELIBERATE | LEFT | total |",
+            "|---|---|---|---|---|",
+            f"| body (status, Content-Type, body) | {' | '.join(map(str, body))} | {sum(body)} |",
+            f"| headers | {' | '.join(map(str, headers))} | {sum(headers)} (+{without} route Azure ML lacks) |",
+        ]
+    )
+
+
+def _replace_between(text: str, name: str, content: str) -> str:
+    begin, end = f"<!-- begin {name}: rendered by test_compatibility_doc_is_current -->", f"<!-- end {name} -->"
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    assert found and found_end, f"{DOC} lacks the markers {begin} ... {end}"
+    return f"{head}{begin}\n{content}\n{end}{tail}"
+
+
+def test_compatibility_doc_is_current(recordings: Recordings) -> None:
+    """docs/azureml-compatibility.md's summary and case tables are the recorded answers' (rendered,
+    never edited by hand). With RENDER_AZUREML_DOC=1 this rewrites them instead of comparing."""
+    recordings.record_free_scripts(list(SCRIPTS))  # every script's servers side by side (no-op if recorded)
+    current = DOC.read_text(encoding="utf-8")
+    rendered = _replace_between(current, "summary", _summary_table())
+    rendered = _replace_between(rendered, "cases", _cases_table(recordings))
+    if os.environ.get(RENDER_ENV) == "1":
+        DOC.write_text(rendered, encoding="utf-8")
+        return
+    assert rendered == current, f"{DOC} is out of date: run this test with {RENDER_ENV}=1 to render it"
+
+
 def _check(ours: dict[str, str], azure: dict[str, str], verdict: Verdict) -> None:
     if isinstance(verdict, Deliberate):
         assert_matches(ours, {**azure, **verdict.overrides})
