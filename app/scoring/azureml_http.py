@@ -60,7 +60,13 @@ def setup(run: RunContract, env: Mapping[str, str], cwd: Path) -> AzureML:
     swagger = contract.build_swagger(run.run, env, root, contract.app_root(env, cwd)) if root is not None else None
     timeout_ms = contract.scoring_timeout_ms(env) if env.get("SCORING_TIMEOUT_MS", "").strip() else None
     server_version = contract.server_version(env, contract.installed_server_version())
-    return AzureML(run, swagger, timeout_ms, server_version, contract.cors(env))
+    cors = contract.cors(env)
+    if cors is not None:
+        log.info("CORS enabled for AML_CORS_ORIGINS=%s", env["AML_CORS_ORIGINS"])
+    elif env.get("AML_CORS_ORIGINS"):
+        # aml_blueprint.setup logs the same and serves without CORS.
+        log.warning("AML_CORS_ORIGINS is set but flask-cors is not installed: CORS stays off, as on Azure ML")
+    return AzureML(run, swagger, timeout_ms, server_version, cors)
 
 
 def setup_app(app: web.Application, run: RunContract) -> None:
