@@ -556,6 +556,12 @@ CASES: list[Case] = [
     Case(
         "returns", "amlresponse-500", kind("response_500"), (500, "application/json", jbody({"failed": "downstream"}))
     ),
+    Case(
+        "returns",
+        "server-version-in-environment",
+        kind("server_version"),
+        (200, "application/json", jbody("azmlinfsrv/1.5.1")),
+    ),
     # -- run(data, request_headers) --
     Case(
         "headers",
