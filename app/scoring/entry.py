@@ -191,4 +191,8 @@ class InterruptibleCall[T]:
             if self._thread is None:
                 return True  # not started: __call__ raises without calling fn
             scheduled: int = _SET_ASYNC_EXC(self._thread, TimeoutError)
+            if scheduled > 1:
+                # More than one thread state had the id: the C API's docs say to revert the call.
+                _CLEAR_ASYNC_EXC(self._thread, None)
+                return False
             return scheduled == 1
