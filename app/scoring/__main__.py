@@ -51,6 +51,13 @@ def _export_for_entry_script(settings: Settings) -> None:
     os.environ["MODEL_DIR"] = str(settings.model_dir)
     os.environ["DEVICE"] = settings.device
     os.environ["MAX_BATCH_ROWS"] = str(settings.max_batch_rows)
+    # amlserver.merge_configuration sets HTTP_X_MS_SERVER_VERSION for the script too (what
+    # x-ms-server-version carries); imported here, not above: the supervisor never needs it.
+    from scoring.azureml_contract import installed_server_version, server_version
+
+    version = server_version(os.environ, installed_server_version())
+    if version:
+        os.environ["HTTP_X_MS_SERVER_VERSION"] = version
 
 
 async def serve(settings: Settings, worker: int | None) -> int:

@@ -30,6 +30,13 @@ async def liveness(request: web.Request) -> web.Response:
     return azureml_http.health()
 
 
+@routes.route("OPTIONS", "/")
+@routes.route("OPTIONS", "/swagger.json")
+async def default_options(request: web.Request) -> web.Response:
+    """Flask's automatic OPTIONS answer on Azure ML's GET routes (a browser's CORS preflight)."""
+    return azureml_http.default_options()
+
+
 @routes.get("/ready")
 async def readiness(request: web.Request) -> web.Response:
     request.app[PIPELINE].check_ready()

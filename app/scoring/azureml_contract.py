@@ -676,3 +676,97 @@ def build_swagger(run: Callable[..., object], env: Mapping[str, str], root: Path
 def app_root(env: Mapping[str, str], cwd: Path) -> Path:
     """AML_APP_ROOT, else the working directory (azmlinfsrv sets it so)."""
     return Path(env.get("AML_APP_ROOT", "").strip() or cwd)
+
+
+def source_path_entries(env: Mapping[str, str], cwd: Path) -> tuple[Path, ...]:
+    """The folders Azure ML appends to sys.path before it imports the entry script, in its order:
+    AML_APP_ROOT (amlserver.set_path_variable and aml_blueprint), then AZUREML_SOURCE_DIRECTORY joined
+    onto it (an absolute one stands alone, as os.path.join makes it). Appended, not inserted: an
+    installed package of the same name wins, as on Azure ML."""
+    root = app_root(env, cwd)
+    entries = [root]
+    source = env.get("AZUREML_SOURCE_DIRECTORY", "")
+    if source:  # config.source_dir: a non-empty value only
+        entries.append(root / source)
+    return tuple(entries)
+
+
+# ---- (g) headers Azure ML adds to every answer of its routes ----
+
+SERVER_VERSION_HEADER = "x-ms-server-version"
+
+
+def server_version(env: Mapping[str, str], package_version: str | None) -> str | None:
+    """x-ms-server-version (routes.populate_response_headers sends HTTP_X_MS_SERVER_VERSION when it is
+    non-empty). amlserver.merge_configuration overwrites that variable with
+    "azmlinfsrv/<its version>" unless SERVER_VERSION_LOG_RESPONSE_ENABLED is set to something other
+    than "true" (any case); then a value set by the deployment is sent as it is. `package_version`:
+    the installed azureml-inference-server-http's (None: not installed, the variable alone)."""
+    enabled = env.get("SERVER_VERSION_LOG_RESPONSE_ENABLED")
+    if (enabled is None or enabled.lower() == "true") and package_version:
+        return f"azmlinfsrv/{package_version}"
+    return env.get("HTTP_X_MS_SERVER_VERSION") or None
+
+
+def installed_server_version() -> str | None:
+    """The installed azureml-inference-server-http's version, read without importing the package."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("azureml-inference-server-http")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+CORS_ORIGIN_HEADER = "Access-Control-Allow-Origin"
+
+
+@dataclass(frozen=True)
+class Cors:
+    """AML_CORS_ORIGINS as aml_blueprint.setup applies it: flask_cors.CORS(blueprint, methods=["GET",
+    "POST"], origins=[each comma-separated origin, stripped]), every other option flask-cors's default
+    (any request header allowed, no credentials, Vary: Origin when more than one origin could match,
+    and `always_send`: the first configured origin even to a request without Origin). The header
+    values come from flask-cors's own functions (flask_cors.core, pinned with the server), so the
+    origin matching (exact and case-insensitive, or a regular expression) is the real one."""
+
+    # Any: flask_cors.core._ComputedCorsOptions (flask-cors is the contract's dependency, imported
+    # only when AML_CORS_ORIGINS is set).
+    options: Any
+
+    def headers(self, method: str, request_headers: Iterable[tuple[str, str]], answered: Headers) -> Headers:
+        """What flask-cors's after_request adds to an answer with headers `answered` (nothing when it
+        already names an allowed origin, as run()'s own AMLResponse may)."""
+        if any(name.lower() == CORS_ORIGIN_HEADER.lower() for name, _ in answered):
+            return ()
+        from flask_cors import core
+        from werkzeug.datastructures import Headers as WerkzeugHeaders
+
+        found = core.get_cors_headers(self.options, WerkzeugHeaders(list(request_headers)), method)
+        # set_cors_headers adds items() of that MultiDict: the first value of each header.
+        return tuple((str(name), str(value)) for name, value in found.items())
+
+
+def cors(env: Mapping[str, str]) -> Cors | None:
+    """Cors for AML_CORS_ORIGINS, or None: unset or empty (config.cors_origins is falsy), or
+    flask-cors not installed (Azure ML then logs that CORS cannot be enabled and sends no headers)."""
+    raw = env.get("AML_CORS_ORIGINS", "")
+    if not raw:
+        return None
+    try:
+        from flask_cors import core
+    except ImportError:
+        return None
+    origins = [origin.strip() for origin in raw.split(",")]
+    # CORS.init_app: merge_options (defaults, the app's CORS_* config - a blueprint has none - and the
+    # keyword arguments), then serialize_options.
+    options = core.serialize_options({**core.DEFAULT_OPTIONS, "methods": ["GET", "POST"], "origins": origins})
+    return Cors(options)
+
+
+def flask_options_answer(methods: Iterable[str]) -> Answer:
+    """Flask's automatic OPTIONS answer for a route of `methods` (GET / and GET /swagger.json):
+    app.make_default_options_response, 200, empty, with Allow (HEAD and OPTIONS added as Werkzeug's
+    rule adds them)."""
+    allowed = sorted({*methods, "HEAD", "OPTIONS"})
+    return Answer(200, b"", (("Content-Type", HTML_TYPE), ("Allow", ", ".join(allowed))))

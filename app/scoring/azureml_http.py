@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from multidict import CIMultiDict
 
 from scoring import azureml_contract as contract
 from scoring.azureml_contract import Answer, RunContract, RunStyle, Swagger
+from scoring.entry import InterruptibleCall
 from scoring.errors import BadRequest, DeadlineExceeded, ServiceError
 from scoring.pipeline import Pipeline
 
@@ -44,6 +46,10 @@ class AzureML:
     swagger: Swagger | None
     # SCORING_TIMEOUT_MS when set (Azure ML's limit and 500 answer); else this server's SCORING_TIMEOUT_S.
     timeout_ms: int | None
+    # x-ms-server-version on every answer of a matched route (None: not sent).
+    server_version: str | None = None
+    # AML_CORS_ORIGINS (None: unset, no CORS headers).
+    cors: contract.Cors | None = None
 
 
 AZUREML = web.AppKey("azureml", AzureML)
@@ -53,7 +59,14 @@ def setup(run: RunContract, env: Mapping[str, str], cwd: Path) -> AzureML:
     root = contract.server_root()
     swagger = contract.build_swagger(run.run, env, root, contract.app_root(env, cwd)) if root is not None else None
     timeout_ms = contract.scoring_timeout_ms(env) if env.get("SCORING_TIMEOUT_MS", "").strip() else None
-    return AzureML(run, swagger, timeout_ms)
+    server_version = contract.server_version(env, contract.installed_server_version())
+    cors = contract.cors(env)
+    if cors is not None:
+        log.info("CORS enabled for AML_CORS_ORIGINS=%s", env["AML_CORS_ORIGINS"])
+    elif env.get("AML_CORS_ORIGINS"):
+        # aml_blueprint.setup logs the same and serves without CORS.
+        log.warning("AML_CORS_ORIGINS is set but flask-cors is not installed: CORS stays off, as on Azure ML")
+    return AzureML(run, swagger, timeout_ms, server_version, cors)
 
 
 def setup_app(app: web.Application, run: RunContract) -> None:
@@ -90,7 +103,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         ids = found.headers()
         request[IDS_KEY] = found.request_id
         if refusal is not None:
-            return _with(to_response(refusal), ids)
+            return _after_request(request, _with(to_response(refusal), ids))
     try:
         response = await handler(request)
     except ServiceError as error:
@@ -113,7 +126,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = to_response(contract.error_answer(500, contract.INTERNAL_ERROR))
-    return _with(response, ids)
+    response = _with(response, ids)
+    return _after_request(request, response) if matched else response
 
 
 def _with(response: web.StreamResponse, ids: tuple[tuple[str, str], ...]) -> web.StreamResponse:
@@ -122,11 +136,30 @@ def _with(response: web.StreamResponse, ids: tuple[tuple[str, str], ...]) -> web
     return response
 
 
+def _after_request(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """The blueprint's other after-request hooks (a route Azure ML matched, as the ids): routes.py's
+    x-ms-server-version and flask-cors's headers when AML_CORS_ORIGINS is set."""
+    state = request.app.get(AZUREML)
+    if state is None:
+        return response
+    if state.server_version:
+        response.headers.add(contract.SERVER_VERSION_HEADER, state.server_version)
+    if state.cors is not None:
+        for name, value in state.cors.headers(request.method, request.headers.items(), tuple(response.headers.items())):
+            response.headers.add(name, value)
+    return response
+
+
 # ---- the routes' answers ----
 
 
 def health() -> web.Response:
     return to_response(contract.health_answer())
+
+
+def default_options() -> web.Response:
+    """OPTIONS on GET / and GET /swagger.json, as Flask answers it for them."""
+    return to_response(contract.flask_options_answer(("GET",)))
 
 
 def swagger(request: web.Request, own_document: bytes) -> web.Response:
@@ -198,7 +231,8 @@ async def score_unbatched(request: web.Request, pipeline: Pipeline) -> web.Respo
 
 
 async def _call(pipeline: Pipeline, state: AzureML, inputs: Mapping[str, object], headers: Mapping[str, str]) -> Answer:
-    future = asyncio.get_running_loop().run_in_executor(pipeline.device, _timed, state.run, inputs, headers)
+    call = InterruptibleCall(partial(_timed, state.run, inputs, headers))
+    future = asyncio.get_running_loop().run_in_executor(pipeline.device, call)
     limit_s = (
         contract.timeout_seconds(state.timeout_ms)
         if state.timeout_ms is not None
@@ -207,7 +241,9 @@ async def _call(pipeline: Pipeline, state: AzureML, inputs: Mapping[str, object]
     try:
         result, elapsed_ms = await asyncio.wait_for(future, limit_s)
     except TimeoutError:
-        # The device thread finishes run() in the background; the client gets its answer now.
+        # Stop run() as Azure ML's SIGALRM does (TimeoutError inside it), so the device thread is free
+        # for the next request; native code it is in finishes its call first (app/README.md).
+        call.interrupt()
         if state.timeout_ms is not None:
             log.error("run() did not finish within SCORING_TIMEOUT_MS=%d", state.timeout_ms)
             return contract.timeout_answer(state.timeout_ms)

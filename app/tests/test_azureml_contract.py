@@ -524,3 +524,113 @@ def test_swagger_environment_and_user_file(tmp_path: Path) -> None:
 def test_nan_is_not_finite_json() -> None:
     # json.dumps keeps NaN as the bare token NaN, which Azure ML sends and json.loads reads back.
     assert math.isnan(json.loads(c.result_answer(float("nan"), 0).body))
+
+
+# ---- sys.path, x-ms-server-version, CORS, Flask's automatic OPTIONS ----
+
+
+def test_source_path_entries(tmp_path: Path) -> None:
+    assert c.source_path_entries({}, tmp_path) == (tmp_path,)
+    root = tmp_path / "app"
+    assert c.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "src"}, tmp_path) == (
+        root,
+        root / "src",
+    )
+    # An absolute source directory stands alone, as os.path.join makes it; an empty one is ignored.
+    assert c.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "/code"}, tmp_path) == (
+        root,
+        Path("/code"),
+    )
+    assert c.source_path_entries({"AZUREML_SOURCE_DIRECTORY": ""}, tmp_path) == (tmp_path,)
+
+
+def test_server_version_as_amlserver_sets_it() -> None:
+    from azureml_inference_server_http import __version__
+
+    assert c.installed_server_version() == __version__
+    assert c.server_version({}, __version__) == f"azmlinfsrv/{__version__}"
+    # Enabled (the default, or "true" in any case): the package's version wins over the variable.
+    assert c.server_version({"HTTP_X_MS_SERVER_VERSION": "mine/1"}, "1.5.1") == "azmlinfsrv/1.5.1"
+    assert c.server_version({"SERVER_VERSION_LOG_RESPONSE_ENABLED": "TRUE"}, "1.5.1") == "azmlinfsrv/1.5.1"
+    # Disabled: the deployment's own value, or no header.
+    off = {"SERVER_VERSION_LOG_RESPONSE_ENABLED": "false"}
+    assert c.server_version(off, "1.5.1") is None
+    assert c.server_version({**off, "HTTP_X_MS_SERVER_VERSION": "mine/1"}, "1.5.1") == "mine/1"
+    assert c.server_version({**off, "HTTP_X_MS_SERVER_VERSION": ""}, "1.5.1") is None
+
+
+def _flask_cors_headers(origins: str, method: str, headers: dict[str, str]) -> dict[str, str]:
+    """What flask-cors adds on a real Flask blueprint configured as aml_blueprint.setup does."""
+    import flask
+    import flask_cors
+
+    blueprint = flask.Blueprint("main", __name__)
+
+    @blueprint.route("/score", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
+    def score() -> str:
+        return ""
+
+    flask_cors.CORS(blueprint, methods=["GET", "POST"], origins=[o.strip() for o in origins.split(",")])
+    app = flask.Flask(__name__)
+    app.register_blueprint(blueprint)
+    response = app.test_client().open("/score", method=method, headers=headers)
+    cors = ("access-control-", "vary")
+    return {k: v for k, v in response.headers.items() if k.lower().startswith(cors)}
+
+
+@pytest.mark.parametrize(
+    ("origins", "method", "headers"),
+    [
+        ("https://a.example", "POST", {"Origin": "https://a.example"}),
+        ("https://a.example", "POST", {"Origin": "https://A.EXAMPLE"}),
+        ("https://a.example", "POST", {"Origin": "https://evil.example"}),
+        ("https://a.example", "POST", {}),
+        ("https://b.example, https://a.example", "POST", {}),
+        ("https://a.example, https://b.example", "GET", {"Origin": "https://b.example"}),
+        (r"https://.*\.example", "POST", {"Origin": "https://c.example"}),
+        ("*", "POST", {"Origin": "https://any.example"}),
+        (
+            "https://a.example",
+            "OPTIONS",
+            {
+                "Origin": "https://a.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "X-B, content-type",
+            },
+        ),
+        ("https://a.example", "OPTIONS", {"Origin": "https://a.example", "Access-Control-Request-Method": "PUT"}),
+    ],
+)
+def test_cors_headers_are_flask_cors(origins: str, method: str, headers: dict[str, str]) -> None:
+    cors = c.cors({"AML_CORS_ORIGINS": origins})
+    assert cors is not None
+    assert dict(cors.headers(method, headers.items(), ())) == _flask_cors_headers(origins, method, headers)
+
+
+def test_cors_off_and_already_answered() -> None:
+    assert c.cors({}) is None
+    assert c.cors({"AML_CORS_ORIGINS": ""}) is None
+    cors = c.cors({"AML_CORS_ORIGINS": "https://a.example"})
+    assert cors is not None
+    # An answer that names an allowed origin itself (run()'s AMLResponse) is left alone.
+    answered = (("Access-Control-Allow-Origin", "https://mine.example"),)
+    assert cors.headers("POST", [("Origin", "https://a.example")], answered) == ()
+
+
+def test_flask_options_answer_is_flasks() -> None:
+    import flask
+
+    app = flask.Flask(__name__)
+
+    @app.get("/")
+    def root() -> str:
+        return "Healthy"
+
+    response = app.test_client().options("/")
+    answer = c.flask_options_answer(("GET",))
+    assert answer.status == response.status_code
+    assert answer.body == response.get_data()
+    assert answer.content_type == response.headers["Content-Type"]
+    allow = answer.header("Allow")
+    assert allow is not None
+    assert sorted(allow.split(", ")) == sorted(response.headers["Allow"].split(", "))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import http.client
 import json
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pytest
-from conftest import APP_DIR, FIXTURES, PRIMARY_KEY, free_port, launch, server_env
+from conftest import APP_DIR, FIXTURES, PRIMARY_KEY, Server, free_port, server_env
 
 SCRIPTS_DIR = FIXTURES / "azureml"
 AUTH = ("Authorization", f"Bearer {PRIMARY_KEY}")
@@ -78,6 +79,18 @@ SCRIPTS = {
     "schema": Script(SCRIPTS_DIR / "schema_score.py"),
     "raising": Script(SCRIPTS_DIR / "raising_score.py", env={"SCORING_TIMEOUT_MS": "300"}),
     "returns": Script(SCRIPTS_DIR / "returns_score.py"),
+    # Azure ML's environment: CORS for two origins, modules imported from AML_APP_ROOT and
+    # AZUREML_SOURCE_DIRECTORY, and the deployment's own x-ms-server-version.
+    "env": Script(
+        SCRIPTS_DIR / "env_score.py",
+        env={
+            "AML_CORS_ORIGINS": "https://a.example, https://b.example",
+            "AML_APP_ROOT": str(SCRIPTS_DIR / "approot"),
+            "AZUREML_SOURCE_DIRECTORY": "src",
+            "SERVER_VERSION_LOG_RESPONSE_ENABLED": "false",
+            "HTTP_X_MS_SERVER_VERSION": "deployment/7",
+        },
+    ),
 }
 
 
@@ -94,6 +107,7 @@ class Answer:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    seconds: float = 0.0  # from sending the request to the whole answer
 
     def header(self, name: str) -> str | None:
         """The header's value; repeated headers joined with ", " as HTTP allows."""
@@ -133,6 +147,8 @@ class Case:
     body: Verdict = SAME
     headers: Verdict | None = SAME  # None: no headers facet (the route is this server's own)
     extra_headers: tuple[str, ...] = ()
+    # Both servers must answer within this many seconds (e.g. right after a run() that overran).
+    prompt_s: float | None = None
 
     @property
     def id(self) -> str:
@@ -175,6 +191,27 @@ def _id_token(value: str | None, sent: Mapping[str, str], request_id: str | None
     return f"other: {value!r}"
 
 
+# Compared on every case besides the ids: the server version and flask-cors's headers (absent on
+# both servers unless the script's servers run with AML_CORS_ORIGINS).
+COMPARED_HEADERS = (
+    "x-ms-server-version",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "vary",
+)
+
+
+def _header_value(answer: Answer, name: str) -> str:
+    value = answer.header(name)
+    if value is None:
+        return "absent"
+    if name == "allow":
+        # Werkzeug writes the allowed methods in set order, which changes from run to run.
+        return ", ".join(sorted(v.strip() for v in value.split(",")))
+    return value
+
+
 def headers_view(answer: Answer, request: Req, extra: tuple[str, ...] = ()) -> dict[str, str]:
     sent = {k.lower(): v for k, v in request.headers}
     request_id = answer.header("x-request-id")
@@ -191,8 +228,8 @@ def headers_view(answer: Answer, request: Req, extra: tuple[str, ...] = ()) -> d
         else f"other: {exec_ms!r}",
         "traceid": _id_token(answer.header("traceid"), sent, None),
     }
-    for name in extra:
-        view[name] = answer.header(name) or "absent"
+    for name in COMPARED_HEADERS + extra:
+        view[name] = _header_value(answer, name)
     return view
 
 
@@ -250,6 +287,13 @@ NUMPY_RESULT = (
     "numpy arrays and scalars from run() become JSON lists and numbers (Azure ML's json.dumps fails on them with "
     "a 500); every value Azure ML serialises is serialised the same"
 )
+NEIGHBOURS = (
+    "the entry script's own folder is on sys.path too (after AML_APP_ROOT and AZUREML_SOURCE_DIRECTORY, so it "
+    "changes no import Azure ML resolves): a script outside those folders can import the modules next to it"
+)
+ORIGIN_A = ("Origin", "https://a.example")
+ORIGIN_EVIL = ("Origin", "https://evil.example")
+REQUEST_HEADERS = ("Access-Control-Request-Headers", "Content-Type, X-Custom")
 DELIBERATE_400_HEADERS = Deliberate(BETTER_400, {"x-ms-run-function-failed": "False"})
 DELIBERATE_400_BODY = Deliberate(BETTER_400, {"status": "400", "body": MESSAGE})
 
@@ -374,6 +418,19 @@ CASES: list[Case] = [
         (405, "application/json", jbody({"message": NOT_ALLOWED})),
     ),
     Case("returns", "options-score", Req("OPTIONS", "/score"), (200, "text/html; charset=utf-8", "")),
+    # Flask answers OPTIONS on its GET routes itself (with Allow) and HEAD as GET without the body.
+    Case(
+        "returns", "options-root", Req("OPTIONS", "/"), (200, "text/html; charset=utf-8", ""), extra_headers=("allow",)
+    ),
+    Case(
+        "returns",
+        "options-swagger",
+        Req("OPTIONS", "/swagger.json"),
+        (200, "text/html; charset=utf-8", ""),
+        extra_headers=("allow",),
+    ),
+    Case("returns", "head-root", Req("HEAD", "/"), (200, "text/html; charset=utf-8", "")),
+    Case("returns", "head-score", Req("HEAD", "/score"), (405, "application/json", "invalid json:")),
     Case(
         "returns",
         "swagger-default",
@@ -498,6 +555,12 @@ CASES: list[Case] = [
     Case("returns", "amlresponse-json", kind("response_json"), (200, "application/json", jbody({"ok": True}))),
     Case(
         "returns", "amlresponse-500", kind("response_500"), (500, "application/json", jbody({"failed": "downstream"}))
+    ),
+    Case(
+        "returns",
+        "server-version-in-environment",
+        kind("server_version"),
+        (200, "application/json", jbody("azmlinfsrv/1.5.1")),
     ),
     # -- run(data, request_headers) --
     Case(
@@ -767,9 +830,113 @@ CASES: list[Case] = [
     ),
     Case(
         "raising",
+        "spin-timeout",
+        post("/score", b'"spin"', JSON),
+        (500, "application/json", jbody({"message": "Scoring timeout after 300 ms"})),
+    ),
+    # Sent right after spin-timeout: answered at once, because the timeout stopped that run() (a run()
+    # left running would hold the device thread for its 10 s).
+    Case(
+        "raising",
+        "after-spin-timeout",
+        post("/score", b'"ok"', JSON),
+        (200, "application/json", jbody("ok")),
+        prompt_s=3.0,
+    ),
+    Case(
+        "raising",
         "timeout",
         post("/score", b'"sleep"', JSON),
         (500, "application/json", jbody({"message": "Scoring timeout after 300 ms"})),
+    ),
+    # -- Azure ML's environment: AML_CORS_ORIGINS (flask-cors), AML_APP_ROOT and
+    # AZUREML_SOURCE_DIRECTORY on sys.path, HTTP_X_MS_SERVER_VERSION --
+    Case(
+        "env",
+        "imports-app-root-and-source-directory",
+        kind("imports"),
+        (200, "application/json", jbody({"app_root": "AML_APP_ROOT", "source_directory": "AZUREML_SOURCE_DIRECTORY"})),
+    ),
+    Case(
+        "env",
+        "import-next-to-script",
+        kind("sibling"),
+        (500, "application/json", jbody({"message": RUN_FAILED})),
+        body=Deliberate(NEIGHBOURS, {"status": "200", "body": jbody("next to the entry script")}),
+        headers=Deliberate(NEIGHBOURS, {"x-ms-run-function-failed": "False", "x-ms-run-fn-exec-ms": "ms, 3 decimals"}),
+    ),
+    Case("env", "cors-no-origin", kind("x"), (200, "application/json", jbody("ok"))),
+    Case("env", "cors-allowed-origin", post("/score", b"{}", JSON, ORIGIN_A), (200, "application/json", jbody("ok"))),
+    Case(
+        "env",
+        "cors-second-origin",
+        post("/score", b"{}", JSON, ("Origin", "https://b.example")),
+        (200, "application/json", jbody("ok")),
+    ),
+    Case(
+        "env",
+        "cors-origin-other-case",
+        post("/score", b"{}", JSON, ("Origin", "HTTPS://A.Example")),
+        (200, "application/json", jbody("ok")),
+    ),
+    Case("env", "cors-other-origin", post("/score", b"{}", JSON, ORIGIN_EVIL), (200, "application/json", jbody("ok"))),
+    Case("env", "cors-get-score", get("/score", ORIGIN_A), (200, "application/json", jbody("ok"))),
+    Case(
+        "env",
+        "cors-preflight-score",
+        Req("OPTIONS", "/score", None, (ORIGIN_A, ("Access-Control-Request-Method", "POST"), REQUEST_HEADERS)),
+        (200, "text/html; charset=utf-8", ""),
+    ),
+    Case(
+        "env",
+        "cors-preflight-other-origin",
+        Req("OPTIONS", "/score", None, (ORIGIN_EVIL, ("Access-Control-Request-Method", "POST"), REQUEST_HEADERS)),
+        (200, "text/html; charset=utf-8", ""),
+    ),
+    Case(
+        "env",
+        "cors-preflight-method-not-allowed",
+        Req("OPTIONS", "/score", None, (ORIGIN_A, ("Access-Control-Request-Method", "PUT"))),
+        (200, "text/html; charset=utf-8", ""),
+    ),
+    Case(
+        "env",
+        "cors-preflight-root",
+        Req("OPTIONS", "/", None, (ORIGIN_A, ("Access-Control-Request-Method", "GET"))),
+        (200, "text/html; charset=utf-8", ""),
+        extra_headers=("allow",),
+    ),
+    Case(
+        "env",
+        "cors-preflight-swagger",
+        Req("OPTIONS", "/swagger.json", None, (ORIGIN_A, ("Access-Control-Request-Method", "GET"), REQUEST_HEADERS)),
+        (200, "text/html; charset=utf-8", ""),
+        extra_headers=("allow",),
+    ),
+    Case("env", "cors-get-root", get("/", ORIGIN_A), (200, "text/html; charset=utf-8", "Healthy")),
+    Case(
+        "env",
+        "cors-get-swagger",
+        get("/swagger.json", ORIGIN_A),
+        (200, "application/json", re.compile(r'json:.*"swagger": "2\.0".*')),
+    ),
+    Case(
+        "env",
+        "cors-unknown-path",
+        get("/nope", ORIGIN_A),
+        (404, "application/json", jbody({"message": NOT_FOUND})),
+    ),
+    Case(
+        "env",
+        "cors-put-score",
+        Req("PUT", "/score", b"{}", (JSON, ORIGIN_A)),
+        (405, "application/json", jbody({"message": NOT_ALLOWED})),
+    ),
+    Case(
+        "env",
+        "cors-request-id-over-100",
+        post("/score", b"{}", JSON, ORIGIN_A, ("x-request-id", LONG_ID)),
+        (431, "application/json", jbody({"message": "x-request-id must not exceed 100 characters"})),
     ),
 ]
 
@@ -793,7 +960,7 @@ def _classified(case: Case) -> Case:
             headers = HEADERS_LEFT
         elif isinstance(headers, Deliberate) and not headers.left:
             headers = Deliberate(headers.why, headers.overrides, left=HEADERS_LEFT.what)
-    return Case(case.script, case.name, case.request, case.azure, body, headers, case.extra_headers)
+    return dataclasses.replace(case, body=body, headers=headers)
 
 
 assert len({case.id for case in CASES}) == len(CASES), "case ids must be unique"
@@ -801,21 +968,38 @@ assert set(LEFT_BODY) <= {case.id for case in CASES}, set(LEFT_BODY) - {case.id 
 CASES = [_classified(case) for case in CASES]
 
 
-# ---- running both servers, once per script per session ----
+# ---- running both servers, once per script per session, all scripts' servers side by side ----
 
 
 def _send(port: int, request: Req) -> Answer:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.monotonic()
     try:
         conn.request(request.method, request.path, body=request.body, headers=dict(request.headers))
         response = conn.getresponse()
-        return Answer(response.status, tuple(response.getheaders()), response.read())
+        body = response.read()
+        return Answer(response.status, tuple(response.getheaders()), body, time.monotonic() - started)
     finally:
         conn.close()
 
 
+def _port(folder: Path) -> int:
+    """A free port no other server of this session was given. free_port() only finds one that is
+    free now; with every script's servers starting at once, each binds its port seconds later, and
+    this server binds with SO_REUSEPORT, so two servers given the same port would both listen on it.
+    An exclusive marker file per port in the session's folder (shared by the xdist workers) rules
+    that out."""
+    while True:
+        port = free_port()
+        try:
+            (folder / f"port-{port}").touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return port
+
+
 def _start_azureml(script: Script, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+    port = _port(log_path.parent)
     # What the azmlinfsrv console script runs, from this interpreter (as test_azureml_server.py does).
     command = [
         sys.executable,
@@ -835,27 +1019,14 @@ def _start_azureml(script: Script, log_path: Path) -> tuple[subprocess.Popen[byt
     return process, port
 
 
-def _wait_azureml(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"azmlinfsrv exited with {process.returncode}:\n{log_path.read_text()}"
-        try:
-            if _send(port, get("/")).status == 200:
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"azmlinfsrv not up within 90 s:\n{log_path.read_text()}")
-
-
-def _record(name: str, folder: Path) -> dict[str, dict[str, Any]]:
-    """Starts both servers on the script, sends each of its cases to both, returns the answers."""
-    script = SCRIPTS[name]
-    log_path = folder / f"azmlinfsrv-{name}.log"
-    azureml, azureml_port = _start_azureml(script, log_path)
-    ours = None
-    try:
-        # Azure ML's variable names: this server reads them as aliases of ENTRY_SCRIPT and MODEL_DIR.
-        ours_env = {
+def _start_ours(script: Script, folder: Path) -> Server:
+    """This server on the script, started without waiting for it (conftest.launch waits)."""
+    port = _port(folder)
+    env = server_env(
+        {
+            "PORT": str(port),
+            "METRICS_PORT": str(_port(folder)),
+            # Azure ML's variable names: this server reads them as aliases of ENTRY_SCRIPT and MODEL_DIR.
             "AZUREML_ENTRY_SCRIPT": str(script.path),
             "AZUREML_MODEL_DIR": str(APP_DIR / "model"),
             # One process, as azmlinfsrv's default WORKER_COUNT=1 (and half the start-up CPU).
@@ -863,21 +1034,78 @@ def _record(name: str, folder: Path) -> dict[str, dict[str, Any]]:
             **script.ours_env,
             **script.env,
         }
-        ours = launch(folder, ours_env)
-        _wait_azureml(azureml, azureml_port, log_path)
+    )
+    log_path = folder / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    return Server(port, process, log_path, env)
+
+
+def _wait_up(process: subprocess.Popen[bytes], port: int, path: str, log_path: Path, what: str) -> None:
+    # Generous: every script's servers start at once and share the machine's cores.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{what} exited with {process.returncode}:\n{log_path.read_text()}"
+        try:
+            if _send(port, get(path)).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not up within 180 s:\n{log_path.read_text()}")
+
+
+@dataclass
+class Pair:
+    """Both servers of one script, started (not necessarily up yet)."""
+
+    name: str
+    azureml: subprocess.Popen[bytes]
+    azureml_port: int
+    azureml_log: Path
+    ours: Server
+
+    @classmethod
+    def start(cls, name: str, folder: Path) -> Pair:
+        script = SCRIPTS[name]
+        log_path = folder / f"azmlinfsrv-{name}.log"
+        azureml, port = _start_azureml(script, log_path)
+        try:
+            ours = _start_ours(script, folder)
+        except BaseException:
+            azureml.kill()
+            raise
+        return cls(name, azureml, port, log_path, ours)
+
+    def record(self) -> dict[str, dict[str, Any]]:
+        """Waits for both servers, sends each of the script's cases to both (in CASES' order: a case
+        may rely on the one before, as after-spin-timeout does), returns the answers."""
+        _wait_up(self.azureml, self.azureml_port, "/", self.azureml_log, f"azmlinfsrv ({self.name})")
+        _wait_up(self.ours.process, self.ours.port, "/ready", self.ours.log_path, f"this server ({self.name})")
         answers: dict[str, dict[str, Any]] = {}
         for case in CASES:
-            if case.script == name:
+            if case.script == self.name:
                 answers[case.id] = {
-                    "azure": _encode(_send(azureml_port, case.request)),
-                    "ours": _encode(_send(ours.port, case.request)),
+                    "azure": _encode(_send(self.azureml_port, case.request)),
+                    "ours": _encode(_send(self.ours.port, case.request)),
                 }
         return answers
-    finally:
-        azureml.terminate()
-        azureml.wait(30)
-        if ours is not None:
-            ours.stop()
+
+    def stop(self) -> None:
+        """Asks both to stop; `reap` waits (so that all the pairs stop side by side)."""
+        for process in (self.azureml, self.ours.process):
+            if process.poll() is None:
+                process.terminate()
+
+    def reap(self) -> None:
+        for process in (self.azureml, self.ours.process):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _encode(answer: Answer) -> dict[str, Any]:
@@ -885,11 +1113,14 @@ def _encode(answer: Answer) -> dict[str, Any]:
         "status": answer.status,
         "headers": [list(h) for h in answer.headers],
         "body": base64.b64encode(answer.body).decode(),
+        "seconds": answer.seconds,
     }
 
 
 def _decode(data: Mapping[str, Any]) -> Answer:
-    return Answer(data["status"], tuple((k, v) for k, v in data["headers"]), base64.b64decode(data["body"]))
+    return Answer(
+        data["status"], tuple((k, v) for k, v in data["headers"]), base64.b64decode(data["body"]), data["seconds"]
+    )
 
 
 class Recordings:
@@ -899,21 +1130,40 @@ class Recordings:
         self.folder = folder
         self.cache: dict[str, dict[str, dict[str, Any]]] = {}
 
-    def record_free_scripts(self, names: list[str], first: int) -> None:
-        """Records each of the scripts no other worker is recording, starting at index `first`, so
-        that the workers record different scripts side by side instead of queueing on one lock."""
-        first %= max(len(names), 1)
-        for name in names[first:] + names[:first]:
-            with self._lock(name, wait=False) as locked:
-                if locked and not self._done(name).exists():
-                    self._save(name, _record(name, self.folder))
+    def record_free_scripts(self, names: list[str]) -> None:
+        """Records every one of the scripts no other worker is recording: takes each free script's
+        lock, starts all their servers at once (start-up is most of the cost: imports, init(); side
+        by side they keep the cores busy), then records them one by one as they come up and stops
+        each as soon as it is recorded. Another worker takes the scripts left free, if any."""
+        with contextlib.ExitStack() as locks:
+            mine = [
+                name
+                for name in names
+                if locks.enter_context(self._lock(name, wait=False)) and not self._done(name).exists()
+            ]
+            self._record(mine)
+
+    def _record(self, names: list[str]) -> None:
+        """Records the scripts (their locks held by the caller), all servers started at once."""
+        pairs: list[Pair] = []
+        try:
+            for name in names:
+                pairs.append(Pair.start(name, self.folder))
+            for pair in pairs:
+                self._save(pair.name, pair.record())
+                pair.stop()
+        finally:
+            for pair in pairs:
+                pair.stop()
+            for pair in pairs:
+                pair.reap()
 
     def answers(self, case: Case) -> tuple[Answer, Answer]:
         """(Azure ML's answer, this server's answer) to the case's request."""
         if case.script not in self.cache:
             with self._lock(case.script, wait=True):  # another worker may still be recording it
                 if not self._done(case.script).exists():
-                    self._save(case.script, _record(case.script, self.folder))
+                    self._record([case.script])
             self.cache[case.script] = json.loads(self._done(case.script).read_text())
         both = self.cache[case.script][case.id]
         return _decode(both["azure"]), _decode(both["ours"])
@@ -956,7 +1206,7 @@ def recordings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     recordings = Recordings(folder)
     # Only the scripts of the selected tests (-k), in SCRIPTS' order.
     selected = {case.script for case in map(_case_of, request.session.items) if case is not None}
-    recordings.record_free_scripts([name for name in SCRIPTS if name in selected], int(worker[2:]) if worker else 0)
+    recordings.record_free_scripts([name for name in SCRIPTS if name in selected])
     yield recordings
 
 
@@ -1006,6 +1256,103 @@ def test_headers(case: Case, verdict: Verdict, recordings: Recordings) -> None:
         headers_view(azure, case.request, case.extra_headers),
         verdict,
     )
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES if c.prompt_s is not None])
+def test_answered_promptly(case: Case, recordings: Recordings) -> None:
+    """Both servers answer within the case's time (right after a run() that overran SCORING_TIMEOUT_MS:
+    the timeout stopped it, so it does not hold the thread the next run() needs)."""
+    azure, ours = recordings.answers(case)
+    assert case.prompt_s is not None
+    assert azure.seconds < case.prompt_s, f"Azure ML answered in {azure.seconds:.2f} s"
+    assert ours.seconds < case.prompt_s, f"this server answered in {ours.seconds:.2f} s"
+
+
+# ---- docs/azureml-compatibility.md: its summary and case tables, rendered from the recorded answers ----
+
+DOC = APP_DIR.parent / "docs" / "azureml-compatibility.md"
+RENDER_ENV = "RENDER_AZUREML_DOC"
+
+
+def _cut(text: str, limit: int, mark: str = "…") -> str:
+    return text if len(text) <= limit else text[:limit] + mark
+
+
+def _verdict_label(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "–"
+    if isinstance(verdict, Deliberate):
+        return "DELIBERATE (+LEFT)" if verdict.left else "DELIBERATE"
+    return "LEFT" if isinstance(verdict, Left) else "SAME"
+
+
+def _request_cell(request: Req) -> str:
+    cell = f"{request.method} {request.path if len(request.path) <= 40 else request.path[:37] + '…'}"
+    if request.body is not None:
+        cell += f" `{_cut(request.body.decode('latin-1'), 30)}`" if request.body else " (empty)"
+    shown = [f"{k}: {_cut(v, 20)}" for k, v in request.headers if k.lower() != "authorization"]
+    return cell + (f" [{', '.join(shown)}]" if shown else "")
+
+
+def _answer_cell(answer: Answer) -> str:
+    view = body_view(answer)
+    # Control characters (a @rawhttp script's bytes) written as \xNN, so the table stays text.
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in view["body"])
+    body = text if len(text) <= 90 else text[:87] + "..."
+    return f"{view['status']} `{view['content-type'].replace('; charset=', ';')}` {body}"
+
+
+def _cases_table(recordings: Recordings) -> str:
+    rows = [
+        "| case | request | Azure ML 1.5.1 | this server | body | headers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case in CASES:
+        azure, ours = recordings.answers(case)
+        mine = "same" if body_view(ours) == body_view(azure) else _answer_cell(ours)
+        cells = [case.id, _request_cell(case.request), _answer_cell(azure), mine]
+        cells += [_verdict_label(case.body), _verdict_label(case.headers)]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def _summary_table() -> str:
+    def counts(verdicts: list[Verdict | None]) -> tuple[int, int, int]:
+        labels = [_verdict_label(v) for v in verdicts if v is not None]
+        return labels.count("SAME"), sum(label.startswith("DELIBERATE") for label in labels), labels.count("LEFT")
+
+    body = counts([case.body for case in CASES])
+    headers = counts([case.headers for case in CASES])
+    without = sum(case.headers is None for case in CASES)
+    return "\n".join(
+        [
+            "| facet | SAME | DELIBERATE | LEFT | total |",
+            "|---|---|---|---|---|",
+            f"| body (status, Content-Type, body) | {' | '.join(map(str, body))} | {sum(body)} |",
+            f"| headers | {' | '.join(map(str, headers))} | {sum(headers)} (+{without} route Azure ML lacks) |",
+        ]
+    )
+
+
+def _replace_between(text: str, name: str, content: str) -> str:
+    begin, end = f"<!-- begin {name}: rendered by test_compatibility_doc_is_current -->", f"<!-- end {name} -->"
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    assert found and found_end, f"{DOC} lacks the markers {begin} ... {end}"
+    return f"{head}{begin}\n{content}\n{end}{tail}"
+
+
+def test_compatibility_doc_is_current(recordings: Recordings) -> None:
+    """docs/azureml-compatibility.md's summary and case tables are the recorded answers' (rendered,
+    never edited by hand). With RENDER_AZUREML_DOC=1 this rewrites them instead of comparing."""
+    recordings.record_free_scripts(list(SCRIPTS))  # every script's servers side by side (no-op if recorded)
+    current = DOC.read_text(encoding="utf-8")
+    rendered = _replace_between(current, "summary", _summary_table())
+    rendered = _replace_between(rendered, "cases", _cases_table(recordings))
+    if os.environ.get(RENDER_ENV) == "1":
+        DOC.write_text(rendered, encoding="utf-8")
+        return
+    assert rendered == current, f"{DOC} is out of date: run this test with {RENDER_ENV}=1 to render it"
 
 
 def _check(ours: dict[str, str], azure: dict[str, str], verdict: Verdict) -> None:

@@ -15,7 +15,9 @@ from scoring import azureml_http
 from scoring.errors import Unauthorized
 
 
-def _glue_answers(*requests: tuple[str, str, dict[str, str]]) -> list[tuple[int, dict[str, str], bytes]]:
+def _glue_answers(
+    *requests: tuple[str, str, dict[str, str]], state: azureml_http.AzureML | None = None
+) -> list[tuple[int, dict[str, str], bytes]]:
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="fine")
 
@@ -27,6 +29,8 @@ def _glue_answers(*requests: tuple[str, str, dict[str, str]]) -> list[tuple[int,
 
     async def exchange() -> list[tuple[int, dict[str, str], bytes]]:
         app = web.Application(middlewares=[azureml_http.middleware])
+        if state is not None:
+            app[azureml_http.AZUREML] = state
         app.router.add_get("/ok", ok)
         app.router.add_get("/refused", refused)
         app.router.add_get("/broken", broken)
@@ -63,3 +67,34 @@ def test_middleware_ids_errors_and_v2() -> None:
     assert long_id[0] == 431 and "x-ms-client-request-id" not in long_id[1]
     # The Open Inference Protocol's routes are left to their own error handling.
     assert v2[0] == 500 and "x-ms-run-function-failed" not in v2[1]
+
+
+def test_server_version_and_cors_on_the_routes_azure_ml_matches() -> None:
+    def run(data: str) -> str:
+        return data
+
+    state = azureml_http.AzureML(
+        c.analyze_run(run, rawhttp=False),
+        None,
+        None,
+        server_version="azmlinfsrv/1.5.1",
+        cors=c.cors({"AML_CORS_ORIGINS": "https://a.example"}),
+    )
+    origin = {"Origin": "https://a.example"}
+    ok, refused, long_id, missing, v2, other = _glue_answers(
+        ("GET", "/ok", origin),
+        ("GET", "/refused", origin),
+        ("GET", "/ok", {**origin, "x-request-id": "z" * 101}),
+        ("GET", "/nope", origin),
+        ("GET", "/v2/refused", origin),
+        ("GET", "/ok", {"Origin": "https://evil.example"}),
+        state=state,
+    )
+    # Every answer of a matched route (errors and the 431 included), as Azure ML's after_request hooks.
+    for answer in (ok, refused, long_id):
+        assert answer[1]["x-ms-server-version"] == "azmlinfsrv/1.5.1"
+        assert answer[1]["access-control-allow-origin"] == "https://a.example"
+    # Routing errors never reach Azure ML's blueprint, and /v2 is not Azure ML's.
+    for answer in (missing, v2):
+        assert "x-ms-server-version" not in answer[1] and "access-control-allow-origin" not in answer[1]
+    assert "access-control-allow-origin" not in other[1]
