@@ -371,6 +371,13 @@ def main() -> int:
     parser.add_argument("--no-peers", action="store_true", help="skip the Azure ML, KServe and MLServer peers")
     parser.add_argument("--peers", action="store_true", help="run the peers in --short mode too")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
+    parser.add_argument(
+        "--compare-app",
+        type=Path,
+        default=None,
+        help="another checkout's app/ folder (e.g. an older commit) to run beside this server, same settings",
+    )
+    parser.add_argument("--compare-label", default="before", help="its name in the tables")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     args = parser.parse_args()
 
@@ -468,6 +475,20 @@ def main() -> int:
     if args.peers or not (args.short or args.no_peers):
         peers, notes = peer_specs(common_env)
         specs += peers
+    if args.compare_app is not None:
+        # The same server from another checkout (e.g. the commit before a change), measured in this run.
+        this = specs[0]
+        specs.insert(
+            1,
+            Spec(
+                f"this server at {args.compare_label}",
+                this.command,
+                args.compare_app.resolve(),
+                this.env,
+                all_keys,
+                "labels",
+            ),
+        )
     elif not args.short:
         notes.append("peers skipped (--no-peers)")
 
