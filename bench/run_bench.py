@@ -499,7 +499,15 @@ def main() -> int:
         log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
         server = start_server(log_name, command, spec.cwd, spec.env, server_cpus, args.log_dir)
         try:
-            wait_ready(server, 180, spec.ready_path)
+            try:
+                wait_ready(server, 180, spec.ready_path)
+            except SystemExit as not_ready:
+                if spec.name == "this server":
+                    raise
+                # A peer that cannot start here costs its rows, not the whole run's.
+                notes.append(f"{spec.name} did not start, its rows are skipped: {str(not_ready).splitlines()[-1]}")
+                print(not_ready, file=sys.stderr)
+                continue
             for shape in plan:
                 if shape.key not in spec.scenarios:
                     continue
