@@ -12,14 +12,14 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from scoring import azureml_contract as contract
 from scoring.azureml_contract import Answer, RunContract, RunStyle, Swagger
@@ -99,7 +99,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     matched = request.match_info.http_exception is None
     ids: tuple[tuple[str, str], ...] = ()
     if matched:
-        found, refusal = contract.request_ids(contract.lower_headers(request.headers.items()))
+        found, refusal = contract.request_ids(_JoinedHeaders(request.headers))
         ids = found.headers()
         request[IDS_KEY] = found.request_id
         if refusal is not None:
@@ -128,6 +128,27 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = to_response(contract.error_answer(500, contract.INTERNAL_ERROR))
     response = _with(response, ids)
     return _after_request(request, response) if matched else response
+
+
+class _JoinedHeaders(Mapping[str, str]):
+    """The request's headers as contract.lower_headers() gives them (case-insensitive names, a repeated
+    header's values joined with ","), looked up per name: the request-id rules read four headers, so
+    copying every header into a dict first cost more than the rules themselves."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        values = self._headers.getall(name)  # KeyError when absent, as a dict's
+        return values[0] if len(values) == 1 else ",".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name.lower() for name in self._headers))
+
+    def __len__(self) -> int:
+        return len({name.lower() for name in self._headers})
 
 
 def _with(response: web.StreamResponse, ids: tuple[tuple[str, str], ...]) -> web.StreamResponse:

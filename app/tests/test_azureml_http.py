@@ -98,3 +98,23 @@ def test_server_version_and_cors_on_the_routes_azure_ml_matches() -> None:
     for answer in (missing, v2):
         assert "x-ms-server-version" not in answer[1] and "access-control-allow-origin" not in answer[1]
     assert "access-control-allow-origin" not in other[1]
+
+
+def test_request_headers_are_read_as_azure_ml_joins_them() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from scoring.azureml_contract import lower_headers
+    from scoring.azureml_http import _JoinedHeaders
+
+    pairs = [("X-Request-Id", "a"), ("TraceId", "t"), ("x-request-id", "b"), ("Content-Type", "application/json")]
+    joined = _JoinedHeaders(CIMultiDictProxy(CIMultiDict(pairs)))
+    assert (
+        dict(joined)
+        == lower_headers(pairs)
+        == {
+            "x-request-id": "a,b",
+            "traceid": "t",
+            "content-type": "application/json",
+        }
+    )
+    assert joined.get("x-ms-client-request-id") is None and joined["TRACEID"] == "t"
