@@ -463,8 +463,11 @@ def _parser_for(device: str) -> _ByteParser | None:
         return _parsers[device]
 
 
-# Below this many bytes in a batch the GPU's fixed launch cost exceeds the CPU parser's work.
-GPU_MIN_BATCH_BYTES = 64 * 1024
+# Below this many bytes in a batch the GPU's fixed launch cost exceeds the CPU parser's work. Measured
+# by bench/micro.py on an H200 (2026-12-01, bench/RESULTS.md): one body of 210 KB takes 3.2 ms on the
+# orjson path and 5.3 ms on the byte parser, one of 425 KB 6.4 ms against 4.7 ms; the parser's cost is
+# nearly flat (~2.5-5 ms) and the CPU's ~15 µs per KB, so they cross at about 320 KB.
+GPU_MIN_BATCH_BYTES = 320 * 1024
 
 
 def decode_scoring_bodies(
