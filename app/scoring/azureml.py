@@ -69,8 +69,9 @@ def _decoder(row_length: int, device: str) -> Callable[[bytes], np.ndarray]:
 
 @cache
 def _many_decoder(row_length: int, device: str) -> Callable[[list[bytes]], list[np.ndarray | DecodeError]]:
-    """Several large bodies at once: one GPU byte-parser call for all of them on CUDA."""
-    return partial(decode_scoring_bodies, row_length=row_length, device=device)
+    """Several large bodies at once: one GPU byte-parser call for all of them on CUDA. The pipeline ran
+    check_structure on each of them already (it is their precheck)."""
+    return partial(decode_scoring_bodies, row_length=row_length, device=device, structure_checked=True)
 
 
 @routes.post("/score")

@@ -471,12 +471,17 @@ GPU_MIN_BATCH_BYTES = 320 * 1024
 
 
 def decode_scoring_bodies(
-    bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH, device: str = "cpu"
+    bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH, device: str = "cpu", structure_checked: bool = False
 ) -> list[np.ndarray | DecodeError]:
-    """Many bodies -> one result per body, in order: the rows, or the DecodeError for that body."""
+    """Many bodies -> one result per body, in order: the rows, or the DecodeError for that body.
+
+    structure_checked: the caller already ran check_structure on every body (the pipeline does, on the
+    event loop, before it reserves the decoding transient); its four passes over each body are not
+    repeated (for a 64-row body, about a tenth of the byte parser's work).
+    """
     blobs = [bytes(body) for body in bodies]
     refused: dict[int, DecodeError] = {}
-    for i, blob in enumerate(blobs):
+    for i, blob in enumerate(blobs if not structure_checked else ()):
         try:
             check_structure(blob, row_length)
         except DecodeError as error:
