@@ -34,6 +34,7 @@ import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
 import { estimateGpuCost } from "./cost/estimate";
 import { estimateMonitoringCost } from "./cost/monitoringEstimate";
+import { gpuCostInputOf, monitoringCostInputOf } from "./cost/stackConfig";
 
 const SCORING_REPOSITORY = "scoring";
 
@@ -53,23 +54,9 @@ export = async () => {
     ),
   );
   // Every preview and up states what the GPU pool costs to keep (node-hours, and the price when known).
-  pulumi.log.info(
-    estimateGpuCost({
-      gpuVmSize: settings.gpuPool.vmSize,
-      gpuNodeCount: settings.gpuPool.nodeCount,
-      location: settings.region.location,
-    }).summary,
-  );
+  pulumi.log.info(estimateGpuCost(gpuCostInputOf(settings)).summary);
   // ... and what the monitoring adds (ingestion estimate, its assumptions stated in the line).
-  pulumi.log.info(
-    estimateMonitoringCost({
-      gpuNodeCount: settings.gpuPool.nodeCount,
-      gpusPerNode: settings.gpuPool.gpusPerNode,
-      systemNodeCount: settings.kubernetes.systemNodeCount,
-      replicas: settings.replicas.count,
-      managedGrafana: settings.monitoring.managedGrafana,
-    }).summary,
-  );
+  pulumi.log.info(estimateMonitoringCost(monitoringCostInputOf(settings)).summary);
 
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,

@@ -141,7 +141,7 @@ async def measure(app_dir: Path, requests: int, profile: bool) -> dict[str, floa
         results[name] = (time.perf_counter() - started) / requests * 1e6
         if profiler:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(25)
             print(f"--- cProfile, {name} ({app_dir})\n{out.getvalue()}")
     await app.cleanup()
     await pipeline.close()

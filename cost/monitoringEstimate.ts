@@ -15,6 +15,8 @@ export interface MonitoringCostInput {
   readonly replicas: number;
   /** The Managed Grafana option (managedGrafana config). */
   readonly managedGrafana: boolean;
+  /** Share of requests sent to Application Insights (appInsightsSampleRatio); 0 when appInsightsTracing is off. */
+  readonly requestTelemetryRatio: number;
 }
 
 /** The volumes the estimate assumes; each is stated in the summary. */
@@ -39,6 +41,13 @@ export const MONITORING_ASSUMPTIONS = {
   dcgmSeriesPerGpu: 20,
   /** Every target is scraped every 30 s. */
   scrapeIntervalSeconds: 30,
+  /**
+   * Billed size of one request item in the workspace-based Application Insights (its AppRequests row:
+   * name, URL without query, status, duration, the Request Id dimensions, the resource columns).
+   * Workspace-based Application Insights is billed as Log Analytics ingestion (components/mlWorkspace.ts
+   * sets ingestionMode LogAnalytics), so it is priced per GB like the logs.
+   */
+  bytesPerRequestTelemetry: 1000,
 } as const;
 
 export interface MonitoringCostEstimate {
@@ -64,7 +73,13 @@ const amount = (value: number, digits = 1): string =>
   value.toLocaleString("en-US", { maximumFractionDigits: digits });
 
 export function estimateMonitoringCost(input: MonitoringCostInput): MonitoringCostEstimate {
+  if (!(input.requestTelemetryRatio >= 0 && input.requestTelemetryRatio <= 1)) {
+    throw new Error(
+      `estimateMonitoringCost: requestTelemetryRatio must be between 0 and 1, got ${input.requestTelemetryRatio}`,
+    );
+  }
   for (const [key, value] of Object.entries(input)) {
+    if (key === "requestTelemetryRatio") continue;
     if (typeof value === "number" && (!Number.isInteger(value) || value < 0)) {
       throw new Error(`estimateMonitoringCost: ${key} must be a whole number (0 or more), got ${value}`);
     }
@@ -86,7 +101,9 @@ export function estimateMonitoringCost(input: MonitoringCostInput): MonitoringCo
       nodes * a.podsPerNode * a.inventoryKBPerPodMinute * 1e3 * 1440 +
       (nodes * a.auditMBPerNodeDay + a.auditBaseMBPerDay) * 1e6) /
     GB;
-  const logGBPerMonth = (requestLogGBPerDay + otherGBPerDay) * DAYS_PER_MONTH;
+  const telemetryGBPerDay =
+    (a.requestsPerSecond * 86_400 * input.requestTelemetryRatio * a.bytesPerRequestTelemetry) / GB;
+  const logGBPerMonth = (requestLogGBPerDay + otherGBPerDay + telemetryGBPerDay) * DAYS_PER_MONTH;
   const logPerGB = price("logAnalyticsIngestionPerGB");
   const logsUsd = logGBPerMonth * logPerGB;
 
@@ -94,6 +111,12 @@ export function estimateMonitoringCost(input: MonitoringCostInput): MonitoringCo
   const usdPerMonth = metricsUsd + logsUsd + grafanaUsd;
   const perExtraRequestPerSecond = ((86_400 * a.bytesPerRequestLog) / GB) * DAYS_PER_MONTH * logPerGB;
 
+  const telemetryUsd = telemetryGBPerDay * DAYS_PER_MONTH * logPerGB;
+  const telemetry =
+    input.requestTelemetryRatio > 0
+      ? ` Request telemetry to Application Insights (${amount(input.requestTelemetryRatio * 100, 1)} % of requests, ` +
+        `${a.bytesPerRequestTelemetry} bytes an item): ${usd(telemetryUsd)} of that log cost.`
+      : " Request telemetry to Application Insights is off (appInsightsTracing=false).";
   const grafana = input.managedGrafana
     ? ` Managed Grafana (Standard): ${usd(grafanaUsd)} a month at $${price("managedGrafanaStandardPerHour")}/hour, plus $${price("managedGrafanaPerActiveUserMonth")} per active user.`
     : " Managed Grafana is off (managedGrafana=false).";
@@ -106,7 +129,7 @@ export function estimateMonitoringCost(input: MonitoringCostInput): MonitoringCo
       `series scraped every ${a.scrapeIntervalSeconds} s, ${amount(samplesPerMonth / 1e6, 0)} M samples a month, ` +
       `${usd(metricsUsd)} at $${price("prometheusIngestionPer10MSamples")} per 10 M samples. Logs: ` +
       `${amount(logGBPerMonth)} GB a month into Log Analytics, ${usd(logsUsd)} at $${logPerGB}/GB ` +
-      `(the first 5 GB a month of the billing account are free and not subtracted).${grafana} ` +
+      `(the first 5 GB a month of the billing account are free and not subtracted).${telemetry}${grafana} ` +
       `Assumed: ${a.requestsPerSecond} requests/s sustained, one ${a.bytesPerRequestLog}-byte log line each ` +
       `(every further request/s adds ${usd(perExtraRequestPerSecond)} a month); ${a.otherContainerLogMBPerNodeDay} MB ` +
       `of other container logs and ${a.auditMBPerNodeDay} MB of audit logs per node and day (+${a.auditBaseMBPerDay} MB); ` +

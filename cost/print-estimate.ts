@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { estimateGpuCost } from "./estimate";
 import { estimateMonitoringCost } from "./monitoringEstimate";
-import { gpuCostInputOf, stackSettingsFromFiles } from "./stackConfig";
+import { gpuCostInputOf, monitoringCostInputOf, stackSettingsFromFiles } from "./stackConfig";
 
 function main(argv: readonly string[]): number {
   const stack = argv[0];
@@ -24,13 +24,7 @@ function main(argv: readonly string[]): number {
   // The program's own parser: a stack the preview would refuse is refused here too, with its words.
   const settings = stackSettingsFromFiles(root, stack);
   const estimate = estimateGpuCost(gpuCostInputOf(settings));
-  const monitoring = estimateMonitoringCost({
-    gpuNodeCount: settings.gpuPool.nodeCount,
-    gpusPerNode: settings.gpuPool.gpusPerNode,
-    systemNodeCount: settings.kubernetes.systemNodeCount,
-    replicas: settings.replicas.count,
-    managedGrafana: settings.monitoring.managedGrafana,
-  });
+  const monitoring = estimateMonitoringCost(monitoringCostInputOf(settings));
   process.stdout.write(
     `### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n\n${monitoring.summary}\n`,
   );

@@ -13,6 +13,7 @@ import {
   type StackSettings,
 } from "../components/config";
 import type { GpuCostInput } from "./estimate";
+import type { MonitoringCostInput } from "./monitoringEstimate";
 
 export interface StackFileConfig {
   /** The project's own keys, without the `<project>:` prefix, as strings (how Pulumi stores them). */
@@ -65,5 +66,17 @@ export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     location: settings.region.location,
+  };
+}
+
+/** What the monitoring estimate reads of a stack (the preview's cost line and cost/print-estimate.ts). */
+export function monitoringCostInputOf(settings: StackSettings): MonitoringCostInput {
+  return {
+    gpuNodeCount: settings.gpuPool.nodeCount,
+    gpusPerNode: settings.gpuPool.gpusPerNode,
+    systemNodeCount: settings.kubernetes.systemNodeCount,
+    replicas: settings.replicas.count,
+    managedGrafana: settings.monitoring.managedGrafana,
+    requestTelemetryRatio: settings.telemetry.appInsightsTracing ? settings.telemetry.sampleRatio : 0,
   };
 }

@@ -8,7 +8,14 @@ import { estimateMonitoringCost, MONITORING_ASSUMPTIONS } from "../../cost/monit
 import prices from "../../cost/monitoringPrices.json";
 
 // The dev stack: 3 GPU nodes of one GPU, 2 system nodes, 3 replicas.
-const dev = { gpuNodeCount: 3, gpusPerNode: 1, systemNodeCount: 2, replicas: 3, managedGrafana: false };
+const dev = {
+  gpuNodeCount: 3,
+  gpusPerNode: 1,
+  systemNodeCount: 2,
+  replicas: 3,
+  managedGrafana: false,
+  requestTelemetryRatio: 0,
+};
 const close = (actual: number, expected: number, what: string): void =>
   assert.ok(Math.abs(actual - expected) < 1e-6 * Math.max(1, expected), `${what}: ${actual} vs ${expected}`);
 
@@ -48,6 +55,23 @@ describe("estimateMonitoringCost", () => {
     assert.match(
       on.summary,
       /Managed Grafana \(Standard\): \$50\.37 a month at \$0\.069\/hour, plus \$6 per active user/,
+    );
+  });
+
+  it("adds the request telemetry sent to Application Insights, at the Log Analytics rate, only when on", () => {
+    const off = estimateMonitoringCost(dev);
+    assert.match(off.summary, /Request telemetry to Application Insights is off/);
+    const on = estimateMonitoringCost({ ...dev, requestTelemetryRatio: 0.5 });
+    // 5 requests/s × 86,400 × 0.5 × 1,000 B = 0.216 GB a day, over 730 / 24 days, at $2.30/GB.
+    close(on.logGBPerMonth - off.logGBPerMonth, 0.216 * (730 / 24), "telemetry GB");
+    close(on.usdPerMonth - off.usdPerMonth, 0.216 * (730 / 24) * 2.3, "telemetry usd");
+    assert.match(
+      on.summary,
+      /Request telemetry to Application Insights \(50 % of requests, 1000 bytes an item\): \$15\.11/,
+    );
+    assert.throws(
+      () => estimateMonitoringCost({ ...dev, requestTelemetryRatio: 1.5 }),
+      /between 0 and 1, got 1\.5/,
     );
   });
 
