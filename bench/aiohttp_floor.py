@@ -17,6 +17,7 @@ import signal
 
 import uvloop
 from aiohttp import web
+from floor_server import run_workers
 
 ANSWER = b"[0]"
 
@@ -40,19 +41,7 @@ async def serve(port: int) -> None:
 
 def main() -> int:
     port = int(os.environ.get("PORT", "5006"))
-    workers = int(os.environ.get("WORKERS", "1"))
-    children = []
-    for _ in range(workers - 1):
-        pid = os.fork()
-        if pid == 0:
-            uvloop.run(serve(port))
-            os._exit(0)
-        children.append(pid)
-    uvloop.run(serve(port))  # until SIGTERM
-    for pid in children:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-    return 0
+    return run_workers(lambda port: uvloop.run(serve(port)), port, int(os.environ.get("WORKERS", "1")))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import asyncio
 import os
 import signal
 import socket
+from collections.abc import Callable
 from typing import cast
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n[0]"
@@ -85,21 +86,24 @@ def run(port: int) -> None:
         uvloop.run(serve(port))
 
 
-def main() -> int:
-    port = int(os.environ.get("PORT", "5003"))
-    workers = int(os.environ.get("WORKERS", "1"))
+def run_workers(serve: Callable[[int], None], port: int, workers: int) -> int:
+    """serve(port) in `workers` processes sharing the port (SO_REUSEPORT), until SIGTERM."""
     children = []
     for _ in range(workers - 1):
         pid = os.fork()
         if pid == 0:
-            run(port)
+            serve(port)
             os._exit(0)
         children.append(pid)
-    run(port)  # until SIGTERM
+    serve(port)  # until SIGTERM
     for pid in children:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
     return 0
+
+
+def main() -> int:
+    return run_workers(run, int(os.environ.get("PORT", "5003")), int(os.environ.get("WORKERS", "1")))
 
 
 if __name__ == "__main__":
