@@ -61,8 +61,8 @@ def _export_for_entry_script(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, worker: int | None) -> int:
-    # Imported here, after the settings were accepted: these pull in torch (seconds), and a
-    # misconfigured pod should say what is wrong at once.
+    # Imported here, after the settings were accepted: these and the entry script take a while (torch,
+    # when the script imports it, seconds), and a misconfigured pod should say what is wrong at once.
     from scoring.connections import Connections, ReusePortSite, raise_open_file_limit
     from scoring.entry import EntryScriptError, load_entry_script
     from scoring.metrics import Metrics

@@ -18,13 +18,17 @@ import json
 import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import torch
 
-from scoring.model import ROW_LENGTH as DEFAULT_ROW_LENGTH
+from scoring.model_shape import ROW_LENGTH as DEFAULT_ROW_LENGTH
+
+if TYPE_CHECKING:
+    # torch is imported where the byte parser runs, never at module level: importing it costs seconds
+    # of start-up, and a server on CPU (or whose entry script never uses torch) must not pay for it.
+    import torch
 
 
 class DecodeError(ValueError):
@@ -263,6 +267,8 @@ class _ByteParser:
     """Parses many array texts in one pass on one device; one call at a time (a lock enforces it)."""
 
     def __init__(self, device: torch.device) -> None:
+        import torch
+
         self.device = device
         self._lock = threading.Lock()
         self._host: torch.Tensor | None = None
@@ -274,16 +280,22 @@ class _ByteParser:
     def _staging(self, size: int) -> torch.Tensor:
         """A reused host buffer (pinned for CUDA, so the upload is one DMA without a bounce copy)."""
         if self._host is None or self._host.numel() < size:
+            import torch
+
             capacity = max(size, 1 << 20, 0 if self._host is None else 2 * self._host.numel())
             self._host = torch.empty(capacity, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
         return self._host[:size]
 
     def parse(self, texts: Sequence[memoryview], row_length: int) -> list[np.ndarray | None]:
         """One float32 (rows, row_length) array per text, or None where the exact CPU path must decide."""
+        import torch
+
         with self._lock, torch.inference_mode():
             return self._parse(texts, row_length)
 
     def _parse(self, texts: Sequence[memoryview], row_length: int) -> list[np.ndarray | None]:
+        import torch
+
         count = len(texts)
         lengths = [len(text) + 1 for text in texts]  # +1: a space after each keeps tokens apart
         starts = np.zeros(count + 1, dtype=np.int64)
@@ -457,9 +469,15 @@ def _parser_for(device: str) -> _ByteParser | None:
         return _parsers[device]
     with _parsers_lock:
         if device not in _parsers:
-            target = torch.device(device)
-            usable = target.type == "cuda" and torch.cuda.is_available()
-            _parsers[device] = _ByteParser(target) if usable else None
+            # Settings accept only cpu, cuda and cuda:<n>; a device that is not CUDA is decided without
+            # importing torch, which a server on CPU would otherwise load for this check alone.
+            if device.partition(":")[0] != "cuda":
+                _parsers[device] = None
+            else:
+                import torch
+
+                target = torch.device(device)
+                _parsers[device] = _ByteParser(target) if torch.cuda.is_available() else None
         return _parsers[device]
 
 
@@ -514,6 +532,8 @@ def parse_bytes_on(
     device: str, bodies: Sequence[bytes], row_length: int = DEFAULT_ROW_LENGTH
 ) -> list[np.ndarray | None]:
     """The byte parser alone on any device (tests and benchmarks): rows, or None where it defers."""
+    import torch
+
     texts = [_array_text(bytes(body)) for body in bodies]
     parser = _ByteParser(torch.device(device))
     plain = [(i, text) for i, text in enumerate(texts) if text is not None]

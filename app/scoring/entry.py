@@ -28,7 +28,7 @@ from scoring.azureml_contract import (
     script_functions,
     source_path_entries,
 )
-from scoring.model import SIGNATURE as DEFAULT_SIGNATURE
+from scoring.model_shape import SIGNATURE as DEFAULT_SIGNATURE
 from scoring.signature import Signature
 
 RunBatch = Callable[[np.ndarray], Sequence[int] | np.ndarray]

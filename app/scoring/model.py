@@ -18,22 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from scoring.signature import Signature
-
-ROW_LENGTH = 784
-HIDDEN = 100
-CLASSES = 10
-WEIGHTS_FILE = "mnist_mlp.npz"
-
-# (name in the .npz / state_dict, expected shape); weights are (out, in) as nn.Linear stores them.
-PARAMETER_SHAPES: dict[str, tuple[int, ...]] = {
-    "fc1.weight": (HIDDEN, ROW_LENGTH),
-    "fc1.bias": (HIDDEN,),
-    "fc2.weight": (HIDDEN, HIDDEN),
-    "fc2.bias": (HIDDEN,),
-    "fc3.weight": (CLASSES, HIDDEN),
-    "fc3.bias": (CLASSES,),
-}
+# Re-exported: the shape and signature live in a torch-free module so the server can use them without
+# importing torch; existing `from scoring.model import ...` keeps working.
+from scoring.model_shape import CLASSES as CLASSES
+from scoring.model_shape import HIDDEN as HIDDEN
+from scoring.model_shape import PARAMETER_SHAPES as PARAMETER_SHAPES
+from scoring.model_shape import ROW_LENGTH as ROW_LENGTH
+from scoring.model_shape import SIGNATURE as SIGNATURE
+from scoring.model_shape import WEIGHTS_FILE as WEIGHTS_FILE
 
 
 class MnistMlp(nn.Module):
@@ -226,7 +218,3 @@ class Predictor:
             self._host_out[:count].copy_(self._device_out[:count], non_blocking=True)
         self._stream.synchronize()
         return self._host_out[:count].numpy().copy()
-
-
-# What this network takes and gives (scoring/signature.py); score.py hands it to the server.
-SIGNATURE = Signature(row_length=ROW_LENGTH)

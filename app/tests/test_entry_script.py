@@ -4,6 +4,7 @@ unbatched, errors from the user's code mapped to 400/500, deadlines to 504."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,6 +60,23 @@ def test_kserve_infer_works_through_run_too(seed_server: Server, heldout: tuple[
     assert reply.status == 200, reply.body
     predicted = reply.json()["outputs"][0]["data"]
     assert np.mean(np.array(predicted) == labels[:16]) >= 0.8
+
+
+def test_a_script_without_torch_is_served_without_loading_torch(
+    seed_server: Server, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # torch costs seconds of CPU and hundreds of MB per process; a server whose entry script never
+    # imports it (and whose device is set) must not load it, even after answering both protocols.
+    rows = heldout[0]
+    assert seed_server.score(rows[:100]).status == 200  # over 64 KiB: the batch decoder's size
+    pixels = np.round(rows[:2] * 255).astype(np.uint8)
+    request = {"inputs": [{"name": "input", "datatype": "UINT8", "shape": [2, 784], "data": pixels.tolist()}]}
+    assert seed_server.request("POST", "/v2/models/mnist/infer", json.dumps(request).encode()).status == 200
+    assert seed_server.request("GET", "/v2/models/mnist").status == 200
+    assert seed_server.request("GET", "/swagger.json", key=None).status == 200
+    mapped = Path(f"/proc/{seed_server.process.pid}/maps").read_text()
+    torch_files = sorted({line.split()[-1] for line in mapped.splitlines() if "/torch/" in line})
+    assert torch_files == [], torch_files
 
 
 def test_scoring_deadline_is_504_json(make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]) -> None:
