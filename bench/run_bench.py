@@ -378,6 +378,8 @@ def main() -> int:
         help="another checkout's app/ folder (e.g. an older commit) to run beside this server, same settings",
     )
     parser.add_argument("--compare-label", default="before", help="its name in the tables")
+    parser.add_argument("--servers", default="", help="comma-separated server names to run (default: all)")
+    parser.add_argument("--scenarios", default="", help="comma-separated scenario keys to run (default: all)")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     args = parser.parse_args()
 
@@ -402,6 +404,8 @@ def main() -> int:
     pixels, pixel_labels = pixels[agree], pixel_labels[agree]
     variants = 4 if args.short else 16
     plan = shapes(args.short)
+    if args.scenarios:
+        plan = [shape for shape in plan if shape.key in args.scenarios.split(",")]
 
     def requests_for(shape: Shape, answers: str) -> list[Request]:
         if shape.path == "binary":
@@ -492,6 +496,8 @@ def main() -> int:
     elif not args.short:
         notes.append("peers skipped (--no-peers)")
 
+    if args.servers:
+        specs = [spec for spec in specs if spec.name in args.servers.split(",")]
     results: dict[tuple[str, str], Result] = {}
     breakdown: dict[str, str] = {}
     for spec in specs:
