@@ -29,6 +29,58 @@ SECONDARY_KEY = "secondary-key-fedcba9876543210"
 sys.path.insert(0, str(APP_DIR))
 from mnist_digits import load_digits  # noqa: E402  (needs app/ on sys.path)
 
+# Under xdist (-n) a module-scoped fixture starts once on every worker that runs a test of its module,
+# and the default scheduling ("load") spreads a module's tests over the workers. These modules' module
+# fixtures start servers (or build large bodies) that all their tests share: their tests are handed
+# to one worker together (pytest_xdist_make_scheduler below), so each fixture starts once.
+SHARED_FIXTURE_MODULES = frozenset(
+    {
+        "test_decode.py",
+        "test_entry_script.py",
+        "test_isolation.py",
+        "test_metric_names.py",
+        "test_reliability_fuzz.py",
+        "test_reliability_overload.py",
+    }
+)
+# The longest modules (tens of seconds each, mostly one test or one fixture), started first: xdist hands
+# tests out in collection order, and one of these handed out last would run alone while workers idle.
+SLOW_MODULES_FIRST = (
+    "test_bench_short.py",
+    "test_model_source.py",
+    "test_azureml_server.py",
+    "test_training.py",
+    "test_decode.py",
+    "test_azureml_differential.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_MODULES_FIRST.index(name) if name in SLOW_MODULES_FIRST else len(SLOW_MODULES_FIRST)
+
+    # A stable sort moves whole modules and keeps each module's own order (its fixtures' life spans).
+    items.sort(key=rank)
+
+
+# object: xdist's Producer and Scheduling carry no type information (xdist ships none).
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With -n and no --dist (xdist's "load"): load scheduling, except that the tests of a module in
+    SHARED_FIXTURE_MODULES go to one worker together. (xdist's own "loadgroup" marks do not take
+    effect with pytest 9, whose node ids xdist 3.8 can no longer suffix with the group.)"""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist: xdist's own scheduler
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist's classes are untyped
+        def _split_scope(self, nodeid: str) -> str:
+            # A "scope" is what one worker gets whole: the module for those sharing fixtures, else one test.
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).name in SHARED_FIXTURE_MODULES else nodeid
+
+    return SharedFixtureScheduling(config, log)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
