@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,14 +145,26 @@ def clear_rows(device: str, count: int, every_nth: int = 1) -> tuple[np.ndarray,
     return rows[keep], labels[keep]
 
 
-def json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int, style: str) -> list[Request]:
+def _json_variants(
+    rows: np.ndarray,
+    labels: np.ndarray,
+    per_request: int,
+    variants: int,
+    path: str,
+    body: Callable[[np.ndarray], bytes],
+) -> list[Request]:
+    """`variants` requests of `per_request` consecutive rows each, at spread-out offsets, every JSON
+    route's body built by `body` from the same rows, so all servers score the same digits."""
     requests = []
     for v in range(variants):
         start = (v * per_request * 13) % (rows.shape[0] - per_request)
-        body = json_body(rows[start : start + per_request], style)
-        raw = http_request("/score", body, KEY, "application/json")
+        raw = http_request(path, body(rows[start : start + per_request]), KEY, "application/json")
         requests.append(Request(raw, per_request, labels[start : start + per_request]))
     return requests
+
+
+def json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int, style: str) -> list[Request]:
+    return _json_variants(rows, labels, per_request, variants, "/score", lambda chunk: json_body(chunk, style))
 
 
 def binary_requests(pixels: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
@@ -231,26 +243,20 @@ def fmt(value: float, digits: int = 1) -> str:
 
 def v2_json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
     """The Open Inference Protocol's JSON tensor (MLServer's only JSON route) for the same rows as /score."""
-    requests = []
-    for v in range(variants):
-        start = (v * per_request * 13) % (rows.shape[0] - per_request)
-        chunk = rows[start : start + per_request]
+
+    def body(chunk: np.ndarray) -> bytes:
         tensor = {"name": "input", "shape": list(chunk.shape), "datatype": "FP32", "data": chunk.reshape(-1).tolist()}
-        body = json.dumps({"inputs": [tensor]}).encode()
-        raw = http_request(f"/v2/models/{MODEL_NAME}/infer", body, KEY, "application/json")
-        requests.append(Request(raw, per_request, labels[start : start + per_request]))
-    return requests
+        return json.dumps({"inputs": [tensor]}).encode()
+
+    return _json_variants(rows, labels, per_request, variants, f"/v2/models/{MODEL_NAME}/infer", body)
 
 
 def kserve_v1_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
     """KServe's own JSON route (v1 :predict, {"instances": [...]}) for the same rows as /score."""
-    requests = []
-    for v in range(variants):
-        start = (v * per_request * 13) % (rows.shape[0] - per_request)
-        body = json.dumps({"instances": rows[start : start + per_request].tolist()}).encode()
-        raw = http_request(f"/v1/models/{MODEL_NAME}:predict", body, KEY, "application/json")
-        requests.append(Request(raw, per_request, labels[start : start + per_request]))
-    return requests
+    path = f"/v1/models/{MODEL_NAME}:predict"
+    return _json_variants(
+        rows, labels, per_request, variants, path, lambda chunk: json.dumps({"instances": chunk.tolist()}).encode()
+    )
 
 
 @dataclass(frozen=True)
