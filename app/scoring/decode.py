@@ -499,11 +499,12 @@ def decode_scoring_bodies(
     """
     blobs = [bytes(body) for body in bodies]
     refused: dict[int, DecodeError] = {}
-    for i, blob in enumerate(blobs if not structure_checked else ()):
-        try:
-            check_structure(blob, row_length)
-        except DecodeError as error:
-            refused[i] = error
+    if not structure_checked:
+        for i, blob in enumerate(blobs):
+            try:
+                check_structure(blob, row_length)
+            except DecodeError as error:
+                refused[i] = error
     if refused:
         # Refused bodies never reach either parser; the rest are decoded as usual.
         rest = [i for i in range(len(blobs)) if i not in refused]

@@ -20,18 +20,19 @@ import orjson
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
-def _timestamp(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
+def _line(created: float, level: str, logger: str, message: str) -> dict[str, object]:
+    """The keys every line starts with, in this order; the record's own fields follow."""
+    return {
+        "time": datetime.datetime.fromtimestamp(created, datetime.UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "time": _timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+        line = _line(record.created, record.levelname.lower(), record.name, record.getMessage())
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in line:
                 line[key] = value
@@ -59,13 +60,8 @@ class RequestLog:
         self._stream = stream
 
     def write(self, created: float, fields: dict[str, object]) -> None:
-        line: dict[str, object] = {
-            "time": _timestamp(created),
-            "level": "info",
-            "logger": self.LOGGER,
-            "message": "request",
-            "event": "request",
-        }
+        line = _line(created, "info", self.LOGGER, "request")
+        line["event"] = "request"
         line.update(fields)
         stream = self._stream or sys.stderr
         try:
