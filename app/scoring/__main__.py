@@ -63,11 +63,14 @@ def _export_for_entry_script(settings: Settings) -> None:
 async def serve(settings: Settings, worker: int | None) -> int:
     # Imported here, after the settings were accepted: these and the entry script take a while (torch,
     # when the script imports it, seconds), and a misconfigured pod should say what is wrong at once.
+    from scoring.azureml_http import AZUREML
     from scoring.connections import Connections, ReusePortSite, raise_open_file_limit
     from scoring.entry import EntryScriptError, load_entry_script
+    from scoring.fast_lane import LaneContext, lane_factory
     from scoring.metrics import Metrics
+    from scoring.observer import Observer
     from scoring.pipeline import Pipeline
-    from scoring.server import Observer, build_app, build_metrics_app
+    from scoring.server import build_app, build_metrics_app
 
     try:
         entry = load_entry_script(settings.entry_script)
@@ -76,7 +79,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
         return 1
     metrics = Metrics()
     pipeline = Pipeline(settings, entry, metrics)
-    connections = Connections(raise_open_file_limit(), metrics)
+    connections = Connections(raise_open_file_limit(), metrics, settings.idle_timeout_s)
     request_log = logs.RequestLog() if settings.log_requests else None
     tracer = None
     if settings.telemetry is not None:
@@ -89,8 +92,9 @@ async def serve(settings: Settings, worker: int | None) -> int:
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
     # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
     # inflates Content-Encoding itself, counting every inflated byte against the budget.
+    app = build_app(pipeline, observer, settings.model_name)
     runner = web.AppRunner(
-        build_app(pipeline, observer, settings.model_name),
+        app,
         access_log=None,
         handle_signals=False,
         lingering_time=0,
@@ -100,7 +104,10 @@ async def serve(settings: Settings, worker: int | None) -> int:
     )
     await runner.setup()
     shared = worker is not None
-    site = ReusePortSite(runner, settings.host, settings.port, connections, reuse_port=shared)
+    lane = None
+    if settings.fast_lane:
+        lane = lane_factory(LaneContext(pipeline, observer, connections, settings.model_name, app[AZUREML]))
+    site = ReusePortSite(runner, settings.host, settings.port, connections, reuse_port=shared, lane=lane)
     await site.start()
     metrics_runner: web.AppRunner | None = None
     if not worker:  # the only process, or worker 0
@@ -135,6 +142,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
     )
     stopper = loop.create_task(stop.wait())
     gauges = loop.create_task(observer.publish_gauges(pipeline), name="gauges")
+    sweeper = loop.create_task(connections.sweep_forever(), name="idle-sweep")
     await asyncio.wait({model, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if model.done() and (error := model.exception()) is not None:
@@ -150,8 +158,10 @@ async def serve(settings: Settings, worker: int | None) -> int:
         if observer.in_flight:
             log.warning("drain deadline reached", extra={"event": "drain_deadline", "in_flight": observer.in_flight})
     model.cancel()
+    connections.close_lanes()
     await runner.cleanup()
     gauges.cancel()
+    sweeper.cancel()
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()

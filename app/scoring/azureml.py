@@ -9,18 +9,19 @@ scoring.azureml_http exactly as Azure ML serves it (scoring.azureml_contract has
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache, partial
 
 import numpy as np
 from aiohttp import web
 
 from scoring import azureml_http
+from scoring.admission import Reservation
 from scoring.decode import DecodeError, check_structure, decode_scoring_bodies
 from scoring.encoding import labels_json
 from scoring.errors import BadRequest
 from scoring.keys import PIPELINE, SWAGGER
-from scoring.pipeline import Pipeline
+from scoring.pipeline import Pipeline, ReadBody
 
 routes = web.RouteTableDef()
 
@@ -84,12 +85,26 @@ async def score(request: web.Request) -> web.Response:
         return await azureml_http.score_unbatched(request, pipeline)
     if request.method not in ("GET", "POST"):  # answered without run(), and so without the key
         return azureml_http.to_response(azureml_http.unsupported_method(request.method))
-    pipeline.gate(request)
+
+    async def read_payload(reservation: Reservation) -> bytes:
+        return azureml_http.batched_payload(request, await pipeline.read(request, reservation))
+
+    def note_rows(rows: int) -> None:
+        request["rows"] = rows
+
+    labels, headers = await score_batched(pipeline, request.headers, read_payload, note_rows)
+    return web.Response(body=labels, content_type="application/json", headers=headers)
+
+
+async def score_batched(
+    pipeline: Pipeline, headers: Mapping[str, str], read_payload: ReadBody, note_rows: Callable[[int], None]
+) -> tuple[bytes, dict[str, str]]:
+    """A /score request through the batcher: the labels' JSON and Azure ML's headers; raises ServiceError.
+    read_payload gives what run() would get on Azure ML (any Content-Type; GET: the query as JSON).
+    Shared by the aiohttp route above and the fast lane (scoring/fast_lane.py)."""
+    pipeline.gate(headers)
     with pipeline.admitted() as reservation:
-        body = await pipeline.read(request, reservation)
-        # What run() would get on Azure ML (any Content-Type; GET: the query as JSON), decoded as the seed's.
-        payload = azureml_http.batched_payload(request, body)
-        del body
+        payload = await read_payload(reservation)
         row_length = pipeline.signature.row_length
         decode = _decoder(row_length, pipeline.settings.device)
         try:
@@ -104,8 +119,7 @@ async def score(request: web.Request) -> web.Response:
             azureml_http.check_utf8(payload)  # Azure ML's own 400 for a body that is not UTF-8
             raise
         del payload  # the decoded rows are all that is held from here on
-        request["rows"] = rows.shape[0]
+        note_rows(rows.shape[0])
         started = time.perf_counter()
         labels = await pipeline.score(reservation, rows)
-    headers = azureml_http.scored_headers(started)
-    return web.Response(body=labels_json(labels), content_type="application/json", headers=headers)
+    return labels_json(labels), azureml_http.scored_headers(started)

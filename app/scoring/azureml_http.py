@@ -85,7 +85,8 @@ def _is_azureml_path(path: str) -> bool:
     return not (path == "/v2" or path.startswith("/v2/"))
 
 
-def _error(error: ServiceError) -> Answer:
+def error_answer(error: ServiceError) -> Answer:
+    """A typed error as Azure ML's error answer, with the error's own headers (Retry-After, ...)."""
     answer = contract.error_answer(error.status, error.message)
     return answer.with_headers(*error.headers.items())
 
@@ -99,7 +100,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     matched = request.match_info.http_exception is None
     ids: tuple[tuple[str, str], ...] = ()
     if matched:
-        found, refusal = contract.request_ids(_JoinedHeaders(request.headers))
+        found, refusal = contract.request_ids(JoinedHeaders(request.headers))
         ids = found.headers()
         request[IDS_KEY] = found.request_id
         if refusal is not None:
@@ -108,7 +109,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = await handler(request)
     except ServiceError as error:
         request["reason"] = error.reason
-        response = to_response(_error(error))
+        response = to_response(error_answer(error))
         if error.close:
             response.force_close()
     except web.HTTPException as exc:
@@ -130,7 +131,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     return _after_request(request, response) if matched else response
 
 
-class _JoinedHeaders(Mapping[str, str]):
+class JoinedHeaders(Mapping[str, str]):
     """The request's headers as contract.lower_headers() gives them (case-insensitive names, a repeated
     header's values joined with ","), looked up per name: the request-id rules read four headers, so
     copying every header into a dict first cost more than the rules themselves."""
@@ -241,7 +242,7 @@ async def score_unbatched(request: web.Request, pipeline: Pipeline) -> web.Respo
     if state.run.style is not RunStyle.RAWHTTP and request.method not in ("GET", "POST"):
         # Answered without run() (and so without the key: a CORS preflight carries none).
         return to_response(unsupported_method(request.method))
-    pipeline.gate(request)  # readiness, then this server's bearer key (DELIBERATE)
+    pipeline.gate(request.headers)  # readiness, then this server's bearer key (DELIBERATE)
     with pipeline.admitted() as reservation:
         body = await pipeline.read(request, reservation)
         inputs = _inputs(request, state.run, body)

@@ -97,7 +97,7 @@ def _inflater_for(header: str) -> _Inflater | None:
     )
 
 
-def _too_large(size: int | str, limit: int) -> TooLarge:
+def too_large(size: int | str, limit: int) -> TooLarge:
     return TooLarge(f"request body of {size} bytes exceeds the limit of {limit} bytes (MAX_BODY_BYTES)", close=True)
 
 
@@ -112,7 +112,7 @@ async def read_body(
 ) -> bytes:
     length = request.content_length
     if length is not None and length > max_bytes:
-        raise _too_large(length, max_bytes)
+        raise too_large(length, max_bytes)
     inflater = _inflater_for(request.headers.get("Content-Encoding", ""))
     if length is not None and not reservation.fits(length):
         raise overloaded(retry_after_s)
@@ -150,7 +150,7 @@ async def _read(
             return
         size += len(piece)
         if size > max_bytes:
-            raise _too_large(f"more than {max_bytes}", max_bytes)
+            raise too_large(f"more than {max_bytes}", max_bytes)
         if not reservation.add_bytes(len(piece)):
             raise overloaded(retry_after_s)
         parts.append(piece)
@@ -162,7 +162,7 @@ async def _read(
             break
         received += len(chunk)
         if received > max_bytes:
-            raise _too_large(f"more than {max_bytes}", max_bytes)
+            raise too_large(f"more than {max_bytes}", max_bytes)
         if inflater is None:
             hold(chunk)
             continue

@@ -75,10 +75,17 @@ class ScoringFailed(ServiceError):
     status, reason = 500, "scoring_failed"
 
 
+# What a client learns about a failure that is not its own (the traceback goes to the log).
+INTERNAL_ERROR = "internal server error; the request was not scored (see the server log)"
+
+
+def error_body(message: str) -> bytes:
+    """The JSON body of every error answer outside Azure ML's routes."""
+    return orjson.dumps({"error": message})
+
+
 def json_error(status: int, message: str, headers: dict[str, str] | None = None, close: bool = False) -> web.Response:
-    response = web.Response(
-        status=status, body=orjson.dumps({"error": message}), content_type="application/json", headers=headers
-    )
+    response = web.Response(status=status, body=error_body(message), content_type="application/json", headers=headers)
     if close:
         response.force_close()
     return response
@@ -114,4 +121,4 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         # Logged with the traceback for operators; the client learns only that it was not its fault.
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_error(500, "internal server error; the request was not scored (see the server log)")
+        return json_error(500, INTERNAL_ERROR)

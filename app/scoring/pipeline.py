@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,6 +32,10 @@ from scoring.settings import Settings
 log = logging.getLogger("scoring")
 
 T = TypeVar("T")
+
+# How a protocol module gets the request's body: read it under the reservation (scoring.body for
+# aiohttp's requests, the fast lane's buffer for its own).
+ReadBody = Callable[[Reservation], Awaitable[bytes]]
 
 # Many bodies -> one result (or the DecodeError) per body, in order.
 DecodeMany = Callable[[list[bytes]], "list[T | DecodeError]"]
@@ -122,10 +126,10 @@ class Pipeline:
     def note_not_ready(self, reason: str) -> None:
         self.not_ready_reason = reason
 
-    def gate(self, request: web.Request) -> None:
+    def gate(self, headers: Mapping[str, str]) -> None:
         """The checks every scoring request passes before its body is read: readiness, then auth."""
         self.check_ready()
-        self.auth.check(request.headers)
+        self.auth.check(headers)
 
     def admitted(self) -> Reservation:
         """The request's share of the budgets, held until it is answered however it ends:

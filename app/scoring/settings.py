@@ -98,6 +98,8 @@ class Settings:
     workers: int = 1
     # One JSON log line per request.
     log_requests: bool = True
+    # The scoring routes' common case served by scoring/fast_lane.py (False: aiohttp serves everything).
+    fast_lane: bool = True
     # None: no request telemetry (the default); else where scoring/tracing.py sends it.
     telemetry: Telemetry | None = None
 
@@ -385,6 +387,7 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         inline_batch_rows=_int(env, "INLINE_BATCH_ROWS", 16, 0),
         workers=workers_from_env(env),
         log_requests=_bool(env, "LOG_REQUESTS", True),
+        fast_lane=_bool(env, "FAST_LANE", True),
         telemetry=_telemetry(env),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:

@@ -4,10 +4,10 @@ scoring request when App Insights is on.
 
 Off unless the settings carry a Telemetry (scoring/settings.py: APPLICATIONINSIGHTS_CONNECTION_STRING, or
 Azure ML's AML_APP_INSIGHTS_ENABLED + AML_APP_INSIGHTS_KEY). Off, this module is not even imported and
-the request path pays one `is None` test. On, the middleware hands each finished request to
-`RequestTracer.record`, which builds the span after the fact (start and end from the measured latency)
-and queues it; a BatchSpanProcessor's own thread exports batches, so the event loop never waits for the
-network. The drain ends with `close`, which flushes what is queued within a bounded time.
+the request path pays one `is None` test. On, each finished request (from either HTTP path,
+scoring/observer.py) goes to `RequestTracer.record`, which builds the span after the fact (start and
+end from the measured latency) and queues it; a BatchSpanProcessor's own thread exports batches, so the
+event loop never waits for the network. The drain ends with `close`, which flushes what is queued within a bounded time.
 
 What a span carries: the method and route template, the status, the latency, the rows scored, the
 request id the client saw (Azure ML's "Request Id" / "Client Request Id" properties, so the same Log
@@ -25,8 +25,8 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Mapping
 
-from aiohttp import web
 from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -51,6 +51,7 @@ _EXPORT_TIMEOUT_S = 5.0
 _FLUSH_TIMEOUT_S = 5.0
 # Client-chosen values copied into a span are cut to this length (Azure ML refuses request ids over 100).
 _MAX_CLIENT_VALUE = 128
+_MAX_PATH = 1024
 
 # The exporter's attribute for the sampling percentage (azure-monitor-opentelemetry-exporter 1.0.0b40,
 # _constants.py _SAMPLE_RATE_KEY): the request item's sampleRate, from which Application Insights
@@ -104,13 +105,26 @@ class RequestTracer:
         )
         self._tracer = self._provider.get_tracer("scoring")
 
-    def record(self, request: web.Request, route: str, status: int, elapsed_s: float, request_id: str) -> None:
-        """One finished request as a server span (called from the middleware's `finally`, never raises)."""
+    def record(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        elapsed_s: float,
+        request_id: str,
+        *,
+        scheme: str,
+        host: str,
+        path: str,
+        rows: int,
+        headers: Mapping[str, str],
+    ) -> None:
+        """One finished request as a server span (called once the request is answered, never raises).
+        `path` is without the query; `headers` are the request's (case-insensitive)."""
         if self._sample_ratio < 1.0 and random.random() >= self._sample_ratio:
             return
         try:
             end_ns = time.time_ns()
-            headers = request.headers
             # Each attribute costs the SDK about 2 us to copy and check: only what a reader of the
             # requests table needs. OpenTelemetry's HTTP semantic conventions (stable since 1.23) are the
             # names the exporter reads for the request item's name ("POST /score"), result code, success
@@ -118,11 +132,11 @@ class RequestTracer:
             # (azureml-inference-server-http 1.5.1, appinsights_client.py). Its "Container Id" is the
             # resource's service.instance.id here, which Application Insights shows as cloud_RoleInstance.
             attributes: dict[str, AttributeValue] = {
-                "http.request.method": request.method,
+                "http.request.method": method,
                 "http.route": route,
                 "http.response.status_code": status,
-                "url.full": f"{request.scheme}://{request.host[:_MAX_CLIENT_VALUE]}{request.path[:1024]}",
-                "scoring.rows": int(request.get("rows", 0)),
+                "url.full": f"{scheme}://{host[:_MAX_CLIENT_VALUE]}{path[:_MAX_PATH]}",
+                "scoring.rows": rows,
                 "Request Id": request_id,
             }
             if self._sample_ratio < 1.0:
@@ -131,7 +145,7 @@ class RequestTracer:
             if client_request_id:
                 attributes["Client Request Id"] = client_request_id[:_MAX_CLIENT_VALUE]
             span = self._tracer.start_span(
-                f"{request.method} {route}",
+                f"{method} {route}",
                 context=_propagator.extract(headers) if "traceparent" in headers else None,
                 kind=SpanKind.SERVER,
                 attributes=attributes,

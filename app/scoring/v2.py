@@ -10,6 +10,7 @@ is this request's 400 and never reaches the model. Errors use the protocol's {"e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from scoring.decode import DecodeError
 from scoring.encoding import labels_json
 from scoring.errors import NotFound
 from scoring.keys import MODEL_NAME, PIPELINE
-from scoring.pipeline import Pipeline
+from scoring.pipeline import Pipeline, ReadBody
 from scoring.signature import DATATYPES, Signature
 
 # The one model version this server serves (the Open Inference Protocol lets a server hold several).
@@ -238,14 +239,16 @@ def encode_response(
 # ---- routes ----
 
 
-def _check_model(request: web.Request) -> None:
-    name = request.app[MODEL_NAME]
-    model = request.match_info["model"]
-    if model != name:
-        raise NotFound(f'unknown model "{model}"; this server serves "{name}"')
-    version = request.match_info.get("version")
+def check_model(served: str, model: str, version: str | None) -> None:
+    """A model route's {model} and optional {version} name what this server serves, else 404."""
+    if model != served:
+        raise NotFound(f'unknown model "{model}"; this server serves "{served}"')
     if version is not None and version != MODEL_VERSION:
         raise NotFound(f'unknown version "{version}" of model "{model}"; this server serves version "{MODEL_VERSION}"')
+
+
+def _check_model(request: web.Request) -> None:
+    check_model(request.app[MODEL_NAME], request.match_info["model"], request.match_info.get("version"))
 
 
 @routes.get("/v2")
@@ -295,22 +298,47 @@ async def model_ready(request: web.Request) -> web.Response:
     return web.json_response({"name": request.app[MODEL_NAME], "ready": True})
 
 
-async def infer(request: web.Request) -> web.Response:
-    pipeline: Pipeline = request.app[PIPELINE]
-    pipeline.gate(request)
-    _check_model(request)
-    header_length = request.headers.get(HEADER_LENGTH)
+async def infer_answer(
+    pipeline: Pipeline,
+    served: str,
+    target: tuple[str, str | None],
+    headers: Mapping[str, str],
+    read: ReadBody,
+    note_rows: Callable[[int], None],
+) -> tuple[bytes, str, dict[str, str]]:
+    """One inference request, from the (model, version) its path names, its headers and body, to the
+    answer's (body, content type, headers); raises ServiceError. Shared by the aiohttp route below and
+    the fast lane (scoring/fast_lane.py)."""
+    pipeline.gate(headers)
+    check_model(served, *target)
+    header_length = headers.get(HEADER_LENGTH)
     signature = pipeline.signature
     with pipeline.admitted() as reservation:
-        body = await pipeline.read(request, reservation)
+        body = await read(reservation)
         parsed = await pipeline.decode(reservation, lambda raw: parse_infer(raw, header_length, signature), body)
-        request["rows"] = parsed.rows.shape[0]
+        note_rows(parsed.rows.shape[0])
         if pipeline.batched:
             labels = await pipeline.score(reservation, parsed.rows)
         else:
             pipeline.admit_rows(reservation, parsed.rows.shape[0])
             labels = await pipeline.run_script_rows(parsed.rows)
-    payload, content_type, headers = encode_response(request.app[MODEL_NAME], signature, parsed, labels)
+    return encode_response(served, signature, parsed, labels)
+
+
+async def infer(request: web.Request) -> web.Response:
+    pipeline: Pipeline = request.app[PIPELINE]
+
+    def note_rows(rows: int) -> None:
+        request["rows"] = rows
+
+    payload, content_type, headers = await infer_answer(
+        pipeline,
+        request.app[MODEL_NAME],
+        (request.match_info["model"], request.match_info.get("version")),
+        request.headers,
+        lambda reservation: pipeline.read(request, reservation),
+        note_rows,
+    )
     return web.Response(body=payload, content_type=content_type, headers=headers)
 
 

@@ -104,10 +104,10 @@ def test_request_headers_are_read_as_azure_ml_joins_them() -> None:
     from multidict import CIMultiDict, CIMultiDictProxy
 
     from scoring.azureml_contract import lower_headers
-    from scoring.azureml_http import _JoinedHeaders
+    from scoring.azureml_http import JoinedHeaders
 
     pairs = [("X-Request-Id", "a"), ("TraceId", "t"), ("x-request-id", "b"), ("Content-Type", "application/json")]
-    joined = _JoinedHeaders(CIMultiDictProxy(CIMultiDict(pairs)))
+    joined = JoinedHeaders(CIMultiDictProxy(CIMultiDict(pairs)))
     assert (
         dict(joined)
         == lower_headers(pairs)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from aiohttp.test_utils import make_mocked_request
 from conftest import PRIMARY_KEY, MakeServer, Server, seed_body
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -231,9 +230,11 @@ def test_settings_refuse_what_the_exporter_would_without_quoting_the_secret(env:
 def test_sampling_sends_the_configured_share_marked_for_extrapolation() -> None:
     exported = InMemorySpanExporter()
     tracer = RequestTracer(Telemetry(connection_string=CONNECTION, sample_ratio=0.25), None, exporter=exported)
-    request = make_mocked_request("POST", "/score", headers={"x-request-id": "sampled"})
+    headers = {"x-request-id": "sampled"}
     for _ in range(2000):
-        tracer.record(request, "/score", 200, 0.001, "sampled")
+        tracer.record(
+            "POST", "/score", 200, 0.001, "sampled", scheme="http", host="h", path="/score", rows=1, headers=headers
+        )
     asyncio.run(tracer.close())
     spans = exported.get_finished_spans()
     # 500 expected; a binomial(2000, 0.25) is outside 400..600 with probability below 1e-11.

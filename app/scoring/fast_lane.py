@@ -1,0 +1,474 @@
+"""The scoring fast lane: HTTP/1.1 for the two scoring routes' common case; everything else is aiohttp's.
+
+Every connection starts here. The lane serves a request itself when it is
+
+- `POST /score` (an entry script with run_batch, AML_CORS_ORIGINS unset) or
+  `POST /v2/models/{model}[/versions/{version}]/infer`, with a plain path (no query, escapes or dot
+  segments),
+- HTTP/1.1 with one decimal Content-Length, no Transfer-Encoding, Content-Encoding, Expect or Upgrade,
+  and a head in RFC 9112's syntax (each field line matched in full; a bare LF, obs-fold, a space before
+  the colon or a control character is not the common case).
+
+Such a request runs through the same protocol functions as aiohttp's routes (`azureml.score_batched`,
+`v2.infer_answer`), so the pipeline, the budgets, the errors and their bodies, the ids, the metrics and
+the log line are the same code. The first request that is anything else -- another route or method, a
+chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
+with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
+serves the connection from then on: rare features, and every answer to a malformed request, stay
+aiohttp's (and its strict parser's).
+
+Why: aiohttp's web layer (request and response objects, router, middleware chain, StreamReader) costs
+about 55-65 us per request per core (bench/RESULTS.md, "aiohttp floor", 2026-12-01), more than all of
+a one-row binary request's own work; the lane's head parsing and answer writing cost a few microseconds.
+
+A connection answers one request at a time, in order: bytes of a pipelined next request wait in the
+buffer (reading pauses beyond _MAX_AHEAD). A request whose body was not read (it was refused first) is
+skipped when it is all here, else the connection closes, as aiohttp does with lingering_time=0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import cast
+
+from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from scoring import azureml_contract as contract
+from scoring import azureml_http, v2
+from scoring.admission import Reservation
+from scoring.azureml import score_batched
+from scoring.azureml_http import AzureML
+from scoring.body import overloaded, too_large
+from scoring.connections import Connections
+from scoring.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
+from scoring.observer import Observer, request_id
+from scoring.pipeline import Pipeline
+
+log = logging.getLogger("scoring")
+
+# A head not complete at this size is aiohttp's to answer (its own limit is 8,190 bytes a line).
+_MAX_HEAD = 16 << 10
+# Bytes of pipelined requests held while one is answered; beyond this, reading pauses.
+_MAX_AHEAD = 256 << 10
+# A Content-Length of more digits than this is aiohttp's to refuse (it is far past any MAX_BODY_BYTES).
+_MAX_LENGTH_DIGITS = 18
+
+_REQUEST_LINE = re.compile(rb"POST (/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*) HTTP/1\.1")
+# RFC 9112 field-line = field-name ":" OWS field-value OWS; field-name is a token; field-value has no
+# control characters but HTAB. Anything else goes to aiohttp's parser.
+_FIELD_LINE = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)[ \t]*"
+)
+# aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
+# that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
+_SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
+_INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
+_SCORE = b"/score"
+_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
+_CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A request head the lane serves."""
+
+    route: str  # the metrics label, as aiohttp's resource.canonical spells it
+    path: str
+    headers: CIMultiDictProxy[str]
+    length: int
+    close: bool  # the client sent Connection: close
+    # /v2: the (model, version) the path names; None for /score.
+    target: tuple[str, str | None] | None
+    # /score: Azure ML's ids for the answer (None for /v2).
+    ids: contract.RequestIds | None
+
+
+@dataclass(frozen=True, slots=True)
+class LaneContext:
+    """What every lane connection of this process shares, decided at start."""
+
+    pipeline: Pipeline
+    observer: Observer
+    connections: Connections
+    model_name: str
+    azureml: AzureML
+
+
+def lane_factory(context: LaneContext) -> Callable[[Callable[[], RequestHandler]], asyncio.Protocol]:
+    """For scoring.connections.ReusePortSite: a new connection's protocol, given aiohttp's factory."""
+
+    def factory(aiohttp_protocol: Callable[[], RequestHandler]) -> asyncio.Protocol:
+        return FastLane(context, aiohttp_protocol)
+
+    return factory
+
+
+def _parse_head(head: bytes, context: LaneContext) -> _Request | None:
+    """The request the lane serves, or None for aiohttp's."""
+    lines = head.split(b"\r\n")
+    match = _REQUEST_LINE.fullmatch(lines[0])
+    if match is None:
+        return None
+    raw_path = match[1]
+    fields: CIMultiDict[str] = CIMultiDict()
+    for line in lines[1:]:
+        field = _FIELD_LINE.fullmatch(line)
+        if field is None:
+            return None
+        # As aiohttp decodes them: UTF-8, undecodable bytes kept as surrogates (they then fail to match).
+        fields.add(field[1].decode("ascii"), field[2].decode("utf-8", "surrogateescape"))
+    if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
+        return None
+    lengths = fields.getall("content-length", ())
+    if len(lengths) != 1:
+        return None
+    length_text = lengths[0]
+    if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > _MAX_LENGTH_DIGITS:
+        return None
+    tokens = {t.strip().lower() for t in ",".join(fields.getall("connection", ())).split(",") if t.strip()}
+    if not tokens <= _CONNECTION_TOKENS:
+        return None
+    headers = CIMultiDictProxy(fields)
+    path = raw_path.decode("ascii")
+    if raw_path == _SCORE:
+        pipeline = context.pipeline
+        if not pipeline.batched or context.azureml.cors is not None:
+            return None
+        ids, refusal = contract.request_ids(azureml_http.JoinedHeaders(headers))
+        if refusal is not None:  # Azure ML's 431 for an over-long id: aiohttp's path answers it
+            return None
+        return _Request("/score", path, headers, int(length_text), "close" in tokens, None, ids)
+    infer = _INFER.fullmatch(raw_path)
+    if infer is None:
+        return None
+    model, version = infer[1].decode("ascii"), infer[2]
+    target = (model, None if version is None else version.decode("ascii"))
+    route = _INFER_ROUTES[version is not None]
+    return _Request(route, path, headers, int(length_text), "close" in tokens, target, None)
+
+
+_date_second = -1
+_date_text = ""
+
+
+def _http_date() -> str:
+    """The Date header's value, formatted once a second."""
+    global _date_second, _date_text
+    now = int(time.time())
+    if now != _date_second:
+        _date_second, _date_text = now, formatdate(now, usegmt=True)
+    return _date_text
+
+
+def _response(status: int, body: bytes, headers: list[tuple[str, str]], close: bool) -> bytes:
+    """An answer's bytes, with the headers aiohttp's own answers carry (Content-Length, Date, Server)."""
+    head = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"]
+    head.extend(f"{name}: {value}\r\n" for name, value in headers)
+    head.append(f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: {SERVER_SOFTWARE}\r\n")
+    if close:
+        head.append("Connection: close\r\n")
+    head.append("\r\n")
+    # surrogateescape: an echoed client id goes back byte for byte, as it came.
+    return "".join(head).encode("utf-8", "surrogateescape") + body
+
+
+class _BodyWait:
+    """The rest of a body that did not come with its head: bytes are reserved as they arrive."""
+
+    __slots__ = ("_missing", "_parts", "_reservation", "_retry_after_s", "future")
+
+    def __init__(self, missing: int, reservation: Reservation, retry_after_s: int) -> None:
+        self.future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._missing = missing
+        self._parts: list[bytes] = []
+        self._reservation = reservation
+        self._retry_after_s = retry_after_s
+
+    def start(self, received: bytes) -> None:
+        self._hold(received)
+
+    def feed(self, data: bytes) -> bytes:
+        """Takes what belongs to the body; returns the rest (a pipelined next request)."""
+        if self.future.done():  # complete (or refused); its request has not resumed yet
+            return data
+        taken = data[: self._missing]
+        self._hold(taken)
+        return data[len(taken) :]
+
+    def _hold(self, piece: bytes) -> None:
+        if not piece:
+            return
+        if not self._reservation.add_bytes(len(piece)):
+            self.future.set_exception(overloaded(self._retry_after_s))
+            return
+        self._parts.append(piece)
+        self._missing -= len(piece)
+        if self._missing == 0:
+            self.future.set_result(b"".join(self._parts))
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class FastLane(asyncio.Protocol):
+    """One connection: serves the lane's requests, hands the connection to aiohttp at the first other."""
+
+    def __init__(self, context: LaneContext, aiohttp_protocol: Callable[[], RequestHandler]) -> None:
+        self._context = context
+        self._aiohttp_protocol = aiohttp_protocol
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""  # received, not yet consumed
+        self._request: _Request | None = None  # the request being answered
+        self._body_read = False
+        self._body: _BodyWait | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._rows = 0
+        self._paused = False
+        self._closed = False
+        self.waiting_since: float | None = None
+
+    # ---- asyncio.Protocol ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport implements asyncio.Transport without deriving from it.
+        self._transport = cast(asyncio.Transport, transport)
+        self.waiting_since = time.monotonic()
+        self._context.connections.lane_opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._context.connections.lane_closed(self)
+        if self._body is not None:
+            self._body.fail(BadRequest("request body was cut off: the connection closed", close=True))
+        # An answer in progress still completes (its rows are scored); writing it is skipped.
+
+    def data_received(self, data: bytes) -> None:
+        if self._body is not None:
+            data = self._body.feed(data)
+            if not data:
+                return
+        self._buffer = self._buffer + data if self._buffer else data
+        if self._request is not None:
+            if len(self._buffer) > _MAX_AHEAD and not self._paused and self._transport is not None:
+                self._paused = True
+                self._transport.pause_reading()
+            return
+        self._next()
+
+    def close(self) -> None:
+        """Closes the connection (idle, at the cap, or at shutdown); an answer in progress is cancelled."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.close()
+
+    # ---- requests ----
+
+    def _next(self) -> None:
+        """At a request boundary: start the next request, wait for its head, or hand over."""
+        if self._closed or self._request is not None:
+            return
+        buffer = self._buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            # Too long for a head, or ended the lenient way (a bare LF): aiohttp's parser decides.
+            if len(buffer) > _MAX_HEAD or b"\n\n" in buffer or b"\n\r\n" in buffer:
+                self._hand_over()
+            return
+        request = _parse_head(buffer[:end], self._context)
+        if request is None:
+            self._hand_over()
+            return
+        self._buffer = buffer[end + 4 :]
+        self._request = request
+        self._body_read = False
+        self._rows = 0
+        self.waiting_since = None
+        # Eager: the request runs at once, up to its first real wait (the batcher), without a loop turn.
+        self._task = asyncio.Task(self._serve(request), loop=asyncio.get_running_loop(), eager_start=True)
+
+    def _hand_over(self) -> None:
+        """This connection is aiohttp's from now on, starting with every byte not yet consumed."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        self._closed = True
+        self._context.connections.lane_closed(self)
+        protocol = self._aiohttp_protocol()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if self._paused:
+            self._paused = False
+            transport.resume_reading()
+        buffer, self._buffer = self._buffer, b""
+        if buffer:
+            protocol.data_received(buffer)
+
+    def _note_rows(self, rows: int) -> None:
+        self._rows = rows
+
+    async def _read_body(self, reservation: Reservation) -> bytes:
+        """The request's body under the reservation, the size limit and the read timeout (scoring.body's
+        rules for a body without Content-Encoding)."""
+        request = self._request
+        assert request is not None
+        settings = self._context.pipeline.settings
+        length = request.length
+        if length > settings.max_body_bytes:
+            raise too_large(length, settings.max_body_bytes)
+        if not reservation.fits(length):
+            raise overloaded(settings.retry_after_s)
+        self._body_read = True
+        buffer = self._buffer
+        if len(buffer) >= length:  # the whole body came with the head (every small request)
+            body, self._buffer = (buffer, b"") if len(buffer) == length else (buffer[:length], buffer[length:])
+            if not reservation.add_bytes(length):
+                raise overloaded(settings.retry_after_s)
+            return body
+        waiter = _BodyWait(length, reservation, settings.retry_after_s)
+        self._buffer = b""
+        reservation.set_arriving(True)
+        timer = asyncio.get_running_loop().call_later(
+            settings.body_read_timeout_s,
+            waiter.fail,
+            RequestTimeout(
+                f"request body not received within {settings.body_read_timeout_s:g} s (BODY_READ_TIMEOUT_S)",
+                close=True,
+            ),
+        )
+        try:
+            self._body = waiter
+            waiter.start(buffer)
+            if self._paused and self._transport is not None:
+                self._paused = False
+                self._transport.resume_reading()
+            return await waiter.future
+        finally:
+            self._body = None
+            timer.cancel()
+            reservation.set_arriving(False)
+
+    async def _read_payload(self, reservation: Reservation) -> bytes:
+        """/score: what run() would get on Azure ML from a POST (empty for the form types)."""
+        body = await self._read_body(reservation)
+        assert self._request is not None
+        return contract.request_data(body, self._request.headers.get("Content-Type"))
+
+    async def _serve(self, request: _Request) -> None:
+        context = self._context
+        observer = context.observer
+        started = time.perf_counter()
+        answered_id = request.ids.request_id if request.ids is not None else request_id(request.headers)
+        answer: _Answer | None = None
+        observer.in_flight += 1
+        try:
+            answer = await (self._score(request) if request.ids is not None else self._infer(request, answered_id))
+        finally:
+            # Before the answer is written, as on aiohttp's path: a client that got its answer finds its line.
+            observer.in_flight -= 1
+            elapsed = time.perf_counter() - started
+            status = 499 if answer is None else answer.status  # None: cancelled at shutdown
+            reason = None if answer is None else answer.reason
+            observer.finished("POST", request.route, status, elapsed, self._rows, answered_id, reason)
+            if observer.tracer is not None:
+                observer.tracer.record(
+                    "POST",
+                    request.route,
+                    status,
+                    elapsed,
+                    answered_id,
+                    scheme="http",
+                    host=request.headers.get("Host", ""),
+                    path=request.path,
+                    rows=self._rows,
+                    headers=request.headers,
+                )
+        close = answer.close or request.close or not self._skip_unread_body()
+        transport = self._transport
+        if not self._closed and transport is not None:
+            transport.write(_response(answer.status, answer.body, answer.headers, close))
+        self._done(close)
+
+    async def _score(self, request: _Request) -> _Answer:
+        """POST /score, answered as aiohttp's route and Azure ML's middleware answer it."""
+        context = self._context
+        try:
+            labels, extra = await score_batched(context.pipeline, request.headers, self._read_payload, self._note_rows)
+            answer = _Answer(200, labels, [*extra.items(), ("Content-Type", "application/json")])
+        except ServiceError as error:
+            refused = azureml_http.error_answer(error)
+            answer = _Answer(refused.status, refused.body, list(refused.headers), error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", request.path)
+            failed = contract.error_answer(500, contract.INTERNAL_ERROR)
+            answer = _Answer(500, failed.body, list(failed.headers))
+        assert request.ids is not None
+        answer.headers.extend(request.ids.headers())
+        if context.azureml.server_version:
+            answer.headers.append((contract.SERVER_VERSION_HEADER, context.azureml.server_version))
+        return answer
+
+    async def _infer(self, request: _Request, answered_id: str) -> _Answer:
+        """POST /v2/.../infer, answered as aiohttp's route and json_errors answer it."""
+        context = self._context
+        assert request.target is not None
+        try:
+            body, content_type, extra = await v2.infer_answer(
+                context.pipeline, context.model_name, request.target, request.headers, self._read_body, self._note_rows
+            )
+            answer = _Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
+        except ServiceError as error:
+            headers = [*error.headers.items(), ("Content-Type", "application/json")]
+            answer = _Answer(error.status, error_body(error.message), headers, error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", request.path)
+            answer = _Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
+        answer.headers.append(("x-request-id", answered_id))
+        return answer
+
+    def _skip_unread_body(self) -> bool:
+        """Whether the connection can go on: the body was read, or it is all here and is dropped."""
+        request = self._request
+        if self._body_read or request is None:
+            return True
+        if len(self._buffer) >= request.length:
+            self._buffer = self._buffer[request.length :]
+            return True
+        return False
+
+    def _done(self, close: bool) -> None:
+        self._request = None
+        self._task = None
+        transport = self._transport
+        if transport is None:
+            return
+        if close or self._closed:
+            transport.close()
+            return
+        self.waiting_since = time.monotonic()
+        if self._paused:
+            self._paused = False
+            transport.resume_reading()
+        if self._buffer:  # a pipelined request: started from the loop, not from inside this task
+            asyncio.get_running_loop().call_soon(self._next)
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    close: bool = False
+    reason: str | None = None  # scoring_rejected_total's label, for a refusal
