@@ -481,6 +481,20 @@ def main() -> int:
             "/",
         ),
     ]
+    if not args.short:
+        # The same server with its fast lane off (aiohttp answers everything): the lane's share, side by side.
+        this = specs[0]
+        specs.insert(
+            1,
+            Spec(
+                f"{this.name}, FAST_LANE=false",
+                this.command,
+                APP,
+                {**this.env, "FAST_LANE": "false"},
+                all_keys,
+                "labels",
+            ),
+        )
     notes: list[str] = []
     if args.peers or not (args.short or args.no_peers):
         peers, notes = peer_specs(common_env)

@@ -114,8 +114,9 @@ def lane_factory(context: LaneContext) -> Callable[[Callable[[], RequestHandler]
     return factory
 
 
-def _parse_head(head: bytes, context: LaneContext) -> _Request | None:
-    """The request the lane serves, or None for aiohttp's."""
+def parse_head(head: bytes, score_served: bool) -> _Request | None:
+    """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
+    score_served: whether /score is the lane's now (a batched script, CORS off)."""
     lines = head.split(b"\r\n")
     match = _REQUEST_LINE.fullmatch(lines[0])
     if match is None:
@@ -142,8 +143,7 @@ def _parse_head(head: bytes, context: LaneContext) -> _Request | None:
     headers = CIMultiDictProxy(fields)
     path = raw_path.decode("ascii")
     if raw_path == _SCORE:
-        pipeline = context.pipeline
-        if not pipeline.batched or context.azureml.cors is not None:
+        if not score_served:
             return None
         ids, refusal = contract.request_ids(azureml_http.JoinedHeaders(headers))
         if refusal is not None:  # Azure ML's 431 for an over-long id: aiohttp's path answers it
@@ -287,7 +287,8 @@ class FastLane(asyncio.Protocol):
             if len(buffer) > _MAX_HEAD or b"\n\n" in buffer or b"\n\r\n" in buffer:
                 self._hand_over()
             return
-        request = _parse_head(buffer[:end], self._context)
+        context = self._context
+        request = parse_head(buffer[:end], context.pipeline.batched and context.azureml.cors is None)
         if request is None:
             self._hand_over()
             return
@@ -305,7 +306,9 @@ class FastLane(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._closed = True
-        self._context.connections.lane_closed(self)
+        context = self._context
+        context.connections.lane_closed(self)
+        context.observer.metrics.lane_handovers.inc()
         protocol = self._aiohttp_protocol()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)

@@ -89,6 +89,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.lane_handovers = Counter(
+            "scoring_lane_handovers",
+            "Connections the scoring fast lane handed to aiohttp at a request it does not serve",
+            registry=r,
+        )
 
         # (route, status) -> the labelled children; routes are the router's templates, so few.
         self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}

@@ -37,6 +37,7 @@ SHARED_FIXTURE_MODULES = frozenset(
     {
         "test_decode.py",
         "test_entry_script.py",
+        "test_fast_lane.py",
         "test_isolation.py",
         "test_metric_names.py",
         "test_reliability_fuzz.py",

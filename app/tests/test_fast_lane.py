@@ -1,0 +1,310 @@
+"""The scoring fast lane (scoring/fast_lane.py): which heads it takes, that its answers are aiohttp's
+answers, and HTTP/1.1 framing on one connection (split bodies, pipelining, hand-over to aiohttp)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from conftest import PRIMARY_KEY, MakeServer, Reply, Server, parse_response, raw_request, seed_body
+
+from scoring.fast_lane import parse_head
+
+INFER = "/v2/models/mnist/infer"
+MAX_BODY = 1 << 20
+
+
+def head(*lines: str) -> bytes:
+    return "\r\n".join(lines).encode("latin-1")
+
+
+COMMON = ("Host: 127.0.0.1:5001", "Authorization: Bearer k", "Content-Type: application/json")
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "target"),
+    [
+        ("/score", "/score", None),
+        (INFER, "/v2/models/{model}/infer", ("mnist", None)),
+        ("/v2/models/mnist/versions/1/infer", "/v2/models/{model}/versions/{version}/infer", ("mnist", "1")),
+        (
+            "/v2/models/my.model-2/versions/1.0/infer",
+            "/v2/models/{model}/versions/{version}/infer",
+            ("my.model-2", "1.0"),
+        ),
+    ],
+)
+def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, str | None] | None) -> None:
+    request = parse_head(head(f"POST {path} HTTP/1.1", *COMMON, "Content-Length: 12", "Connection: keep-alive"), True)
+    assert request is not None
+    assert (request.route, request.target, request.length, request.close) == (route, target, 12, False)
+    assert request.headers["authorization"] == "Bearer k"
+    assert (request.ids is not None) == (path == "/score")
+    closing = parse_head(head(f"POST {path} HTTP/1.1", "Content-Length: 0", "connection: Close"), True)
+    assert closing is not None and closing.close
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("GET /score HTTP/1.1", "Content-Length: 0"),
+        ("post /score HTTP/1.1", "Content-Length: 0"),
+        ("POST /score HTTP/1.0", "Content-Length: 0"),
+        ("POST /score?x=1 HTTP/1.1", "Content-Length: 0"),
+        ("POST /sc%6Fre HTTP/1.1", "Content-Length: 0"),
+        ("POST /v2/models/../infer HTTP/1.1", "Content-Length: 0"),
+        ("POST /v2/models/mnist/versions/./infer HTTP/1.1", "Content-Length: 0"),
+        ("POST /v2/models/mnist/ready HTTP/1.1", "Content-Length: 0"),
+        ("POST /score HTTP/1.1",),  # no Content-Length
+        ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Length: 5"),
+        ("POST /score HTTP/1.1", "Content-Length: +5"),
+        ("POST /score HTTP/1.1", "Content-Length: 0x5"),
+        ("POST /score HTTP/1.1", "Content-Length: 1234567890123456789"),
+        ("POST /score HTTP/1.1", "Content-Length: 5", "Transfer-Encoding: chunked"),
+        ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Encoding: gzip"),
+        ("POST /score HTTP/1.1", "Content-Length: 5", "Expect: 100-continue"),
+        ("POST /score HTTP/1.1", "Content-Length: 5", "Connection: Upgrade", "Upgrade: websocket"),
+        ("POST /score HTTP/1.1", "Content-Length : 5"),  # space before the colon
+        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Folded: a", " b"),  # obs-fold
+        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bad: a\x01b"),
+        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bare: a\nInjected: 1"),
+        ("POST  /score HTTP/1.1", "Content-Length: 0"),
+    ],
+)
+def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
+    assert parse_head(head(*lines), True) is None
+
+
+def test_score_is_aiohttps_while_the_lane_does_not_serve_it() -> None:
+    # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.azureml_http serves them).
+    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), False) is None
+    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Content-Length: 0"), False) is not None
+
+
+def test_an_over_long_request_id_is_aiohttps_431() -> None:
+    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0", "x-request-id: " + "a" * 101), True) is None
+
+
+# ---- against real servers: the lane's answers are aiohttp's ----
+
+
+@pytest.fixture(scope="module")
+def servers(make_server: MakeServer) -> tuple[Server, Server]:
+    """(lane on, lane off), otherwise identical."""
+    env = {"MAX_BODY_BYTES": str(MAX_BODY)}
+    return make_server(env), make_server({**env, "FAST_LANE": "false"})
+
+
+def v2_json(rows: np.ndarray, **extra: object) -> bytes:
+    tensor = {"name": "input", "datatype": "UINT8", "shape": list(rows.shape), "data": rows.reshape(-1).tolist()}
+    return json.dumps({"inputs": [tensor], **extra}).encode()
+
+
+def v2_binary(rows: np.ndarray) -> tuple[bytes, str]:
+    tensor = {
+        "name": "input",
+        "datatype": "UINT8",
+        "shape": list(rows.shape),
+        "parameters": {"binary_data_size": rows.size},
+    }
+    header = json.dumps({"inputs": [tensor], "outputs": [{"name": "label", "parameters": {"binary_data": True}}]})
+    return header.encode() + rows.astype(np.uint8).tobytes(), str(len(header))
+
+
+def exchange(port: int, data: bytes, answers: int = 1, timeout: float = 10.0) -> list[Reply]:
+    """Sends data on one connection and reads `answers` responses (fewer when the server closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_answers(sock, answers)
+
+
+def read_answers(sock: socket.socket, answers: int) -> list[Reply]:
+    received = b""
+    replies: list[Reply] = []
+    while len(replies) < answers:
+        head_end = received.find(b"\r\n\r\n")
+        if head_end >= 0:
+            reply = parse_response(received)
+            assert reply is not None
+            length = int(reply.header("content-length") or 0)
+            if len(received) >= head_end + 4 + length:
+                replies.append(reply)
+                received = received[head_end + 4 + length :]
+                continue
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        received += chunk
+    return replies
+
+
+def pixels(heldout: tuple[np.ndarray, np.ndarray], count: int) -> np.ndarray:
+    return np.rint(heldout[0][:count] * 255).astype(np.uint8)
+
+
+def cases(heldout: tuple[np.ndarray, np.ndarray]) -> Iterator[tuple[str, bytes]]:
+    rows = heldout[0][:3]
+    binary, split = v2_binary(pixels(heldout, 2))
+    yield "score 3 rows", raw_request("POST", "/score", seed_body(rows))
+    yield (
+        "score with the client's ids",
+        raw_request(
+            "POST", "/score", seed_body(rows[:1]), {"x-request-id": "mine-1", "x-ms-client-request-id": "client-7"}
+        ),
+    )
+    yield "score no key", raw_request("POST", "/score", seed_body(rows), key=None)
+    yield "score wrong key", raw_request("POST", "/score", seed_body(rows), key="nope")
+    yield "score not JSON", raw_request("POST", "/score", b"{not json")
+    yield "score short row", raw_request("POST", "/score", b'{"data": [[1, 2, 3]]}')
+    yield "score not UTF-8", raw_request("POST", "/score", b'{"data": "\xff\xfe"}')
+    yield "score too large", raw_request("POST", "/score", b"", {"Content-Length": str(MAX_BODY + 1)})
+    yield "score form type", raw_request("POST", "/score", seed_body(rows), {"Content-Type": "multipart/form-data"})
+    yield "infer JSON", raw_request("POST", INFER, v2_json(pixels(heldout, 3), id="req-9"), {"x-request-id": "v2-id"})
+    yield (
+        "infer binary",
+        raw_request(
+            "POST",
+            "/v2/models/mnist/versions/1/infer",
+            binary,
+            {"Inference-Header-Content-Length": split, "Content-Type": "application/octet-stream", "x-request-id": "b"},
+        ),
+    )
+    yield "infer unknown model", raw_request("POST", "/v2/models/other/infer", v2_json(pixels(heldout, 1)))
+    yield "infer unknown version", raw_request("POST", "/v2/models/mnist/versions/7/infer", v2_json(pixels(heldout, 1)))
+    yield "infer no key", raw_request("POST", INFER, v2_json(pixels(heldout, 1)), key=None)
+    yield "infer bad tensor", raw_request("POST", INFER, b'{"inputs": [{"name": "input"}]}')
+
+
+# Values that differ between any two answers: generated ids, timing and the clock.
+VARYING = {"date", "x-ms-run-fn-exec-ms"}
+
+
+def comparable(reply: Reply) -> dict[str, object]:
+    headers = {k: v for k, v in reply.headers.items() if k not in VARYING}
+    for name in ("x-request-id", "x-ms-request-id"):
+        if name in headers and headers[name] not in ("mine-1", "v2-id", "b"):
+            headers[name] = "generated"
+    return {"status": reply.status, "headers": headers, "body": reply.body}
+
+
+def test_the_lanes_answers_are_aiohttps_answers(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    lane, plain = servers
+    handed_over = lane.metric("scoring_lane_handovers_total")  # the start-up probes' GET /ready
+    for name, request in cases(heldout):
+        (on,) = exchange(lane.port, request)
+        (off,) = exchange(plain.port, request)
+        assert comparable(on) == comparable(off), name
+    # The lane answered every one of them itself, counted under aiohttp's route names.
+    assert lane.metric("scoring_lane_handovers_total") == handed_over
+    assert lane.metric("scoring_requests_total", 'route="/score",status="200"') >= 2
+    assert (
+        lane.metric("scoring_requests_total", 'route="/v2/models/{model}/versions/{version}/infer",status="200"') >= 1
+    )
+    assert '"route":"/v2/models/{model}/infer","status":404' in lane.log()
+
+
+# ---- framing on one connection ----
+
+
+def score_head(length: int, extra: str = "") -> bytes:
+    return (
+        f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PRIMARY_KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n{extra}\r\n"
+    ).encode()
+
+
+def expected_labels(server: Server, rows: np.ndarray) -> list[int]:
+    reply = server.score(rows)
+    assert reply.status == 200
+    labels: list[int] = reply.json()
+    return labels
+
+
+@pytest.mark.parametrize("with_head", [0, 1000], ids=["head alone", "head with the first 1,000 bytes"])
+def test_a_body_in_pieces_is_assembled(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray], with_head: int
+) -> None:
+    lane, _ = servers
+    rows = heldout[0][:40]  # about 300 KB: more than one read
+    body = seed_body(rows)
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(score_head(len(body)) + body[:with_head])
+        time.sleep(0.05)
+        for start in range(with_head, len(body), 100_000):
+            sock.sendall(body[start : start + 100_000])
+            time.sleep(0.05)
+        (reply,) = read_answers(sock, 1)
+    assert reply.status == 200
+    assert reply.json() == expected_labels(lane, rows)
+
+
+def test_pipelined_requests_are_answered_in_order(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    lane, _ = servers
+    first, second = seed_body(heldout[0][:2]), seed_body(heldout[0][5:6])
+    infer = v2_json(pixels(heldout, 3))
+    infer_head = (
+        f"POST {INFER} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PRIMARY_KEY}\r\nContent-Length: {len(infer)}\r\n\r\n"
+    ).encode()
+    # A refusal before its body is read (unknown model) skips the body and keeps the connection.
+    unknown = infer_head.replace(b"/models/mnist/", b"/models/other/")
+    data = score_head(len(first)) + first + unknown + infer + infer_head + infer + score_head(len(second)) + second
+    replies = exchange(lane.port, data, answers=4)
+    assert [r.status for r in replies] == [200, 404, 200, 200]
+    assert replies[0].json() == expected_labels(lane, heldout[0][:2])
+    assert replies[2].json()["outputs"][0]["data"] == expected_labels(lane, heldout[0][:3])
+    assert replies[3].json() == expected_labels(lane, heldout[0][5:6])
+
+
+def test_the_first_other_request_hands_the_connection_to_aiohttp(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    lane, _ = servers
+    body = seed_body(heldout[0][:1])
+    chunked = score_head(0).replace(b"Content-Length: 0\r\n", b"Transfer-Encoding: chunked\r\n")
+    chunked += f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    data = score_head(len(body)) + body + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + chunked + score_head(len(body)) + body
+    handed_over = lane.metric("scoring_lane_handovers_total")
+    replies = exchange(lane.port, data, answers=4)
+    assert [r.status for r in replies] == [200, 200, 200, 200]
+    assert lane.metric("scoring_lane_handovers_total") == handed_over + 1
+    assert replies[1].body == b"Healthy"
+    assert replies[0].json() == replies[2].json() == replies[3].json() == expected_labels(lane, heldout[0][:1])
+
+
+def test_malformed_heads_get_aiohttps_answer(servers: tuple[Server, Server]) -> None:
+    lane, plain = servers
+    for data in (
+        b"POST /score HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}",
+    ):
+        on, off = exchange(lane.port, data), exchange(plain.port, data)
+        assert [r.status for r in on] == [r.status for r in off], data
+
+
+def test_connection_close_and_a_cut_off_body(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    lane, _ = servers
+    body = seed_body(heldout[0][:1])
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(score_head(len(body), "Connection: close\r\n") + body)
+        (reply,) = read_answers(sock, 1)
+        assert reply.header("connection") == "close"
+        assert sock.recv(1) == b""  # closed after the answer
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(score_head(100_000) + b'{"data": [[0')  # then the client goes away
+    deadline = time.monotonic() + 5
+    while lane.metric("scoring_pending_bytes") != 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lane.metric("scoring_pending_bytes") == 0
+    assert '"status":400' in lane.log()
+    assert lane.score(heldout[0][:1]).status == 200
