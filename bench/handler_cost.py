@@ -74,8 +74,8 @@ async def measure(app_dir: Path, requests: int, profile: bool) -> dict[str, floa
     from scoring.connections import Connections
     from scoring.entry import load_entry_script
     from scoring.metrics import Metrics
-    from scoring.pipeline import Pipeline
     from scoring.observer import Observer
+    from scoring.pipeline import Pipeline
     from scoring.server import build_app
     from scoring.settings import load_settings
 

@@ -79,19 +79,31 @@ _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
-@dataclass(frozen=True, slots=True)
 class _Request:
-    """A request head the lane serves."""
+    """A request head the lane serves (a plain class: a frozen dataclass's __init__ cost 6 % of a
+    one-row request in a profile, 2026-12)."""
 
-    route: str  # the metrics label, as aiohttp's resource.canonical spells it
-    path: str
-    headers: CIMultiDictProxy[str]
-    length: int
-    close: bool  # the client sent Connection: close
-    # /v2: the (model, version) the path names; None for /score.
-    target: tuple[str, str | None] | None
-    # /score: Azure ML's ids for the answer (None for /v2).
-    ids: contract.RequestIds | None
+    __slots__ = ("close", "headers", "ids", "length", "path", "route", "target")
+
+    def __init__(
+        self,
+        route: str,
+        path: str,
+        headers: CIMultiDictProxy[str],
+        length: int,
+        close: bool,
+        target: tuple[str, str | None] | None,
+        ids: contract.RequestIds | None,
+    ) -> None:
+        self.route = route  # the metrics label, as aiohttp's resource.canonical spells it
+        self.path = path
+        self.headers = headers
+        self.length = length
+        self.close = close  # the client sent Connection: close
+        # /v2: the (model, version) the path names; None for /score.
+        self.target = target
+        # /score: Azure ML's ids for the answer (None for /v2).
+        self.ids = ids
 
 
 @dataclass(frozen=True, slots=True)
