@@ -98,7 +98,11 @@ def check_structure(body: bytes, row_length: int = DEFAULT_ROW_LENGTH) -> None:
     """
     if len(body) < _STRUCTURE_CHECK_BYTES:
         return
-    opens = body.count(b"[")
+    # numpy's vectorised compare-and-count: bytes.count of one byte walks the body a byte at a time,
+    # and its four passes over 425 KB bodies took most of the event loop's time at 64 rows a request
+    # (bench profile, H200, 2026-12).
+    view = np.frombuffer(body, dtype=np.uint8)
+    opens = int(np.count_nonzero(view == 0x5B))  # [
     most_rows = len(body) // min_row_bytes(row_length) + 1
     if opens - 1 > most_rows:
         raise DecodeError(
@@ -106,14 +110,14 @@ def check_structure(body: bytes, row_length: int = DEFAULT_ROW_LENGTH) -> None:
             f'expected {{"data": [[{row_length} numbers], ...]}}'
         )
     rows = max(opens - 1, 1)
-    commas = body.count(b",")
+    commas = int(np.count_nonzero(view == 0x2C))  # ,
     if commas >= rows * row_length + 8:
         raise DecodeError(
             f"body has {commas} commas, more than {rows} rows of {row_length} numbers hold; "
             f'expected {{"data": [[{row_length} numbers], ...]}}'
         )
     # Objects and strings have no place in a valid batch beyond the one {"data": ...}.
-    if body.count(b"{") > 8 or body.count(b'"') > 32:
+    if np.count_nonzero(view == 0x7B) > 8 or np.count_nonzero(view == 0x22) > 32:  # { and "
         raise DecodeError('body holds objects or strings beyond {"data": ...}; expected rows of numbers only')
 
 
