@@ -499,6 +499,8 @@ def main() -> int:
     if args.peers or not (args.short or args.no_peers):
         peers, notes = peer_specs(common_env)
         specs += peers
+    elif not args.short:
+        notes.append("peers skipped (--no-peers)")
     if args.compare_app is not None:
         # The same server from another checkout (e.g. the commit before a change), measured in this run.
         this = specs[0]
@@ -513,8 +515,6 @@ def main() -> int:
                 "labels",
             ),
         )
-    elif not args.short:
-        notes.append("peers skipped (--no-peers)")
 
     if args.servers:
         specs = [spec for spec in specs if spec.name in args.servers.split(",")]
