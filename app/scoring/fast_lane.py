@@ -257,13 +257,17 @@ class FastLane(asyncio.Protocol):
         self._context = context
         self._aiohttp_protocol = aiohttp_protocol
         self._transport: asyncio.Transport | None = None
-        self._buffer = b""  # received, not yet consumed
+        # Received bytes; those before _start are consumed. An offset, not a slice per request: a client
+        # pipelining many requests would otherwise have the rest of its bytes copied once per request.
+        self._buffer = b""
+        self._start = 0
         self._request: _Request | None = None  # the request being answered
         self._body_read = False
         self._body: _BodyWait | None = None
         self._task: asyncio.Task[None] | None = None
         self._rows = 0
-        self._paused = False
+        self._paused = False  # reading paused by _update_reading
+        self._write_paused = False  # the transport's write buffer is over its high-water mark
         self._closed = False
         self.waiting_since: float | None = None
 
@@ -287,13 +291,42 @@ class FastLane(asyncio.Protocol):
             data = self._body.feed(data)
             if not data:
                 return
-        self._buffer = self._buffer + data if self._buffer else data
+        if not self._buffer:
+            self._buffer = data
+        else:
+            self._buffer = self._buffer[self._start :] + data
+            self._start = 0
         if self._request is not None:
-            if len(self._buffer) > _MAX_AHEAD and not self._paused and self._transport is not None:
-                self._paused = True
-                self._transport.pause_reading()
+            self._update_reading()
             return
         self._next()
+
+    def pause_writing(self) -> None:
+        # A client that sends requests but does not read its answers: no new request starts (and
+        # reading pauses) until the answers already written drain, so they cannot pile up here.
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+        if self._request is None and self._unconsumed():
+            asyncio.get_running_loop().call_soon(self._next)
+
+    def _update_reading(self) -> None:
+        """Reading pauses while answers wait to drain, or while bytes of pipelined requests beyond
+        _MAX_AHEAD wait for the current one; never while the current request's body is awaited."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        held = self._request is not None and self._unconsumed() > _MAX_AHEAD
+        pause = self._body is None and (self._write_paused or held)
+        if pause != self._paused:
+            self._paused = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def close(self) -> None:
         """Closes the connection (idle, at the cap, or at shutdown); an answer in progress is cancelled."""
@@ -306,21 +339,25 @@ class FastLane(asyncio.Protocol):
 
     def _next(self) -> None:
         """At a request boundary: start the next request, wait for its head, or hand over."""
-        if self._closed or self._request is not None:
-            return
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
+        if self._closed or self._request is not None or self._write_paused:
+            return  # resume_writing calls again
+        buffer, start = self._buffer, self._start
+        end = buffer.find(b"\r\n\r\n", start)
         if end < 0:
             # Too long for a head, or ended the lenient way (a bare LF): aiohttp's parser decides.
-            if len(buffer) > _MAX_HEAD or b"\n\n" in buffer or b"\n\r\n" in buffer:
+            if (
+                len(buffer) - start > _MAX_HEAD
+                or buffer.find(b"\n\n", start) >= 0
+                or buffer.find(b"\n\r\n", start) >= 0
+            ):
                 self._hand_over()
             return
         context = self._context
-        request = parse_head(buffer[:end], context.pipeline.batched and context.azureml.cors is None)
+        request = parse_head(buffer[start:end], context.pipeline.batched and context.azureml.cors is None)
         if request is None:
             self._hand_over()
             return
-        self._buffer = buffer[end + 4 :]
+        self._consume(end + 4 - start)
         self._request = request
         self._body_read = False
         self._rows = 0
@@ -340,12 +377,27 @@ class FastLane(asyncio.Protocol):
         protocol = self._aiohttp_protocol()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        if self._paused:
+        if self._paused:  # aiohttp's protocol manages reading from here on
             self._paused = False
             transport.resume_reading()
-        buffer, self._buffer = self._buffer, b""
-        if buffer:
-            protocol.data_received(buffer)
+        rest = self._take(self._unconsumed())
+        if rest:
+            protocol.data_received(rest)
+
+    def _unconsumed(self) -> int:
+        return len(self._buffer) - self._start
+
+    def _consume(self, count: int) -> None:
+        self._start += count
+        if self._start >= len(self._buffer):
+            self._buffer, self._start = b"", 0
+
+    def _take(self, count: int) -> bytes:
+        """The next `count` unconsumed bytes (no copy when they are the whole buffer)."""
+        buffer, start = self._buffer, self._start
+        piece = buffer if start == 0 and count == len(buffer) else buffer[start : start + count]
+        self._consume(count)
+        return piece
 
     def _note_rows(self, rows: int) -> None:
         self._rows = rows
@@ -362,14 +414,12 @@ class FastLane(asyncio.Protocol):
         if not reservation.fits(length):
             raise overloaded(settings.retry_after_s)
         self._body_read = True
-        buffer = self._buffer
-        if len(buffer) >= length:  # the whole body came with the head (every small request)
-            body, self._buffer = (buffer, b"") if len(buffer) == length else (buffer[:length], buffer[length:])
+        if self._unconsumed() >= length:  # the whole body came with the head (every small request)
             if not reservation.add_bytes(length):
                 raise overloaded(settings.retry_after_s)
-            return body
+            return self._take(length)
         waiter = _BodyWait(length, reservation, settings.retry_after_s)
-        self._buffer = b""
+        received = self._take(self._unconsumed())
         reservation.set_arriving(True)
         timer = asyncio.get_running_loop().call_later(
             settings.body_read_timeout_s,
@@ -381,10 +431,8 @@ class FastLane(asyncio.Protocol):
         )
         try:
             self._body = waiter
-            waiter.start(buffer)
-            if self._paused and self._transport is not None:
-                self._paused = False
-                self._transport.resume_reading()
+            waiter.start(received)
+            self._update_reading()
             return await waiter.future
         finally:
             self._body = None
@@ -428,8 +476,12 @@ class FastLane(asyncio.Protocol):
                 )
         close = answer.close or request.close or not self._skip_unread_body()
         transport = self._transport
-        if not self._closed and transport is not None:
-            transport.write(_response(answer.status, answer.body, answer.headers, close))
+        try:
+            if not self._closed and transport is not None:
+                transport.write(_response(answer.status, answer.body, answer.headers, close))
+        except Exception:  # nothing may leave the connection without its next request being read
+            log.exception("could not write the answer to POST %s", request.path)
+            close = True
         self._done(close)
 
     async def _score(self, request: _Request) -> _Answer:
@@ -474,8 +526,8 @@ class FastLane(asyncio.Protocol):
         request = self._request
         if self._body_read or request is None:
             return True
-        if len(self._buffer) >= request.length:
-            self._buffer = self._buffer[request.length :]
+        if self._unconsumed() >= request.length:
+            self._consume(request.length)
             return True
         return False
 
@@ -489,10 +541,8 @@ class FastLane(asyncio.Protocol):
             transport.close()
             return
         self.waiting_since = time.monotonic()
-        if self._paused:
-            self._paused = False
-            transport.resume_reading()
-        if self._buffer:  # a pipelined request: started from the loop, not from inside this task
+        self._update_reading()
+        if self._unconsumed():  # a pipelined request: started from the loop, not from inside this task
             asyncio.get_running_loop().call_soon(self._next)
 
 

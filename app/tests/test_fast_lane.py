@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -261,6 +262,29 @@ def test_pipelined_requests_are_answered_in_order(
     assert replies[0].json() == expected_labels(lane, heldout[0][:2])
     assert replies[2].json()["outputs"][0]["data"] == expected_labels(lane, heldout[0][:3])
     assert replies[3].json() == expected_labels(lane, heldout[0][5:6])
+
+
+def test_many_pipelined_requests_left_unread_for_a_while_are_all_answered(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # 1,000 pipelined requests (about 1 MB) whose answers are not read for a while (the lane pauses
+    # reading while its answers wait to drain): every one is answered, in order, once they are read.
+    lane, _ = servers
+    body, split = v2_binary(pixels(heldout, 1))
+    one = (
+        f"POST {INFER} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PRIMARY_KEY}\r\n"
+        f"Inference-Header-Content-Length: {split}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    count = 1000
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=20) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(one * count,))
+        sender.start()
+        time.sleep(1.0)
+        replies = read_answers(sock, count)
+        sender.join(timeout=20)
+    assert len(replies) == count
+    assert {r.status for r in replies} == {200}
+    assert lane.process.poll() is None
 
 
 def test_the_first_other_request_hands_the_connection_to_aiohttp(
