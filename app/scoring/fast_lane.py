@@ -55,8 +55,12 @@ from scoring.pipeline import Pipeline
 
 log = logging.getLogger("scoring")
 
-# A head not complete at this size is aiohttp's to answer (its own limit is 8,190 bytes a line).
+# A head not complete at this size is aiohttp's to answer, as is one with a line longer than aiohttp's
+# own limits (max_line_size and max_field_size 8,190 bytes, max_headers 128 in aiohttp 3.14's
+# web_protocol.py), or with more fields.
 _MAX_HEAD = 16 << 10
+_MAX_LINE = 8190
+_MAX_FIELDS = 128
 # Bytes of pipelined requests held while one is answered; beyond this, reading pauses.
 _MAX_AHEAD = 256 << 10
 # A Content-Length of more digits than this is aiohttp's to refuse (it is far past any MAX_BODY_BYTES).
@@ -141,6 +145,8 @@ def _is_token(name: str) -> bool:
 def parse_head(head: bytes, score_served: bool) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
     score_served: whether /score is the lane's now (a batched script, CORS off)."""
+    if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
+        return None
     request_line, _, field_lines = head.partition(b"\r\n")
     match = _REQUEST_LINE.fullmatch(request_line)
     if match is None:
@@ -148,8 +154,11 @@ def parse_head(head: bytes, score_served: bool) -> _Request | None:
     raw_path = match[1]
     # As aiohttp decodes them: UTF-8, undecodable bytes kept as surrogates (they then fail to match).
     text = field_lines.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n") if text else []
+    if len(lines) > _MAX_FIELDS:
+        return None
     pairs: list[tuple[str, str]] = []
-    for line in text.split("\r\n") if text else ():
+    for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not line.isprintable() or not _is_token(name):
             return None

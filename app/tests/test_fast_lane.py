@@ -74,6 +74,8 @@ def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, 
         ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bad: a\x01b"),
         ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bare: a\nInjected: 1"),
         ("POST  /score HTTP/1.1", "Content-Length: 0"),
+        ("POST /score HTTP/1.1", "Content-Length: 0", "X-Long: " + "a" * 8190),  # past aiohttp's line limit
+        ("POST /score HTTP/1.1", "Content-Length: 0", *(f"X-{i}: v" for i in range(128))),  # past its 128 fields
     ],
 )
 def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
