@@ -1,6 +1,8 @@
-"""Assembles the public application: the two protocol modules' routes, the typed state they read, and
-one middleware that observes every request (request id, in-flight count, metrics, one JSON log line)
-and maps typed errors to JSON (Azure ML's routes map theirs in scoring.azureml_http's middleware). No route logic lives here; /metrics is served on its own port.
+"""Assembles the aiohttp application: the two protocol modules' routes, the typed state they read,
+and two middlewares, the observer's (scoring/observer.py: request id, in-flight count, metrics, one JSON
+log line, typed errors as JSON) and Azure ML's (scoring/azureml_http.py). No route logic lives here;
+/metrics is served on its own port. The scoring routes' common case is served below this app by the
+fast lane (scoring/fast_lane.py), through the same protocol functions.
 """
 
 from __future__ import annotations
