@@ -6,8 +6,8 @@ Every connection starts here. The lane serves a request itself when it is
   `POST /v2/models/{model}[/versions/{version}]/infer`, with a plain path (no query, escapes or dot
   segments),
 - HTTP/1.1 with one decimal Content-Length, no Transfer-Encoding, Content-Encoding, Expect or Upgrade,
-  and a head in RFC 9112's syntax (each field line matched in full; a bare LF, obs-fold, a space before
-  the colon or a control character is not the common case).
+  and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
+  a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
 
 Such a request runs through the same protocol functions as aiohttp's routes (`azureml.score_batched`,
 `v2.infer_answer`), so the pipeline, the budgets, the errors and their bodies, the ids, the metrics and
@@ -22,8 +22,9 @@ about 55-65 us per request per core (bench/RESULTS.md, "aiohttp floor", 2026-12-
 a one-row binary request's own work; the lane's head parsing and answer writing cost a few microseconds.
 
 A connection answers one request at a time, in order: bytes of a pipelined next request wait in the
-buffer (reading pauses beyond _MAX_AHEAD). A request whose body was not read (it was refused first) is
-skipped when it is all here, else the connection closes, as aiohttp does with lingering_time=0.
+buffer (reading pauses beyond _MAX_AHEAD, and while written answers wait to drain). A request whose
+body was not read (it was refused first) is skipped when it is all here, else the connection closes,
+as aiohttp does with lingering_time=0.
 """
 
 from __future__ import annotations
