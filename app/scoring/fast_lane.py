@@ -49,7 +49,7 @@ from scoring.admission import Reservation
 from scoring.azureml import score_batched
 from scoring.azureml_http import AzureML
 from scoring.body import overloaded, too_large
-from scoring.connections import Connections
+from scoring.connections import Connections, LaneFactory
 from scoring.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
 from scoring.observer import Observer, request_id
 from scoring.pipeline import Pipeline
@@ -125,7 +125,7 @@ class LaneContext:
     azureml: AzureML
 
 
-def lane_factory(context: LaneContext) -> Callable[[Callable[[], RequestHandler]], asyncio.Protocol]:
+def lane_factory(context: LaneContext) -> LaneFactory:
     """For scoring.connections.ReusePortSite: a new connection's protocol, given aiohttp's factory."""
 
     def factory(aiohttp_protocol: Callable[[], RequestHandler]) -> asyncio.Protocol:
@@ -278,7 +278,7 @@ class FastLane(asyncio.Protocol):
         self._rows = 0
         self._paused = False  # reading paused by _update_reading
         self._write_paused = False  # the transport's write buffer is over its high-water mark
-        self._closed = False
+        self._closed = False  # closed, or handed to aiohttp: the connection is no longer this lane's
         self.waiting_since: float | None = None
 
     # ---- asyncio.Protocol ----
