@@ -11,9 +11,9 @@ source scripts/lib.sh
 stack=${1:-dev}
 shift || true
 
-# The Pulumi CLI this project is tested against (README, Prerequisites): @pulumi/pulumi 3.270's engine
+# The Pulumi CLI this project is tested against (README, Prerequisites): @pulumi/pulumi 3.276's engine
 # protocol, and the project-level `backend` setting in Pulumi.yaml.
-PULUMI_MIN_VERSION=3.270.0
+PULUMI_MIN_VERSION=3.276.0
 
 missing=()
 command -v pulumi >/dev/null || missing+=("pulumi ${PULUMI_MIN_VERSION} or later (https://www.pulumi.com/docs/iac/download-install/)")

@@ -57,7 +57,7 @@ function run(
       PATH: `${bin}:${process.env.PATH ?? ""}`,
       HOME: dir,
       FAKE_LOG: log,
-      FAKE_PULUMI_VERSION: "3.270.0",
+      FAKE_PULUMI_VERSION: "3.276.0",
       ...env,
     },
   });
