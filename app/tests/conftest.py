@@ -3,14 +3,18 @@ free port, and a small stdlib HTTP helper, so tests see exactly what a client se
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import http.client
 import json
 import os
+import random
 import resource
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -83,10 +87,43 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return SharedFixtureScheduling(config, log)
 
 
+# Ports handed to test servers come from below the kernel's ephemeral range, which it draws the source
+# port of every outgoing connection from: a port picked by binding port 0 is free only until some
+# client's connect() takes it, which a loaded machine running hundreds of connections per second does.
+# Each port is claimed with an exclusive lock on a file shared by every pytest process on the machine
+# (xdist workers, other checkouts' suites), held until this process exits, so no two servers are
+# ever given the same port; a port something else already listens on is skipped.
+_PORT_LOCKS = Path(tempfile.gettempdir()) / "gpu-inference-aks-test-ports"
+_held_port_locks: list[int] = []  # the lock files' descriptors: closing one would release its port
+
+
+def _claimable_ports() -> range:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return range(max(1024, low - 12000), low)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    _PORT_LOCKS.mkdir(mode=0o777, exist_ok=True)
+    candidates = _claimable_ports()
+    for port in random.sample(candidates, len(candidates)):
+        fd = os.open(_PORT_LOCKS / str(port), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # also catches a listener on another local address
+            except OSError:
+                os.close(fd)
+                continue
+        _held_port_locks.append(fd)
+        return port
+    raise AssertionError(f"no free port in {candidates}")
 
 
 @dataclass
@@ -124,7 +161,12 @@ class Server:
         all_headers.update(headers or {})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=all_headers)
+            # The server may answer from the headers (401, 413, 503 decided before reading the body)
+            # and close while the body is still being sent; whether send() then fails depends on timing.
+            # What it sent is still readable, as a client that watches for an early answer (RFC 9112
+            # section 9.6) would see it; when nothing came, getresponse() raises.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.request(method, path, body=body, headers=all_headers)
             response = conn.getresponse()
             return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
         finally:
@@ -192,7 +234,23 @@ def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
 def launch(
     tmp_dir: Path, overrides: Mapping[str, str] | None = None, wait_ready: bool = True, nofile: int | None = None
 ) -> Server:
-    """nofile: the server's hard (and soft) open-file limit, for tests of running out of descriptors."""
+    """nofile: the server's hard (and soft) open-file limit, for tests of running out of descriptors.
+
+    A server that could not bind its ports (a process outside the test suite's port locks took one
+    between the check and the bind) is started again on new ones."""
+    for _ in range(3):
+        try:
+            return _launch_once(tmp_dir, overrides, wait_ready, nofile)
+        except PortTaken:
+            continue
+    raise AssertionError("three servers in a row found their ports taken")
+
+
+class PortTaken(AssertionError):
+    pass
+
+
+def _launch_once(tmp_dir: Path, overrides: Mapping[str, str] | None, wait_ready: bool, nofile: int | None) -> Server:
     port = free_port()
     env = server_env({"PORT": str(port), "METRICS_PORT": str(free_port()), **(overrides or {})})
     log_path = tmp_dir / f"server-{port}.log"
@@ -210,7 +268,10 @@ def launch(
     path = "/ready" if wait_ready else "/"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode} before it was up; log:\n{server.log()}")
+            log = server.log()
+            if "address already in use" in log.lower() and not {"PORT", "METRICS_PORT"} & set(overrides or {}):
+                raise PortTaken(log)
+            raise AssertionError(f"server exited with {process.returncode} before it was up; log:\n{log}")
         try:
             if server.request("GET", path, key=None, timeout=2).status == 200:
                 return server

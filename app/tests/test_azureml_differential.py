@@ -841,7 +841,8 @@ CASES: list[Case] = [
         "after-spin-timeout",
         post("/score", b'"ok"', JSON),
         (200, "application/json", jbody("ok")),
-        prompt_s=3.0,
+        # Well below the 10 s a run() left spinning would hold the thread, with room for a loaded machine.
+        prompt_s=6.0,
     ),
     Case(
         "raising",

@@ -54,7 +54,9 @@ def test_full_budget_refuses_before_reading_and_cut_offs_release(
         assert reply is not None and reply.status == 503
         assert reply.header("Retry-After") == "3"
         assert "capacity" in reply.json()["message"]
-        assert time.monotonic() - started < 1.0
+        # Far below the 30 s a server waiting for the body would take (BODY_READ_TIMEOUT_S), with room
+        # for a loaded machine.
+        assert time.monotonic() - started < 5.0
         # A small request still fits what is left.
         assert tight.score(heldout[0][:2]).status == 200
     finally:

@@ -12,7 +12,8 @@ from conftest import APP_DIR, FIXTURES, MakeServer, Server, free_port, server_en
 
 
 def start_and_fail(overrides: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    env = server_env({"PORT": str(free_port()), **overrides})
+    # Both ports free: a refusal must be the one asked for, never a port another process holds.
+    env = server_env({"PORT": str(free_port()), "METRICS_PORT": str(free_port()), **overrides})
     return subprocess.run(
         [sys.executable, "-m", "scoring"], cwd=APP_DIR, env=env, capture_output=True, text=True, timeout=60
     )
