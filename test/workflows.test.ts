@@ -687,3 +687,68 @@ describe("the shared setup action", () => {
     assert.match(steps[install].run ?? "", /npm ci --ignore-scripts\b/);
   });
 });
+
+// ---- the test jobs run what .ci/run runs ------------------------------------------------------------
+
+/** The CPython minor version scripts/python-env.sh accepts (it refuses any other). */
+const REQUIRED_PYTHON = (() => {
+  const match = readRepoFile("scripts", "python-env.sh").match(/sys\.version_info\[:2\] == \((\d+), (\d+)\)/);
+  assert.ok(match, "scripts/python-env.sh no longer states the Python version it requires");
+  return `${match[1]}.${match[2]}`;
+})();
+
+/** Why a workflow's test job would not run .ci/run the way a developer's machine does. */
+function testJobProblems(text: string): string[] {
+  const job = load(text).jobs.test;
+  if (job === undefined) return ["no job `test`"];
+  const problems: string[] = [];
+  const container = (job as { container?: unknown }).container;
+  if (container !== undefined) {
+    problems.push(
+      `runs in the container ${JSON.stringify(container)}: its Python is not the runner's set-up ${REQUIRED_PYTHON}`,
+    );
+  }
+  const steps = job.steps ?? [];
+  const python = steps.find((step) => usesAction(step, "actions/setup-python"));
+  if (String(python?.with?.["python-version"]) !== REQUIRED_PYTHON) {
+    problems.push(
+      `sets up Python ${String(python?.with?.["python-version"])}, not ${REQUIRED_PYTHON} (scripts/python-env.sh)`,
+    );
+  }
+  const node = steps.find((step) => usesAction(step, "actions/setup-node"));
+  if (Number(node?.with?.["node-version"]) < 22 || node === undefined) {
+    problems.push("no Node >= 22 set up (scripts/lib.sh would download one on every run)");
+  }
+  const runs = steps.filter((step) => step.run !== undefined).map((step) => step.run?.trim());
+  if (runs.length !== 1 || runs[0] !== "bash .ci/run") {
+    problems.push(`runs ${JSON.stringify(runs)}, not exactly \`bash .ci/run\``);
+  }
+  const setUp = Math.max(steps.indexOf(python ?? {}), steps.indexOf(node ?? {}));
+  const ci = steps.findIndex((step) => step.run?.trim() === "bash .ci/run");
+  if (ci >= 0 && setUp > ci) problems.push("sets up Python or Node after running the tests");
+  return problems;
+}
+
+describe("the test jobs run .ci/run on the Python the app's environment requires", () => {
+  it(".ci/run is the README's test command", () => {
+    assert.match(readRepoFile(".ci", "run"), /^exec bash scripts\/test\.sh$/m);
+  });
+
+  it(`pull-request.yml and deploy.yml: CPython ${REQUIRED_PYTHON} and Node 24 set up, then exactly \`bash .ci/run\``, () => {
+    assert.deepEqual(testJobProblems(PULL_REQUEST_YML), []);
+    assert.deepEqual(testJobProblems(DEPLOY_YML), []);
+  });
+
+  it("fails a test job in node:24-bookworm (Python 3.11), on another Python, or running something else", () => {
+    const inContainer = mutate(
+      PULL_REQUEST_YML,
+      "    runs-on: ubuntu-24.04\n",
+      "    runs-on: ubuntu-24.04\n    container: node:24-bookworm\n",
+    );
+    assert.match(testJobProblems(inContainer).join("\n"), /container "node:24-bookworm"/);
+    const python311 = mutate(PULL_REQUEST_YML, 'python-version: "3.12"', 'python-version: "3.11"');
+    assert.match(testJobProblems(python311).join("\n"), /sets up Python 3\.11/);
+    const other = mutate(PULL_REQUEST_YML, "run: bash .ci/run", "run: npm test");
+    assert.match(testJobProblems(other).join("\n"), /not exactly `bash \.ci\/run`/);
+  });
+});
