@@ -7,8 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/python-env.sh
 uv=$(ensure_uv)
+# --upgrade: every package not pinned in a .in file goes to its newest allowed version (a re-lock is
+# how transitive packages are kept current); requirements-overrides.txt says which declared caps are lifted.
 common=(--python-version 3.12 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
-  --no-header --annotation-style line --index-url https://pypi.org/simple)
+  --no-header --annotation-style line --index-url https://pypi.org/simple --upgrade
+  --override requirements-overrides.txt)
 (cd app && "$uv" pip compile "${common[@]}" requirements.in -o requirements.txt)
 (cd app && "$uv" pip compile "${common[@]}" requirements-test.in -o requirements-test.txt)
 echo "locked app/requirements.txt and app/requirements-test.txt"
