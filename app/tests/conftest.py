@@ -268,10 +268,10 @@ def _launch_once(tmp_dir: Path, overrides: Mapping[str, str] | None, wait_ready:
     path = "/ready" if wait_ready else "/"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            log = server.log()
-            if "address already in use" in log.lower() and not {"PORT", "METRICS_PORT"} & set(overrides or {}):
-                raise PortTaken(log)
-            raise AssertionError(f"server exited with {process.returncode} before it was up; log:\n{log}")
+            output = server.log()
+            if "address already in use" in output.lower() and not {"PORT", "METRICS_PORT"} & set(overrides or {}):
+                raise PortTaken(output)
+            raise AssertionError(f"server exited with {process.returncode} before it was up; log:\n{output}")
         try:
             if server.request("GET", path, key=None, timeout=2).status == 200:
                 return server
