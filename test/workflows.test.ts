@@ -542,7 +542,7 @@ describe("scripts/lint-workflows.mjs", () => {
     assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
     assert.match(
       result.stdout,
-      /actionlint 1\.7\.7 and local checks: 3 workflow file\(s\).* and 1 local action\(s\) clean/,
+      /actionlint 1\.7\.7 and local checks: 5 workflow file\(s\).* and 1 local action\(s\) clean/,
     );
   });
 
