@@ -5,7 +5,7 @@
  *
  * Data flow, kept parallel on purpose (AKS and a CUDA image each take many minutes):
  *   resource group → { workspace + registry } ∥ { AKS → GPU pool }
- *     ∥ { scoring image + device plugin mirror, need only the registry }
+ *     ∥ { scoring image build, upstream image imports (server-side), need only the registry }
  *   → device plugin + entry point (Envoy Gateway, cert-manager) + scoring service → outputs.
  * Only the workspace compute attachment waits on both the workspace and the cluster. The entry point's
  * image mirrors, like the device plugin's, need only the registry.
@@ -16,20 +16,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
 import { readStackSettings } from "./components/config";
-import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
+import { DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
 import { EntryPoint, type EntryPointCertificate } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
+import { MirroredImage } from "./components/mirroredImage";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { ModelIdentity } from "./components/modelIdentity";
 import { Monitoring } from "./components/monitoring";
-import {
-  DEVICE_PLUGIN_MIRROR,
-  DEVICE_PLUGIN_UPSTREAM,
-  NvidiaDevicePlugin,
-} from "./components/nvidiaDevicePlugin";
+import { DEVICE_PLUGIN_UPSTREAM, NvidiaDevicePlugin } from "./components/nvidiaDevicePlugin";
 import { armReader, preflightInputOf, runPreflight } from "./components/preflight";
-import { mirrorBuild, ProjectImage } from "./components/projectImage";
+import { ProjectImage } from "./components/projectImage";
 import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
 import { estimateGpuCost } from "./cost/estimate";
@@ -71,17 +68,12 @@ export = async () => {
     model: settings.model,
   });
 
-  // One AcrPush grant and one registry login for every image this program pushes.
+  // The AcrPush grant and registry login for the one image this program builds and pushes.
   const push = new RegistryPush("registry-push", {
     registryId: workspace.registryId,
     registryLoginServer: workspace.registryLoginServer,
     deployer,
-    repositories: [
-      SCORING_REPOSITORY,
-      DEVICE_PLUGIN_MIRROR.repository,
-      DCGM_EXPORTER_MIRROR.repository,
-      ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
-    ],
+    repositories: [SCORING_REPOSITORY],
     // A token of the registry's own audience: ACR's /oauth2/exchange accepts it even where policy
     // disables ARM-audience tokens for ACR (DESIGN.md, December 2026 facts).
     deployerRegistryToken: authorization.getClientTokenOutput({ endpoint: ACR_AUDIENCE }).token,
@@ -92,26 +84,26 @@ export = async () => {
     tag: pulumi.getStack(),
     build: { context: "app", dockerfile: "app/Dockerfile" },
   });
-  const devicePluginImage = new ProjectImage("nvidia-device-plugin-image", {
-    push,
-    ...DEVICE_PLUGIN_MIRROR,
-    build: mirrorBuild(DEVICE_PLUGIN_UPSTREAM),
+  // Upstream images, imported into the registry by ACR itself (mirroredImage.ts): no Docker, no bytes
+  // through this machine.
+  const registry = {
+    registryName: workspace.registryName,
+    resourceGroupName,
+    registryLoginServer: workspace.registryLoginServer,
+  };
+  const devicePluginImage = new MirroredImage("nvidia-device-plugin-image", {
+    ...registry,
+    upstream: DEVICE_PLUGIN_UPSTREAM,
   });
-  const dcgmExporterImage = new ProjectImage("dcgm-exporter-image", {
-    push,
-    ...DCGM_EXPORTER_MIRROR,
-    build: mirrorBuild(DCGM_EXPORTER_UPSTREAM),
+  const dcgmExporterImage = new MirroredImage("dcgm-exporter-image", {
+    ...registry,
+    upstream: DCGM_EXPORTER_UPSTREAM,
   });
   // The entry point's images, mirrored the same way (entryPointImages.ts says why and where from).
   const entryImages = Object.fromEntries(
     Object.entries(ENTRY_POINT_IMAGES).map(([key, pinned]) => [
       key,
-      new ProjectImage(`entry-image-${key}`, {
-        push,
-        repository: pinned.repository,
-        tag: pinned.tag,
-        build: mirrorBuild(pinned.upstream),
-      }).imageRef,
+      new MirroredImage(`entry-image-${key}`, { ...registry, upstream: pinned.upstream }).imageRef,
     ]),
   ) as Record<EntryPointImageKey, pulumi.Output<string>>;
 

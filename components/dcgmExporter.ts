@@ -17,7 +17,7 @@
  * - it tolerates the GPU pool's taint and selects the GPU nodes; it requests no nvidia.com/gpu (the image
  *   sets NVIDIA_VISIBLE_DEVICES=all, so the NVIDIA runtime shows it every GPU without taking one away from
  *   the scoring pods);
- * - NVIDIA's image mirrored into the project's registry, by digest (DCGM_EXPORTER_UPSTREAM).
+ * - NVIDIA's image imported into the project's registry, by digest (DCGM_EXPORTER_UPSTREAM, mirroredImage.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -32,14 +32,11 @@ import { GPU_TOLERATION } from "./appContract";
  * NVIDIA's own manifest at the tag (dcgm-exporter.yaml, commit 691c92762eb5, 2026-05-06) names the tag.
  * Newer tags exist (4.6.0-4.8.3, 4.6.1-4.8.4), but no nvcr.io digest for them was found in more than one
  * public source and their default-counters.csv could not be read here; moving on means changing tag,
- * digest and monitoring/metrics/ together. A wrong digest fails the mirror build at `pulumi up`
+ * digest and monitoring/metrics/ together. A wrong digest fails the import at `pulumi up`
  * ("manifest unknown") rather than running other bits.
  */
 export const DCGM_EXPORTER_UPSTREAM =
   "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless@sha256:60d3b00ac80b4ae77f94dae2f943685605585ad9e92fdccda3154d009ae317cc";
-
-/** Where the mirror lives in the project's registry (the upstream repository path). */
-export const DCGM_EXPORTER_MIRROR = { repository: "nvidia/k8s/dcgm-exporter", tag: "4.5.3-4.8.2" } as const;
 
 /** The exporter's port and its name; the scrape config keeps pods by this name. */
 export const DCGM_METRICS_PORT = 9400;
@@ -103,7 +100,7 @@ export function collectorsCsv(csv: string): string {
 export interface DcgmExporterArgs {
   /** Namespace the DaemonSet runs in (created by the caller). */
   readonly namespace: pulumi.Input<string>;
-  /** The exporter image by digest in the project's registry (a ProjectImage mirror of DCGM_EXPORTER_UPSTREAM). */
+  /** The exporter image by digest in the project's registry (a MirroredImage of DCGM_EXPORTER_UPSTREAM). */
   readonly image: pulumi.Input<string>;
   readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
 }

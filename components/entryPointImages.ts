@@ -1,6 +1,6 @@
 /**
  * The images the entry point's Helm charts run, pinned by multi-architecture index digest and mirrored
- * into the project's registry (ProjectImage + mirrorBuild, as the NVIDIA device plugin is), so the
+ * into the project's registry (MirroredImage: `az acr import`, as the NVIDIA device plugin is), so the
  * cluster pulls nothing from docker.io or quay.io and the images-from-project-registry-by-digest policy
  * holds for these pods too. The policy pack cannot see inside a Helm release, so entryPoint.ts passes
  * each mirror's digest to the chart value that names it, and test/entryPoint.test.ts checks that every
@@ -10,7 +10,7 @@
  * public repositories that render or run these exact tags (cert-manager v1.21.1: three independent
  * repositories agree on controller, cainjector and webhook; Envoy Gateway v1.9.1 and Envoy
  * distroless-v1.39.1: a running cluster's `kubectl get deploy -o wide` and a pinned manifest). If one were
- * wrong, its mirror build fails at `pulumi up` with "manifest unknown" instead of copying other bits.
+ * wrong, its import fails at `pulumi up` instead of copying other bits.
  *
  * Not mirrored, because nothing starts them: Envoy Gateway's rate-limit image (only for a global
  * rate-limit policy; there is none). A chart upgrade changes the tags and digests here.

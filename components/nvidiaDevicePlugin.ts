@@ -16,7 +16,8 @@
  *   to /var/run/cdi only with a `cdi-*` device list strategy, and MPS files only with MPS sharing; enabling
  *   either needs a writable mount there (the Helm chart's hostPaths). Logs go to stderr (klog default);
  *   the image is distroless;
- * - it runs NVIDIA's image mirrored into the project's registry, by digest (see DEVICE_PLUGIN_UPSTREAM).
+ * - it runs NVIDIA's image imported into the project's registry, by digest (see DEVICE_PLUGIN_UPSTREAM;
+ *   mirroredImage.ts keeps the upstream repository path, which the policy pack's root exception names).
  *   It still runs as root, like the manifest: it must create its socket in the root-owned host directory.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -27,20 +28,14 @@ import { GPU_TOLERATION } from "./appContract";
  * The pinned official release (current as of November 2026) and its multi-arch index digest. The digest
  * was not pulled from nvcr.io here (no network); three public sources agree on it: a `kubectl describe`
  * of a running v0.20.0 pod (Image ID), a manifest pinning `v0.20.0@sha256:…`, and a script naming it the
- * index digest (found by code search). If it were wrong, the mirror build fails at `pulumi up` with
- * "manifest unknown" instead of copying other bits. A new release changes tag and digest here.
+ * index digest (found by code search). If it were wrong, the import (mirroredImage.ts) fails at
+ * `pulumi up` instead of copying other bits. A new release changes tag and digest here.
  */
 export const DEVICE_PLUGIN_UPSTREAM =
   "nvcr.io/nvidia/k8s-device-plugin:v0.20.0@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312";
 
-/**
- * Where the mirror lives in the project's registry. Kept equal to the upstream repository path: the
- * policy pack's container-hardening rule lets exactly this repository run as root.
- */
-export const DEVICE_PLUGIN_MIRROR = { repository: "nvidia/k8s-device-plugin", tag: "v0.20.0" } as const;
-
 export interface NvidiaDevicePluginArgs {
-  /** The device plugin image by digest in the project's registry (a ProjectImage mirror of DEVICE_PLUGIN_UPSTREAM). */
+  /** The device plugin image by digest in the project's registry (a MirroredImage of DEVICE_PLUGIN_UPSTREAM). */
   readonly image: pulumi.Input<string>;
   readonly gpuNodeSelector: pulumi.Input<Record<string, string>>;
 }

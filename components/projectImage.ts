@@ -1,8 +1,8 @@
 /**
  * ProjectImage: an image built with @pulumi/docker, pushed to the project's registry and exposed by
  * digest, so what runs is exactly what was pushed and a new push always rolls its workloads. Used for
- * the scoring image (built from app/) and for mirrors of pinned upstream images (mirrorBuild), so every
- * image the cluster pulls comes from the project's registry (policy: images-from-project-registry-by-digest).
+ * the scoring image (built from app/), the only image built where `pulumi up` runs; upstream images are
+ * imported by the registry itself (mirroredImage.ts).
  *
  * It depends on the registry only (through RegistryPush), never on the cluster, so builds and pushes run
  * while AKS is still provisioning. `buildOnPreview: false` is spelled out: @pulumi/docker 5.x does not
@@ -29,28 +29,6 @@ export interface ProjectImageArgs {
   readonly repository: string;
   readonly tag: string;
   readonly build: ProjectImageBuild;
-}
-
-/** The shared mirror Dockerfile (a single FROM) and the build arg naming what it copies. */
-const MIRROR_DIR = "components/mirror";
-const PINNED_REF = /^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}$/;
-
-/**
- * A build that copies `sourceImage` unchanged. The source must be pinned by digest: a tag could be
- * re-pointed upstream, and the build would then silently mirror different bits than were reviewed.
- */
-export function mirrorBuild(sourceImage: string): ProjectImageBuild {
-  if (!PINNED_REF.test(sourceImage)) {
-    throw new Error(
-      `mirrorBuild: ${JSON.stringify(sourceImage)} is not pinned by digest; ` +
-        "write it as <registry>/<repository>[:<tag>]@sha256:<64 hex digits>.",
-    );
-  }
-  return {
-    context: MIRROR_DIR,
-    dockerfile: `${MIRROR_DIR}/Dockerfile`,
-    args: { SOURCE_IMAGE: sourceImage },
-  };
 }
 
 export class ProjectImage extends pulumi.ComponentResource {

@@ -23,14 +23,13 @@ import {
   collectorsCsv,
   DCGM_APP_LABEL,
   DCGM_DEFAULT_COUNTERS_FILE,
-  DCGM_EXPORTER_MIRROR,
   DCGM_EXPORTER_UPSTREAM,
   DCGM_METRICS_PORT,
 } from "../components/dcgmExporter";
 import { CERT_MANAGER_NAMESPACE, ENTRY_NAMESPACE } from "../components/entryPoint";
+import { IMPORT_SCRIPT, mirrorSpec } from "../components/mirroredImage";
 import { CONTAINER_INSIGHTS_STREAMS, GRAFANA_ROLES } from "../components/monitoring";
 import { ENVOY_PROXY_POD_LABELS } from "../components/networkPolicy";
-import { mirrorBuild } from "../components/projectImage";
 import { SCRAPE_CONFIGMAP, SCRAPE_JOBS } from "../components/scrapeConfig";
 import {
   devStackConfig,
@@ -39,7 +38,6 @@ import {
   get,
   MOCK,
   MOCK_GRAFANA_PRINCIPAL_ID,
-  mockDigest,
   outputValue,
   type ProgramRun,
   type Recorded,
@@ -60,6 +58,7 @@ const T = {
   logs: "azure-native:operationalinsights:Workspace",
   cluster: "azure-native:containerservice:ManagedCluster",
   image: "docker:index/image:Image",
+  importCommand: "command:local:Command",
   namespace: "kubernetes:core/v1:Namespace",
   configMap: "kubernetes:core/v1:ConfigMap",
   daemonSet: "kubernetes:apps/v1:DaemonSet",
@@ -291,13 +290,18 @@ describe("DCGM exporter", () => {
     ]);
   });
 
-  it("runs NVIDIA's pinned image mirrored into the project's registry, by the mirror's digest", () => {
-    const build = findOne(run.resources, T.image, "dcgm-exporter-image-build");
-    assert.deepEqual(get(build, "build.args"), mirrorBuild(DCGM_EXPORTER_UPSTREAM).args);
+  it("runs NVIDIA's pinned image imported into the project's registry by ACR, by the pinned digest", () => {
+    const imported = findOne(run.resources, T.importCommand, "dcgm-exporter-image-import");
+    assert.equal(get(imported, "create"), IMPORT_SCRIPT);
+    const env = get(imported, "environment") as Record<string, string>;
+    assert.equal(
+      env.SOURCE,
+      "nvcr.io/nvidia/k8s/dcgm-exporter@sha256:60d3b00ac80b4ae77f94dae2f943685605585ad9e92fdccda3154d009ae317cc",
+    );
+    assert.equal(env.TARGET, "nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless");
     const registry = `${String(get(findOne(run.resources, "azure-native:containerregistry:Registry"), "registryName"))}.azurecr.io`;
-    const repository = `${registry}/${DCGM_EXPORTER_MIRROR.repository}`;
-    assert.equal(get(build, "imageName"), `${repository}:${DCGM_EXPORTER_MIRROR.tag}`);
-    assert.equal(container().image, `${repository}@${mockDigest(repository)}`);
+    const { repository, digest } = mirrorSpec(DCGM_EXPORTER_UPSTREAM);
+    assert.equal(container().image, `${registry}/${repository}@${digest}`);
   });
 
   it("is unprivileged: uid 1000, no SYS_ADMIN, no escalation, read-only root, no GPU taken", () => {

@@ -1,6 +1,6 @@
 /**
- * The slow paths run in parallel: the mocks hold the AKS cluster back until both images (the scoring
- * image and the device plugin mirror) have been registered, and the ML workspace back until the scoring Deployment and device plugin have been.
+ * The slow paths run in parallel: the mocks hold the AKS cluster back until the scoring image build and
+ * every upstream image import (the device plugin's, DCGM's, the entry point's) have been registered, and the ML workspace back until the scoring Deployment and device plugin have been.
  * If an image waited on the cluster, or anything on the cluster (other than the compute attachment)
  * waited on the workspace, the held resource's dependents could not register first and the order
  * assertions below fail. A hold gives up after a few seconds so a regression fails instead of hanging.
@@ -13,6 +13,8 @@ import { devStackConfig, type ProgramRun, runProgram } from "./harness";
 const CLUSTER = "azure-native:containerservice:ManagedCluster";
 const WORKSPACE = "azure-native:machinelearningservices:Workspace";
 const IMAGE = "docker:index/image:Image";
+/** An upstream image's import into the registry (mirroredImage.ts). */
+const IMPORT = "command:local:Command";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
 
@@ -27,10 +29,10 @@ const giveUpAfter = (ms: number): Promise<void> => new Promise((resolve) => setT
 
 const IMAGE_NAMES = [
   "scoring-image-build",
-  "nvidia-device-plugin-image-build",
-  "dcgm-exporter-image-build",
-  // The entry point's mirrors (issue 11) need only the registry too.
-  ...Object.keys(ENTRY_POINT_IMAGES).map((key) => `entry-image-${key}-build`),
+  "nvidia-device-plugin-image-import",
+  "dcgm-exporter-image-import",
+  // The entry point's imports (issue 11) need only the registry too.
+  ...Object.keys(ENTRY_POINT_IMAGES).map((key) => `entry-image-${key}-import`),
 ];
 
 let run: ProgramRun;
@@ -60,7 +62,7 @@ before(async () => {
     onRegister: (record) => {
       lastRegistration = Date.now();
       order.push(record.type);
-      if (record.type === IMAGE) {
+      if (record.type === IMAGE || record.type === IMPORT) {
         imageNames.push(record.name);
         waitingImages.delete(record.name);
         if (waitingImages.size === 0) imagesSeen.fire();
@@ -74,7 +76,7 @@ before(async () => {
 it("both images (scoring image, device plugin mirror) are pushed without waiting for the AKS cluster", () => {
   assert.deepEqual([...imageNames].sort(), [...IMAGE_NAMES].sort());
   assert.ok(order.includes(CLUSTER));
-  const lastImage = order.lastIndexOf(IMAGE);
+  const lastImage = Math.max(order.lastIndexOf(IMAGE), order.lastIndexOf(IMPORT));
   assert.ok(lastImage < order.indexOf(CLUSTER), order.join("\n"));
 });
 

@@ -8,10 +8,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { DockerfileParser } from "dockerfile-ast";
 import { APP_PORT, APP_PORT_NAME, APP_UID, METRICS_PORT, PROBE_PATHS } from "../components/appContract";
 import { ENTRY_POINT_IMAGES } from "../components/entryPointImages";
-import { mirrorBuild } from "../components/projectImage";
+import { IMPORT_SCRIPT, mirrorSpec } from "../components/mirroredImage";
+import { DEVICE_PLUGIN_UPSTREAM } from "../components/nvidiaDevicePlugin";
 import {
   devStackConfig,
   findAll,
@@ -46,6 +46,7 @@ const T = {
   pool: "azure-native:containerservice:AgentPool",
   role: "azure-native:authorization:RoleAssignment",
   image: "docker:index/image:Image",
+  importCommand: "command:local:Command",
   k8sProvider: "pulumi:providers:kubernetes",
   namespace: "kubernetes:core/v1:Namespace",
   secret: "kubernetes:core/v1:Secret",
@@ -223,6 +224,8 @@ const images = (): Recorded[] => findAll(run.resources, T.image);
 const imageNamed = (name: string): Recorded => findOne(run.resources, T.image, `${name}-build`);
 const scoringRef = (): string => `${loginServer()}/scoring@${mockDigest(`${loginServer()}/scoring`)}`;
 const pluginRepo = (): string => `${loginServer()}/nvidia/k8s-device-plugin`;
+/** The device plugin as workloads run it: the import's repository at the upstream pin's own digest. */
+const pluginRef = (): string => `${pluginRepo()}@${mirrorSpec(DEVICE_PLUGIN_UPSTREAM).digest}`;
 
 describe("NVIDIA device plugin", () => {
   it("runs in kube-system as in NVIDIA's v0.20.0 static manifest, tolerating the GPU taint", () => {
@@ -263,39 +266,59 @@ describe("NVIDIA device plugin", () => {
     ]);
   });
 
-  it("runs NVIDIA's pinned v0.20.0 mirrored into the project's registry, by the mirror's digest", () => {
+  it("runs NVIDIA's pinned v0.20.0 imported into the project's registry by ACR, by the pinned digest", () => {
     const ds = findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset");
     const ctr = (get(ds, "spec.template.spec.containers") as Record<string, unknown>[])[0];
-    assert.equal(ctr.image, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
-    const mirror = imageNamed("nvidia-device-plugin-image");
-    assert.equal(get(mirror, "imageName"), `${pluginRepo()}:v0.20.0`);
-    assert.equal(get(mirror, "build.context"), "components/mirror");
-    assert.equal(get(mirror, "build.dockerfile"), "components/mirror/Dockerfile");
-    assert.deepEqual(get(mirror, "build.args"), {
-      SOURCE_IMAGE:
-        "nvcr.io/nvidia/k8s-device-plugin:v0.20.0@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
-    });
-    assert.equal(get(mirror, "buildOnPreview"), false);
-    // The Dockerfile copies the build arg and nothing else, so the mirror is NVIDIA's image unchanged.
-    const dockerfile = DockerfileParser.parse(
-      fs.readFileSync(path.join(ROOT, "components/mirror/Dockerfile"), "utf8"),
+    assert.equal(ctr.image, pluginRef());
+    assert.equal(
+      pluginRef(),
+      `${pluginRepo()}@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312`,
     );
-    const instructions = dockerfile.getInstructions().map((i) => [i.getKeyword(), i.getArgumentsContent()]);
-    const source = "$" + "{SOURCE_IMAGE}"; // the Dockerfile's own variable syntax, not a JS template
-    assert.deepEqual(instructions, [
-      ["ARG", "SOURCE_IMAGE"],
-      ["FROM", source],
-    ]);
+    const imported = findOne(run.resources, T.importCommand, "nvidia-device-plugin-image-import");
+    assert.equal(get(imported, "create"), IMPORT_SCRIPT);
+    assert.deepEqual(get(imported, "environment"), {
+      REGISTRY_NAME: azureNameOf(T.registry, findOne(run.resources, T.registry)),
+      RESOURCE_GROUP: String(get(findOne(run.resources, T.registry), "resourceGroupName")),
+      SOURCE:
+        "nvcr.io/nvidia/k8s-device-plugin@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
+      TARGET: "nvidia/k8s-device-plugin:v0.20.0",
+    });
+    // No build of it anywhere: only the scoring image is built where `pulumi up` runs.
+    assert.deepEqual(
+      images().map((image) => image.name),
+      ["scoring-image-build"],
+    );
   });
 });
 
 describe("images in the project's registry", () => {
-  it("mirrors only references pinned by digest, so a re-pointed upstream tag cannot slip in", () => {
+  it("mirrors only references pinned by tag and digest, so a re-pointed upstream tag cannot slip in", () => {
     assert.throws(
-      () => mirrorBuild("nvcr.io/nvidia/k8s-device-plugin:v0.20.0"),
-      /"nvcr\.io\/nvidia\/k8s-device-plugin:v0\.20\.0" is not pinned by digest/,
+      () => mirrorSpec("nvcr.io/nvidia/k8s-device-plugin:v0.20.0"),
+      /"nvcr\.io\/nvidia\/k8s-device-plugin:v0\.20\.0" is not pinned by tag and digest/,
     );
-    assert.throws(() => mirrorBuild("nvcr.io/nvidia/k8s-device-plugin@sha256:abc"), /not pinned by digest/);
+    assert.throws(
+      () => mirrorSpec("nvcr.io/nvidia/k8s-device-plugin@sha256:abc"),
+      /not pinned by tag and digest/,
+    );
+    assert.throws(() => mirrorSpec("k8s-device-plugin:v0.20.0@sha256:" + "a".repeat(64)), /not pinned/);
+  });
+
+  it("imports every upstream image with one fixed script, its values only in the environment", () => {
+    const commands = findAll(run.resources, T.importCommand);
+    // The device plugin, the DCGM exporter and the entry point's images.
+    assert.equal(commands.length, 2 + Object.keys(ENTRY_POINT_IMAGES).length);
+    for (const command of commands) {
+      assert.equal(get(command, "create"), IMPORT_SCRIPT, command.name);
+      assert.equal(get(command, "delete"), undefined, command.name);
+      const env = get(command, "environment") as Record<string, string>;
+      assert.match(env.SOURCE, /^[a-z0-9.-]+\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, command.name);
+      // A new pin replaces the command, which imports again.
+      assert.deepEqual(get(command, "triggers"), [env.SOURCE, env.TARGET, env.REGISTRY_NAME], command.name);
+    }
+    // The script names no value itself: nothing from a pin reaches the shell as code.
+    assert.doesNotMatch(IMPORT_SCRIPT, /nvcr|docker\.io|quay|sha256/);
+    assert.match(IMPORT_SCRIPT, /--source "\$SOURCE" --image "\$TARGET" --force/);
   });
 
   it("builds the scoring image from app/ with app/Dockerfile, pushed to the registry, never at preview", () => {
@@ -307,9 +330,8 @@ describe("images in the project's registry", () => {
     assert.equal(get(image, "buildOnPreview"), false);
   });
 
-  it("pushes every image with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
-    // The scoring image, the device plugin and DCGM exporter mirrors, and the entry point's mirrors.
-    assert.equal(images().length, 3 + Object.keys(ENTRY_POINT_IMAGES).length);
+  it("pushes the scoring image with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
+    assert.equal(images().length, 1);
     for (const image of images()) {
       const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
       assert.equal(registry.server, loginServer(), image.name);
@@ -325,21 +347,11 @@ describe("images in the project's registry", () => {
     assert.equal(form.get("tenant"), MOCK.tenantId);
     // The registry-audience token (getClientToken endpoint https://containerregistry.azure.net), not ARM's.
     assert.equal(form.get("access_token"), MOCK.acrAudienceToken);
-    // Before any push, ACR confirmed push rights on both repositories with the exchanged token.
+    // Before the push, ACR confirmed push rights on the scoring repository with the exchanged token.
     const scopes = run.fetchCalls
       .filter((c) => c.url === `https://${loginServer()}/oauth2/token`)
       .map((c) => new URLSearchParams(c.body).get("scope"));
-    assert.deepEqual(
-      scopes.sort(),
-      [
-        "nvidia/k8s-device-plugin",
-        "nvidia/k8s/dcgm-exporter",
-        "scoring",
-        ...Object.values(ENTRY_POINT_IMAGES).map((pinned) => pinned.repository),
-      ]
-        .map((repository) => `repository:${repository}:pull,push`)
-        .sort(),
-    );
+    assert.deepEqual(scopes, ["repository:scoring:pull,push"]);
     const push = findOne(run.resources, T.role, "registry-push-acrpush");
     assert.equal(get(push, "principalId"), MOCK.deployerObjectId);
     assert.equal(get(push, "scope"), mockId(T.registry));
@@ -489,7 +501,7 @@ describe("stack outputs", () => {
     // Docs are off the public path unless publicSwagger is set, so there is no public swagger URI.
     assert.equal("swaggerUri" in values, false);
     assert.equal(values.imageRef, scoringRef());
-    assert.equal(values.devicePluginImageRef, `${pluginRepo()}@${mockDigest(pluginRepo())}`);
+    assert.equal(values.devicePluginImageRef, pluginRef());
     assert.equal(values.registryLoginServer, loginServer());
     assert.equal(values.gpuVmSize, "Standard_NC4as_T4_v3");
     assert.equal(values.gpuNodeCount, 3);

@@ -27,13 +27,13 @@ import {
   ENVOY_GATEWAY_VERSION,
 } from "../components/entryPointImages";
 import { AKS_SERVER_APP_ID, tokenKubeconfig } from "../components/gpuCluster";
+import { mirrorSpec } from "../components/mirroredImage";
 import {
   devStackConfig,
   findAll,
   findOne,
   get,
   MOCK,
-  mockDigest,
   mockPem,
   outputValue,
   type ProgramRun,
@@ -71,8 +71,12 @@ before(async () => {
 
 const loginServer = (): string =>
   `${String(get(findOne(run.resources, "azure-native:containerregistry:Registry"), "registryName"))}.azurecr.io`;
-const mirrorOf = (repository: string): string =>
-  `${loginServer()}/${repository}@${mockDigest(`${loginServer()}/${repository}`)}`;
+/** The import of the entry point image kept at `repository`, by its upstream pin's digest. */
+const mirrorOf = (repository: string): string => {
+  const pinned = Object.values(ENTRY_POINT_IMAGES).find((image) => image.repository === repository);
+  assert.ok(pinned, `no entry point image kept at ${repository}`);
+  return `${loginServer()}/${repository}@${mirrorSpec(pinned.upstream).digest}`;
+};
 const policiesIn = (resources: readonly Recorded[], namespace: string): Map<string, Recorded> =>
   new Map(
     findAll(resources, T.policy)
@@ -401,11 +405,12 @@ describe("the entry point's charts and images", () => {
     }
   });
 
-  it("mirrors each upstream image from its pinned digest", () => {
+  it("imports each upstream image from its pinned digest", () => {
     for (const [key, pinned] of Object.entries(ENTRY_POINT_IMAGES)) {
-      const build = findOne(run.resources, "docker:index/image:Image", `entry-image-${key}-build`);
-      assert.equal(get(build, "imageName"), `${loginServer()}/${pinned.repository}:${pinned.tag}`);
-      assert.deepEqual(get(build, "build.args"), { SOURCE_IMAGE: pinned.upstream });
+      const imported = findOne(run.resources, "command:local:Command", `entry-image-${key}-import`);
+      const env = get(imported, "environment") as Record<string, string>;
+      assert.equal(env.SOURCE, pinned.upstream.replace(`:${pinned.tag}@`, "@"), key);
+      assert.equal(env.TARGET, `${pinned.repository}:${pinned.tag}`, key);
     }
   });
 });
