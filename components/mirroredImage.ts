@@ -14,8 +14,10 @@
  * for the two Envoy images; import needs neither. The Azure CLI is already required where `pulumi up`
  * runs (scripts/up.sh; the pulumi-setup action signs it in), as the identity that deploys.
  *
- * The import copies the upstream manifest (a multi-architecture index stays an index) under its own
- * digest, so the reference workloads run, `<login server>/<repository>@<pinned digest>`, is known before
+ * ACR's importImage API takes the source by digest (ImportSource.sourceImage `repo@sha256:…`) and, with
+ * mode Force (`--force`), moves an existing target tag instead of failing (REST reference, checked
+ * December 2026). The import copies the upstream manifest (a multi-architecture index stays an index)
+ * under its own digest, so the reference workloads run, `<login server>/<repository>@<pinned digest>`, is known before
  * the import runs: a preview shows it and the policy pack checks it at preview too. It still depends on
  * the import (through the command's URN), so nothing pulls it before it is there. A new pin (tag or
  * digest) replaces the command, which imports again; `--force` moves the tag.
