@@ -18,6 +18,14 @@
  *   sets NVIDIA_VISIBLE_DEVICES=all, so the NVIDIA runtime shows it every GPU without taking one away from
  *   the scoring pods);
  * - NVIDIA's image imported into the project's registry, by digest (DCGM_EXPORTER_UPSTREAM, mirroredImage.ts).
+ *
+ * Why not NVIDIA's dcgm-exporter Helm chart, as the device plugin uses its chart: the chart of this release
+ * (4.8.2, deployment/ in NVIDIA/dcgm-exporter, unchanged on its main branch in May 2026) always mounts the
+ * kubelet's pod-resources directory as a hostPath and always sets DCGM_EXPORTER_KUBERNETES=true
+ * (templates/daemonset.yaml has no value to turn either off). The monitoring namespace enforces Pod
+ * Security `restricted`, which admits no hostPath volume, and the socket is root-only while this exporter
+ * runs as uid 1000; with the chart, the hardening above would have to go. Checked December 2026: switch
+ * once the chart makes that mount optional (Renovate proposes new tags of the image).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
