@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { CERT_MANAGER_VERSION, ENVOY_GATEWAY_VERSION } from "../components/entryPointImages";
+import { DEVICE_PLUGIN_CHART } from "../components/nvidiaDevicePlugin";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -17,6 +19,7 @@ interface CustomManager {
   readonly matchStrings: readonly string[];
   readonly datasourceTemplate: string;
   readonly depNameTemplate?: string;
+  readonly registryUrlTemplate?: string;
 }
 interface RenovateConfig {
   readonly pip_requirements: { readonly managerFilePatterns: readonly string[] };
@@ -80,7 +83,10 @@ describe(".github/renovate.json finds every pin it is meant to update", () => {
       pinnedInSource.length >= 9,
       `expected the device plugin, DCGM and entry point images, found ${pinnedInSource.length}`,
     );
-    const extracted = byDatasource("docker").flatMap(extract);
+    // The image managers (the chart version managers name their dependency by template).
+    const extracted = byDatasource("docker")
+      .filter((m) => m.depNameTemplate === undefined)
+      .flatMap(extract);
     const seen = new Set(
       extracted.map(({ groups }) => `${groups.depName}:${groups.currentValue}@${groups.currentDigest}`),
     );
@@ -121,6 +127,27 @@ describe(".github/renovate.json finds every pin it is meant to update", () => {
       [],
       `every match is the SDK's version ${sdk} (a match of anything else would be "updated" as the CLI)`,
     );
+  });
+
+  it("every Helm chart version the program installs is found, with its repository", () => {
+    const found = [...byDatasource("helm"), ...byDatasource("docker", "docker.io/envoyproxy/gateway-helm")]
+      .flatMap((manager) =>
+        extract(manager).map(({ groups }) => ({
+          name: groups.depName ?? manager.depNameTemplate,
+          version: groups.currentValue,
+          repo: groups.registryUrl ?? manager.registryUrlTemplate,
+        })),
+      )
+      .sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    assert.deepEqual(found, [
+      { name: "cert-manager", version: CERT_MANAGER_VERSION, repo: "https://charts.jetstack.io" },
+      { name: "docker.io/envoyproxy/gateway-helm", version: ENVOY_GATEWAY_VERSION, repo: undefined },
+      {
+        name: DEVICE_PLUGIN_CHART.chart,
+        version: DEVICE_PLUGIN_CHART.version,
+        repo: DEVICE_PLUGIN_CHART.repo,
+      },
+    ]);
   });
 
   it("the tool versions of the scripts (uv, pip-audit) are found", () => {
