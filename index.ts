@@ -194,7 +194,7 @@ export = async () => {
       secondaryKeyVersion: settings.keys.secondaryVersion,
       preStopSeconds: settings.service.preStopSeconds,
       drainSeconds: settings.service.drainSeconds,
-      startAfter: [...cluster.readyForWorkloads, devicePlugin.chart, ...modelIdentity.grants],
+      startAfter: [...cluster.readyForWorkloads, devicePlugin.daemonSet, ...modelIdentity.grants],
       model: {
         blobUrl: workspace.modelBlobUrl,
         sha256: workspace.modelSha256,

@@ -17,8 +17,6 @@ const IMAGE = "docker:index/image:Image";
 const IMPORT = "command:local:Command";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
-/** The NVIDIA device plugin's Helm chart. */
-const CHART = "kubernetes:helm.sh/v4:Chart";
 
 function signal(): { promise: Promise<void>; fire: () => void } {
   let fire = (): void => {};
@@ -50,7 +48,7 @@ before(async () => {
   const imagesSeen = signal();
   const workloadsSeen = signal();
   const waitingImages = new Set(IMAGE_NAMES);
-  const waiting = new Set([DEPLOYMENT, DAEMONSET, CHART]);
+  const waiting = new Set([DEPLOYMENT, DAEMONSET]);
   run = await runProgram({
     config: devStackConfig(),
     beforeCreate: async (type) => {
@@ -84,7 +82,6 @@ it("both images (scoring image, device plugin mirror) are pushed without waiting
 
 it("the device plugin and scoring Deployment do not wait for the ML workspace", () => {
   assert.ok(order.indexOf(DEPLOYMENT) < order.indexOf(WORKSPACE), order.join("\n"));
-  assert.ok(order.indexOf(CHART) < order.indexOf(WORKSPACE), order.join("\n"));
   assert.ok(order.indexOf(DAEMONSET) < order.indexOf(WORKSPACE), order.join("\n"));
 });
 

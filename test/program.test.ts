@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { APP_PORT, APP_PORT_NAME, APP_UID, METRICS_PORT, PROBE_PATHS } from "../components/appContract";
 import { ENTRY_POINT_IMAGES } from "../components/entryPointImages";
 import { IMPORT_SCRIPT, mirrorSpec } from "../components/mirroredImage";
-import { DEVICE_PLUGIN_UPSTREAM, devicePluginValues } from "../components/nvidiaDevicePlugin";
+import { DEVICE_PLUGIN_UPSTREAM } from "../components/nvidiaDevicePlugin";
 import {
   devStackConfig,
   findAll,
@@ -52,7 +52,6 @@ const T = {
   secret: "kubernetes:core/v1:Secret",
   deployment: "kubernetes:apps/v1:Deployment",
   daemonSet: "kubernetes:apps/v1:DaemonSet",
-  chart: "kubernetes:helm.sh/v4:Chart",
   service: "kubernetes:core/v1:Service",
   pdb: "kubernetes:policy/v1:PodDisruptionBudget",
 } as const;
@@ -229,58 +228,48 @@ const pluginRepo = (): string => `${loginServer()}/nvidia/k8s-device-plugin`;
 const pluginRef = (): string => `${pluginRepo()}@${mirrorSpec(DEVICE_PLUGIN_UPSTREAM).digest}`;
 
 describe("NVIDIA device plugin", () => {
-  const chart = (): Recorded => findOne(run.resources, T.chart, "nvidia-device-plugin-chart");
-  const values = (): Record<string, unknown> => get(chart(), "values") as Record<string, unknown>;
-
-  it("is NVIDIA's nvidia-device-plugin chart 0.20.0 from its repository, in kube-system, on the cluster", () => {
-    assert.equal(get(chart(), "chart"), "nvidia-device-plugin");
-    assert.equal(get(chart(), "version"), "0.20.0");
-    assert.equal(get(chart(), "repositoryOpts.repo"), "https://nvidia.github.io/k8s-device-plugin");
-    assert.equal(get(chart(), "namespace"), "kube-system");
-    assert.match(String(chart().provider), /pulumi:providers:kubernetes::gpu-k8s::/);
-    // No raw DaemonSet of its own any more: the chart's is the only one.
-    assert.deepEqual(
-      findAll(run.resources, T.daemonSet).filter((ds) => ds.name.startsWith("nvidia-device-plugin")),
-      [],
-    );
-  });
-
-  it("runs on the GPU nodes only, tolerating the pool's taint, with the chart's NFD affinity removed", () => {
-    assert.equal(values().priorityClassName, "system-node-critical");
-    assert.deepEqual(values().tolerations, [
+  it("runs in kube-system as in NVIDIA's v0.20.0 static manifest, tolerating the GPU taint", () => {
+    const ds = findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset");
+    assert.equal(get(ds, "metadata.namespace"), "kube-system");
+    const spec = get(ds, "spec.template.spec") as Record<string, unknown>;
+    assert.equal(spec.priorityClassName, "system-node-critical");
+    assert.deepEqual(spec.tolerations, [
       { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
       { key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule" },
     ]);
-    assert.deepEqual(values().nodeSelector, get(findOne(run.resources, T.pool), "nodeLabels"));
-    assert.equal(values().affinity, null);
-    // Neither feature discovery (privileged pods) nor FAIL_ON_INIT_ERROR=false: a GPU node whose GPUs
-    // cannot be read must show it.
-    assert.deepEqual(values().gfd, { enabled: false });
-    assert.deepEqual(values().nfd, { enabled: false });
-    assert.equal("failOnInitError" in values(), false);
+    assert.deepEqual(spec.volumes, [
+      {
+        name: "kubelet-device-plugins-dir",
+        hostPath: { path: "/var/lib/kubelet/device-plugins", type: "Directory" },
+      },
+    ]);
+    const ctr = (spec.containers as Record<string, unknown>[])[0];
+    // v0.17.1+ manifests dropped FAIL_ON_INIT_ERROR=false: a GPU node whose GPUs cannot be read must show it.
+    assert.equal(ctr.env, undefined);
+    assert.match(String(ds.provider), /pulumi:providers:kubernetes::gpu-k8s::/);
   });
 
-  it("has a read-only root filesystem, no privilege escalation and no capabilities", () => {
-    assert.deepEqual(values().securityContext, {
+  it("has a read-only root filesystem, writing only to the kubelet's device-plugins hostPath", () => {
+    const ctr = (
+      get(
+        findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset"),
+        "spec.template.spec.containers",
+      ) as Record<string, unknown>[]
+    )[0];
+    assert.deepEqual(get(ctr, "securityContext"), {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
       readOnlyRootFilesystem: true,
     });
-  });
-
-  it("refuses an image that is not a digest reference", () => {
-    assert.throws(
-      () => devicePluginValues("registry.azurecr.io/nvidia/k8s-device-plugin:v0.20.0", "v0.20.0", {}),
-      /must be a digest reference/,
-    );
+    assert.deepEqual(ctr.volumeMounts, [
+      { name: "kubelet-device-plugins-dir", mountPath: "/var/lib/kubelet/device-plugins" },
+    ]);
   });
 
   it("runs NVIDIA's pinned v0.20.0 imported into the project's registry by ACR, by the pinned digest", () => {
-    // The chart writes <repository>:<tag>: the tag carries the digest, so the pod pulls exactly it.
-    assert.deepEqual(values().image, {
-      repository: pluginRepo(),
-      tag: "v0.20.0@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
-    });
+    const ds = findOne(run.resources, T.daemonSet, "nvidia-device-plugin-daemonset");
+    const ctr = (get(ds, "spec.template.spec.containers") as Record<string, unknown>[])[0];
+    assert.equal(ctr.image, pluginRef());
     assert.equal(
       pluginRef(),
       `${pluginRepo()}@sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312`,
@@ -653,8 +642,7 @@ describe("first-up and day-2 defects (issue 10)", () => {
       [T.extension]: "gpu-",
       [T.compute]: "gpu-",
       [T.k8sProvider]: "gpu-",
-      [T.daemonSet]: "monitoring-",
-      [T.chart]: "nvidia-device-plugin-",
+      [T.daemonSet]: ["nvidia-device-plugin-", "monitoring-"],
       [T.deployment]: "scoring-",
       [T.service]: "scoring-",
       [T.secret]: "scoring-",
