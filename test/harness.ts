@@ -207,12 +207,13 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     }
     return { id, state };
   }
-  if (args.type === "docker:index/image:Image") {
-    const imageName = String(inputs.imageName);
-    const repository = imageName.slice(0, imageName.lastIndexOf(":"));
+  if (args.type === "docker-build:index:Image") {
+    // What a push reports: the image's digest, distinct per repository.
+    const tag = String((inputs.tags as unknown[] | undefined)?.[0]);
+    const repository = tag.slice(0, tag.lastIndexOf(":"));
     return {
-      id: `${imageName}-id`,
-      state: { ...inputs, repoDigest: `${repository}@${mockDigest(repository)}` },
+      id: `${tag}-id`,
+      state: { ...inputs, digest: mockDigest(repository), ref: `${tag}@${mockDigest(repository)}` },
     };
   }
   // The TLS provider's generated key and certificate: recognisable PEM text, distinct per resource.

@@ -57,7 +57,7 @@ const T = {
   role: "azure-native:authorization:RoleAssignment",
   logs: "azure-native:operationalinsights:Workspace",
   cluster: "azure-native:containerservice:ManagedCluster",
-  image: "docker:index/image:Image",
+  image: "docker-build:index:Image",
   importCommand: "command:local:Command",
   namespace: "kubernetes:core/v1:Namespace",
   configMap: "kubernetes:core/v1:ConfigMap",

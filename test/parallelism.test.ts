@@ -12,7 +12,7 @@ import { devStackConfig, type ProgramRun, runProgram } from "./harness";
 
 const CLUSTER = "azure-native:containerservice:ManagedCluster";
 const WORKSPACE = "azure-native:machinelearningservices:Workspace";
-const IMAGE = "docker:index/image:Image";
+const IMAGE = "docker-build:index:Image";
 /** An upstream image's import into the registry (mirroredImage.ts). */
 const IMPORT = "command:local:Command";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";

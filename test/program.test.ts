@@ -12,6 +12,7 @@ import { APP_PORT, APP_PORT_NAME, APP_UID, METRICS_PORT, PROBE_PATHS } from "../
 import { ENTRY_POINT_IMAGES } from "../components/entryPointImages";
 import { IMPORT_SCRIPT, mirrorSpec } from "../components/mirroredImage";
 import { DEVICE_PLUGIN_UPSTREAM } from "../components/nvidiaDevicePlugin";
+import { BUILD_CACHE_TAG } from "../components/projectImage";
 import {
   devStackConfig,
   findAll,
@@ -45,7 +46,7 @@ const T = {
   cluster: "azure-native:containerservice:ManagedCluster",
   pool: "azure-native:containerservice:AgentPool",
   role: "azure-native:authorization:RoleAssignment",
-  image: "docker:index/image:Image",
+  image: "docker-build:index:Image",
   importCommand: "command:local:Command",
   k8sProvider: "pulumi:providers:kubernetes",
   namespace: "kubernetes:core/v1:Namespace",
@@ -323,20 +324,32 @@ describe("images in the project's registry", () => {
 
   it("builds the scoring image from app/ with app/Dockerfile, pushed to the registry, never at preview", () => {
     const image = imageNamed("scoring-image");
-    assert.equal(get(image, "imageName"), `${loginServer()}/scoring:dev`);
-    assert.equal(get(image, "build.context"), "app");
-    assert.equal(get(image, "build.dockerfile"), "app/Dockerfile");
-    assert.equal(get(image, "build.platform"), "linux/amd64");
+    assert.deepEqual(get(image, "tags"), [`${loginServer()}/scoring:dev`]);
+    assert.equal(get(image, "push"), true);
+    assert.equal(get(image, "context.location"), "app");
+    assert.equal(get(image, "dockerfile.location"), "app/Dockerfile");
+    assert.deepEqual(get(image, "platforms"), ["linux/amd64"]);
     assert.equal(get(image, "buildOnPreview"), false);
+  });
+
+  it("keeps the build cache in the registry, so a machine that never built it reuses the torch layer", () => {
+    const image = imageNamed("scoring-image");
+    const cache = `${loginServer()}/scoring:${BUILD_CACHE_TAG}`;
+    assert.deepEqual(get(image, "cacheFrom"), [{ registry: { ref: cache } }]);
+    assert.deepEqual(get(image, "cacheTo"), [
+      { registry: { ref: cache, mode: "max", imageManifest: true, ociMediaTypes: true } },
+    ]);
   });
 
   it("pushes the scoring image with one exchange of the deployer's Entra ID token and one AcrPush grant", () => {
     assert.equal(images().length, 1);
     for (const image of images()) {
-      const registry = secretInput(get(image, "registry")) as Record<string, unknown>;
-      assert.equal(registry.server, loginServer(), image.name);
-      assert.equal(registry.username, "00000000-0000-0000-0000-000000000000", image.name);
-      assert.equal(registry.password, MOCK.acrRefreshToken, image.name);
+      // The ACR token is a secret in the state (the registries input as a whole), never a plain value.
+      const registries = secretInput(get(image, "registries")) as Record<string, unknown>[];
+      assert.equal(registries.length, 1, image.name);
+      assert.equal(registries[0].address, loginServer(), image.name);
+      assert.equal(registries[0].username, "00000000-0000-0000-0000-000000000000", image.name);
+      assert.equal(registries[0].password, MOCK.acrRefreshToken, image.name);
     }
     const exchanges = run.fetchCalls.filter((c) => c.url.endsWith("/oauth2/exchange"));
     assert.equal(exchanges.length, 1);
