@@ -241,6 +241,130 @@ export const configSchema = {
     description:
       "Share of requests (above 0, at most 1) sent to Application Insights when appInsightsTracing is true; Application Insights extrapolates its counts from the rest.",
   },
+  autoscale: {
+    type: "boolean",
+    default: false,
+    description:
+      "Scale the scoring pods on load between autoscaleMinReplicas and autoscaleMaxReplicas (the AKS KEDA add-on reading in-flight requests from managed Prometheus) and the GPU pool between gpuNodeMinCount and gpuNodeMaxCount (cluster autoscaler); replicas and gpuNodeCount are then unused (the seed's autoscale_enabled).",
+  },
+  autoscaleMinReplicas: {
+    type: "integer",
+    default: 1,
+    description: "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas).",
+  },
+  autoscaleMaxReplicas: {
+    type: "integer",
+    default: 10,
+    description:
+      "Most scoring pods when autoscale is true; they must fit gpuNodeMaxCount nodes (the seed's autoscale_max_replicas).",
+  },
+  autoscaleRefreshSeconds: {
+    type: "integer",
+    default: 15,
+    description:
+      "Seconds between the autoscaler's reads of the load (KEDA pollingInterval; the seed's autoscale_refresh_seconds). AKS's HPA acts every 15 s, and the pods are scraped every 30 s, so less rarely helps.",
+  },
+  autoscaleTargetUtilization: {
+    type: "integer",
+    default: 70,
+    description:
+      "Percent of replicaMaxConcurrentRequests the autoscaler keeps each pod's mean in-flight requests at (the seed's autoscale_target_utilization).",
+  },
+  gpuNodeMinCount: {
+    type: "integer",
+    default: 1,
+    description: "Fewest GPU nodes the cluster autoscaler keeps when autoscale is true.",
+  },
+  gpuNodeMaxCount: {
+    type: "integer",
+    default: 3,
+    description:
+      "Most GPU nodes the cluster autoscaler may add when autoscale is true; the preflight checks the quota covers them.",
+  },
+  autoscaleWarmReplicas: {
+    type: "integer",
+    default: 0,
+    description:
+      "Placeholder pods the size of one scoring pod, at a priority below it, that keep booted GPU nodes ready when autoscale is true: a scale-up then takes seconds instead of a node boot. Each bills a GPU node's share around the clock.",
+  },
+  replicaMaxConcurrentRequests: {
+    type: "integer",
+    default: 32,
+    description:
+      "Requests one scoring pod scores at once; more wait up to maxRequestWaitTimeMs (app env MAX_CONCURRENT_REQUESTS; the seed's replica_max_concurrent_requests). The autoscaler's unit of load.",
+  },
+  maxRequestWaitTimeMs: {
+    type: "integer",
+    default: 500,
+    description:
+      "Milliseconds a request may wait for one of a pod's replicaMaxConcurrentRequests slots before it is answered 503 with Retry-After (app env MAX_REQUEST_WAIT_TIME_MS; the seed's max_request_wait_time).",
+  },
+  scoringTimeoutMs: {
+    type: "integer",
+    default: 60000,
+    description:
+      "Milliseconds a request may take to be scored before it is answered with an error (app env SCORING_TIMEOUT_MS; the seed's scoring_timeout_ms).",
+  },
+  livenessPeriodSeconds: {
+    type: "integer",
+    default: 10,
+    description: "Seconds between liveness probes (GET /; the seed's period_seconds).",
+  },
+  livenessInitialDelaySeconds: {
+    type: "integer",
+    default: 10,
+    description:
+      "Seconds after a container starts before the first liveness probe (the seed's initial_delay_seconds).",
+  },
+  livenessTimeoutSeconds: {
+    type: "integer",
+    default: 2,
+    description: "Seconds a liveness probe may take (the seed's timeout_seconds).",
+  },
+  livenessFailureThreshold: {
+    type: "integer",
+    default: 3,
+    description:
+      "Failed liveness probes in a row after which the container restarts (the seed's failure_threshold).",
+  },
+  readinessPeriodSeconds: {
+    type: "integer",
+    default: 5,
+    description: "Seconds between readiness probes (GET /ready).",
+  },
+  readinessInitialDelaySeconds: {
+    type: "integer",
+    default: 0,
+    description: "Seconds after a container starts before the first readiness probe.",
+  },
+  readinessTimeoutSeconds: {
+    type: "integer",
+    default: 2,
+    description: "Seconds a readiness probe may take.",
+  },
+  readinessSuccessThreshold: {
+    type: "integer",
+    default: 1,
+    description:
+      "Passed readiness probes in a row before a pod receives traffic again (the seed's success_threshold; Kubernetes allows only 1 for liveness).",
+  },
+  readinessFailureThreshold: {
+    type: "integer",
+    default: 2,
+    description: "Failed readiness probes in a row after which a pod stops receiving traffic.",
+  },
+  replicaCpuLimit: {
+    type: "number",
+    default: 0,
+    description:
+      "CPU cores each scoring pod may burst to; 0 (the default) limits it to replicaCpu (Guaranteed QoS).",
+  },
+  replicaMemoryLimitGiB: {
+    type: "number",
+    default: 0,
+    description:
+      "Memory (GiB) each scoring pod may use; 0 (the default) limits it to replicaMemoryGiB (Guaranteed QoS).",
+  },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof configSchema;

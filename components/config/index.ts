@@ -15,6 +15,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "../configSchema";
 import { type AccessSettings, accessSection } from "./access";
+import { type AutoscaleSettings, autoscaleChecks, autoscaleSection } from "./autoscale";
 import { capacityChecks } from "./capacity";
 import { type GpuPoolSettings, gpuPoolSection } from "./gpuPool";
 import { type KeySettings, keysSection } from "./keys";
@@ -26,10 +27,12 @@ import { ConfigError, type RawConfig, Reader } from "./reader";
 import { type RegionSettings, regionSection } from "./region";
 import { type ReplicaSettings, replicasSection } from "./replicas";
 import { type ServiceSettings, serviceSection } from "./service";
+import { type ServingSettings, servingChecks, servingSection } from "./serving";
 import { type TelemetrySettings, telemetrySection } from "./telemetry";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
 export { type AccessSettings, ANYONE, type KeyVaultCertificate } from "./access";
+export type { AutoscaleSettings } from "./autoscale";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
@@ -40,6 +43,7 @@ export { ConfigError, type RawConfig } from "./reader";
 export type { RegionSettings } from "./region";
 export type { ReplicaSettings } from "./replicas";
 export type { ServiceSettings } from "./service";
+export type { ProbeSettings, ServingSettings } from "./serving";
 export type { TelemetrySettings } from "./telemetry";
 export type { WorkspaceAttachSettings } from "./workspace";
 
@@ -56,6 +60,8 @@ export interface StackSettings {
   readonly access: AccessSettings;
   readonly monitoring: MonitoringSettings;
   readonly telemetry: TelemetrySettings;
+  readonly autoscale: AutoscaleSettings;
+  readonly serving: ServingSettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -92,6 +98,10 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const access = accessSection(r);
   const monitoring = monitoringSection(r);
   const telemetry = telemetrySection(r);
+  const autoscale = autoscaleSection(r);
+  autoscaleChecks(r, autoscale, gpuPool, replicas);
+  const serving = servingSection(r);
+  servingChecks(r, serving, replicas);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     region,
@@ -106,6 +116,8 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
     access,
     monitoring,
     telemetry,
+    autoscale,
+    serving,
   };
 }
 
