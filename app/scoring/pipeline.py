@@ -23,6 +23,7 @@ from scoring.admission import Admission, Reservation
 from scoring.auth import Authenticator
 from scoring.batching import Batcher, BatchError
 from scoring.body import overloaded, read_body
+from scoring.concurrency import ConcurrencyLimit
 from scoring.decode import DecodeError
 from scoring.entry import EntryScript
 from scoring.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
@@ -59,6 +60,10 @@ class Pipeline:
         self.signature = entry.signature
         self.metrics = metrics
         self.admission = Admission(settings.max_pending_bytes, settings.max_pending_rows)
+        # MAX_CONCURRENT_REQUESTS / MAX_REQUEST_WAIT_TIME_MS: held around every call into the model.
+        self.concurrency = ConcurrencyLimit(
+            settings.max_concurrent_requests, settings.max_request_wait_s, settings.retry_after_s
+        )
         self.auth = Authenticator(settings.keys, settings.auth_enabled)
         # One thread owns the device: init(), run() and every large batch run there, one at a time.
         self.device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device")
@@ -195,14 +200,16 @@ class Pipeline:
     async def score(self, reservation: Reservation, rows: np.ndarray) -> np.ndarray:
         """The labels for these validated rows, through the batcher, within SCORING_TIMEOUT_S."""
         assert self.batcher is not None
-        self.admit_rows(reservation, rows.shape[0])
-        return await self._await(self.batcher.submit(rows))
+        async with self.concurrency.slot():
+            self.admit_rows(reservation, rows.shape[0])
+            return await self._await(self.batcher.submit(rows))
 
     async def run_script(self, text: str) -> object:
         """The seed's path: the script's run(raw_data) on the device thread, one request at a time."""
-        future = asyncio.get_running_loop().run_in_executor(self.device, self.entry.run, text)
         try:
-            return await self._await(future)
+            async with self.concurrency.slot():
+                future = asyncio.get_running_loop().run_in_executor(self.device, self.entry.run, text)
+                return await self._await(future)
         except ServiceError:
             raise
         except CLIENT_ERRORS as exc:

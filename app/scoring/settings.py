@@ -102,6 +102,9 @@ class Settings:
     fast_lane: bool = True
     # None: no request telemetry (the default); else where scoring/tracing.py sends it.
     telemetry: Telemetry | None = None
+    # Requests scored at once (0: no limit) and how long the next may wait for a slot (scoring/concurrency.py).
+    max_concurrent_requests: int = 0
+    max_request_wait_s: float = 0.5
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -351,6 +354,15 @@ def _telemetry(env: Mapping[str, str]) -> Telemetry | None:
     return Telemetry(connection_string=connection_string, sample_ratio=sample_ratio, service_name=service_name)
 
 
+def _scoring_timeout_s(env: Mapping[str, str]) -> float:
+    """Every request's scoring deadline: SCORING_TIMEOUT_S, else Azure ML's SCORING_TIMEOUT_MS (the stack's
+    scoringTimeoutMs; above 0, as 0 or less means "no limit" only to Azure ML's run()), else 30 s."""
+    if env.get("SCORING_TIMEOUT_S", "").strip() or not env.get("SCORING_TIMEOUT_MS", "").strip():
+        return _seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001)
+    ms = _seconds(env, "SCORING_TIMEOUT_MS", 30.0, 0.0, scale=0.001)
+    return ms if ms > 0 else 30.0
+
+
 def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
     """Parses env; raises SettingsError naming the first bad variable."""
     auth_enabled = _bool(env, "AUTH_ENABLED", True)
@@ -378,7 +390,7 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         max_pending_rows=_int(env, "MAX_PENDING_ROWS", 16 * max_batch_rows, 1),
         max_pending_bytes=_int(env, "MAX_PENDING_BYTES", 4 * max_body_bytes, 1024),
         body_read_timeout_s=_seconds(env, "BODY_READ_TIMEOUT_S", 30.0, 0.001),
-        scoring_timeout_s=_seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001),
+        scoring_timeout_s=_scoring_timeout_s(env),
         drain_seconds=_seconds(env, "DRAIN_SECONDS", 20.0, 0.0),
         retry_after_s=_int(env, "RETRY_AFTER_S", 1, 0, 3600),
         model_source=_model_source(env, model_dir),
@@ -389,6 +401,8 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         log_requests=_bool(env, "LOG_REQUESTS", True),
         fast_lane=_bool(env, "FAST_LANE", True),
         telemetry=_telemetry(env),
+        max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS", 0, 0, 1 << 20),
+        max_request_wait_s=_seconds(env, "MAX_REQUEST_WAIT_TIME_MS", 0.5, 0.0, scale=0.001),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(
