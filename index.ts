@@ -15,7 +15,8 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
-import { readStackSettings } from "./components/config";
+import { Autoscaling } from "./components/autoscaling";
+import { clusterAutoscaleOf, gpuPoolMaxNodes, gpuPoolMinNodes, readStackSettings } from "./components/config";
 import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
 import { EntryPoint, type EntryPointCertificate } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
@@ -126,6 +127,7 @@ export = async () => {
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     gpuMaxSurge: settings.gpuPool.maxSurge,
+    autoscale: clusterAutoscaleOf(settings.autoscale, settings.gpuPool, settings.replicas),
     maintenance: settings.maintenance,
     tags: clusterTags,
     subscriptionId: deployer.subscriptionId,
@@ -192,11 +194,13 @@ export = async () => {
     {
       namespace: settings.service.namespace,
       imageRef: image.imageRef,
-      replicas: settings.replicas.count,
+      replicas: settings.autoscale.enabled ? settings.autoscale.maxReplicas : settings.replicas.count,
+      autoscaled: settings.autoscale.enabled,
+      serving: settings.serving,
       gpusPerReplica: settings.replicas.gpus,
       cpuPerReplica: settings.replicas.cpu,
       memoryGiBPerReplica: settings.replicas.memoryGiB,
-      poolGpus: settings.gpuPool.nodeCount * settings.gpuPool.gpusPerNode,
+      poolGpus: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool) * settings.gpuPool.gpusPerNode,
       gpuNodeSelector: cluster.gpuNodeSelector,
       primaryKeyVersion: settings.keys.primaryVersion,
       secondaryKeyVersion: settings.keys.secondaryVersion,
@@ -239,8 +243,9 @@ export = async () => {
       dcgmExporterImage: dcgmExporterImage.imageRef,
       scoring: {
         namespace: settings.service.namespace,
-        replicas: settings.replicas.count,
-        gpuNodeCount: settings.gpuPool.nodeCount,
+        // With autoscaling, the alerts' floors are the autoscalers' minimums.
+        replicas: settings.autoscale.enabled ? settings.autoscale.minReplicas : settings.replicas.count,
+        gpuNodeCount: gpuPoolMinNodes(settings.autoscale, settings.gpuPool),
       },
       alerts: {
         p99LatencySeconds: settings.monitoring.p99LatencySeconds,
@@ -250,6 +255,43 @@ export = async () => {
     },
     { providers: [cluster.provider] },
   );
+
+  if (settings.autoscale.enabled) {
+    new Autoscaling(
+      "autoscaling",
+      {
+        resourceGroupName,
+        location: settings.region.location,
+        subscriptionId: deployer.subscriptionId,
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
+        azureMonitorWorkspaceId: monitoring.azureMonitorWorkspaceId,
+        prometheusQueryEndpoint: monitoring.prometheusQueryEndpoint,
+        namespace: service.namespaceName,
+        namespaceName: settings.service.namespace,
+        deploymentName: service.deploymentName,
+        policy: {
+          minReplicas: settings.autoscale.minReplicas,
+          maxReplicas: settings.autoscale.maxReplicas,
+          refreshSeconds: settings.autoscale.refreshSeconds,
+          maxConcurrentRequests: settings.serving.maxConcurrentRequests,
+          targetUtilization: settings.autoscale.targetUtilization,
+        },
+        warm: {
+          replicas: settings.autoscale.warmReplicas,
+          image: image.imageRef,
+          gpuNodeSelector: cluster.gpuNodeSelector,
+          size: {
+            gpus: settings.replicas.gpus,
+            cpu: settings.replicas.cpu,
+            memoryGiB: settings.replicas.memoryGiB,
+            cpuLimit: settings.serving.cpuLimit,
+            memoryLimitGiB: settings.serving.memoryLimitGiB,
+          },
+        },
+      },
+      { providers: [cluster.provider] },
+    );
+  }
 
   return {
     resourceGroupName,
@@ -283,5 +325,14 @@ export = async () => {
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     replicas: settings.replicas.count,
+    ...(settings.autoscale.enabled
+      ? {
+          autoscaleReplicas: { min: settings.autoscale.minReplicas, max: settings.autoscale.maxReplicas },
+          autoscaleGpuNodes: {
+            min: settings.autoscale.gpuNodeMinCount,
+            max: settings.autoscale.gpuNodeMaxCount,
+          },
+        }
+      : {}),
   };
 };

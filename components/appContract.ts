@@ -52,7 +52,20 @@ export const APP_ENV = {
   /** Turns the app's request telemetry on (scoring/tracing.py); from a Secret, never a plain value. */
   appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
   appInsightsSampleRatio: "APP_INSIGHTS_SAMPLE_RATIO",
+  /** The seed's replica_max_concurrent_requests and max_request_wait_time (scoring/concurrency.py). */
+  maxConcurrentRequests: "MAX_CONCURRENT_REQUESTS",
+  maxRequestWaitTimeMs: "MAX_REQUEST_WAIT_TIME_MS",
+  /** The seed's scoring_timeout_ms: every request's deadline (scoring/settings.py). */
+  scoringTimeoutMs: "SCORING_TIMEOUT_MS",
 } as const;
+
+/**
+ * The scoring routes' latency histogram (app: scoring/metrics.py) and the route templates it labels
+ * scoring with (the alert rules select the same ones). Its `_sum` grows by every scoring request's time
+ * in the pod, so its rate is the pods' mean in-flight scoring requests: the autoscaler's measure of load.
+ */
+export const SCORING_LATENCY_METRIC = "scoring_request_seconds";
+export const SCORING_ROUTE_REGEX = "/score|/v2/models/.+/infer";
 
 /**
  * Where a pod keeps the registered model version (issue 12): one emptyDir, mounted read-write at

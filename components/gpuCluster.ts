@@ -27,7 +27,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPU_NODE_LABEL, GPU_TAINT_TEXT } from "./appContract";
 import { attachClusterToWorkspace } from "./computeAttachment";
-import type { MaintenanceSettings } from "./config";
+import type { ClusterAutoscale, MaintenanceSettings } from "./config";
 import { SYSTEM_POOL_MAX_SURGE } from "./config/kubernetes";
 import { azureNameSuffix } from "./naming";
 import { CLUSTER_CIDRS } from "./networkPolicy";
@@ -44,6 +44,11 @@ export interface GpuClusterArgs {
   readonly gpuNodeCount: number;
   /** Extra GPU nodes an upgrade may add (the preflight checked the quota for them); 0 drains one at a time. */
   readonly gpuMaxSurge: number;
+  /**
+   * When given (stack config autoscale), the GPU pool's cluster autoscaler keeps it between minCount and
+   * maxCount and the KEDA add-on runs (autoscaling.ts); gpuNodeCount is then unused.
+   */
+  readonly autoscale?: ClusterAutoscale;
   /** The weekly window for Kubernetes patch and node OS upgrades. */
   readonly maintenance: MaintenanceSettings;
   /** Tags on the cluster; the preflight finds this stack's own cluster (and its quota use) by them. */
@@ -110,6 +115,30 @@ export function tokenKubeconfig(userKubeconfig: string, token: string): string {
     contexts: [{ name: "aks", context: { cluster: "aks", user: "deployer" } }],
     "current-context": "aks",
   });
+}
+
+/**
+ * With autoscaling on: the KEDA add-on (autoscaling.ts says why KEDA) and the cluster autoscaler's
+ * profile. The profile values are AKS's documented defaults, written out because the scale-up latency
+ * and the cost of idle GPU nodes depend on them (learn.microsoft.com/azure/aks/cluster-autoscaler,
+ * "Cluster autoscaler profile settings", checked December 2026): an unneeded node is removed after
+ * 10 minutes, not sooner than 10 minutes after a scale-up, and a node that is not ready 15 minutes
+ * after it was asked for counts as failed. Nodes with emptyDir volumes (the scoring pods' model and
+ * /tmp) may be removed: the pods fetch their model again wherever they land.
+ */
+export function clusterAutoscalerSettings(): Pick<
+  containerservice.ManagedClusterArgs,
+  "workloadAutoScalerProfile" | "autoScalerProfile"
+> {
+  return {
+    workloadAutoScalerProfile: { keda: { enabled: true } },
+    autoScalerProfile: {
+      scaleDownUnneededTime: "10m",
+      scaleDownDelayAfterAdd: "10m",
+      maxNodeProvisionTime: "15m",
+      skipNodesWithLocalStorage: "false",
+    },
+  };
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
@@ -211,6 +240,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         // The Key Vault secrets provider (when a certificate is brought) runs as an add-on beside them.
         ...(addonProfiles === undefined ? {} : { addonProfiles }),
         ...(args.monitoring === undefined ? {} : { azureMonitorProfile: { metrics: { enabled: true } } }),
+        ...(args.autoscale === undefined ? {} : clusterAutoscalerSettings()),
       },
       parent,
     );
@@ -245,7 +275,14 @@ export class GpuCluster extends pulumi.ComponentResource {
         agentPoolName: "gpu",
         mode: containerservice.AgentPoolMode.User,
         vmSize: args.gpuVmSize,
-        count: args.gpuNodeCount,
+        ...(args.autoscale === undefined
+          ? { count: args.gpuNodeCount }
+          : {
+              enableAutoScaling: true,
+              minCount: args.autoscale.minCount,
+              maxCount: args.autoscale.maxCount,
+              count: args.autoscale.initialCount,
+            }),
         osType: containerservice.OSType.Linux,
         type: containerservice.AgentPoolType.VirtualMachineScaleSets,
         orchestratorVersion: args.kubernetesVersion,
@@ -260,7 +297,8 @@ export class GpuCluster extends pulumi.ComponentResource {
             ? { maxSurge: String(args.gpuMaxSurge), maxUnavailable: "0" }
             : { maxSurge: "0", maxUnavailable: "1" },
       },
-      parent,
+      // The cluster autoscaler owns the node count once it is on: a later `up` must not reset it.
+      args.autoscale === undefined ? parent : { parent: this, ignoreChanges: ["count"] },
     );
 
     const kubeletObjectId = cluster.identityProfile.apply((profile) => {

@@ -10,6 +10,8 @@ export const builtInRoles = {
   StorageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
   /** Read secret contents (a certificate's key and chain are its secret): the Key Vault CSI add-on's grant. */
   KeyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+  /** Query an Azure Monitor workspace's Prometheus metrics: the KEDA add-on's grant (autoscaling.ts). */
+  MonitoringDataReader: "b0d8363b-8ddd-447d-831f-62ca05bff136",
 } as const;
 
 /** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */

@@ -16,22 +16,24 @@ import {
   APP_PORT,
   APP_PORT_NAME,
   APP_UID,
-  GPU_RESOURCE,
   GPU_TOLERATION,
   METRICS_PORT,
   METRICS_PORT_NAME,
   MODEL_CREDENTIAL_IN_CLUSTER,
   MODEL_DIRS,
   MODEL_ENV,
-  PROBE_PATHS,
   PUBLIC_ROUTES,
   SCORING_SERVICE_ACCOUNT,
   WORKLOAD_IDENTITY,
   WRITABLE_PATH,
 } from "./appContract";
+import type { ServingSettings } from "./config";
 import { networkPolicies, scoringNamespacePolicies } from "./networkPolicy";
 import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
 import { generateScoringKeys } from "./scoringKeys";
+import { podResources, probes, servingEnv } from "./servingKnobs";
+
+export { cpuQuantity, memoryQuantity } from "./servingKnobs";
 
 /** The scoring Service's name (fixed, so routes and the README's commands can name it). */
 export const SCORING_SERVICE_NAME = "scoring";
@@ -83,6 +85,13 @@ export interface ScoringServiceArgs {
   readonly namespace: string;
   readonly imageRef: pulumi.Input<string>;
   readonly replicas: number;
+  /**
+   * Replicas follow load (autoscaling.ts): the Deployment then declares no replica count, so `pulumi up`
+   * never resets what the autoscaler chose; `replicas` and `poolGpus` are the autoscaler's maximum.
+   */
+  readonly autoscaled?: boolean;
+  /** Per-request limits, probes and CPU/memory limits (the seed's serving knobs). */
+  readonly serving: ServingSettings;
   readonly gpusPerReplica: number;
   readonly cpuPerReplica: number;
   readonly memoryGiBPerReplica: number;
@@ -109,16 +118,6 @@ export interface ScoringServiceArgs {
   };
 }
 
-/** Kubernetes CPU quantity: whole cores as "2", fractions in millicores. */
-export function cpuQuantity(cores: number): string {
-  return Number.isInteger(cores) ? String(cores) : `${Math.round(cores * 1000)}m`;
-}
-
-/** Kubernetes memory quantity: whole GiB as "4Gi", fractions in MiB. */
-export function memoryQuantity(gib: number): string {
-  return Number.isInteger(gib) ? `${gib}Gi` : `${Math.round(gib * 1024)}Mi`;
-}
-
 export class ScoringService extends pulumi.ComponentResource {
   readonly namespaceName: pulumi.Output<string>;
   readonly serviceName: pulumi.Output<string>;
@@ -127,6 +126,10 @@ export class ScoringService extends pulumi.ComponentResource {
   readonly v2BaseUri: pulumi.Output<string>;
   readonly primaryKey: pulumi.Output<string>;
   readonly secondaryKey: pulumi.Output<string>;
+  /** The Deployment's name, which an autoscaler targets. */
+  readonly deploymentName: pulumi.Output<string>;
+  /** The labels of the scoring pods. */
+  readonly podLabels: Record<string, string>;
 
   constructor(name: string, args: ScoringServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpu-inference-aks:service:ScoringService", name, {}, opts);
@@ -182,13 +185,15 @@ export class ScoringService extends pulumi.ComponentResource {
     );
 
     const strategy = rolloutStrategy(args.poolGpus, args.replicas, args.gpusPerReplica);
-    const resources = {
-      cpu: cpuQuantity(args.cpuPerReplica),
-      memory: memoryQuantity(args.memoryGiBPerReplica),
-      [GPU_RESOURCE]: String(args.gpusPerReplica),
-    };
+    const resources = podResources({
+      gpus: args.gpusPerReplica,
+      cpu: args.cpuPerReplica,
+      memoryGiB: args.memoryGiBPerReplica,
+      cpuLimit: args.serving.cpuLimit,
+      memoryLimitGiB: args.serving.memoryLimitGiB,
+    });
 
-    new k8s.apps.v1.Deployment(
+    const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: {
@@ -201,7 +206,7 @@ export class ScoringService extends pulumi.ComponentResource {
           annotations: { "pulumi.com/timeoutSeconds": String(DEPLOYMENT_READY_TIMEOUT_SECONDS) },
         },
         spec: {
-          replicas: args.replicas,
+          ...(args.autoscaled ? {} : { replicas: args.replicas }),
           selector: { matchLabels: labels },
           strategy: { type: "RollingUpdate", rollingUpdate: strategy },
           template: {
@@ -255,23 +260,14 @@ export class ScoringService extends pulumi.ComponentResource {
                     { name: APP_ENV.device, value: "cuda" },
                     { name: APP_ENV.authEnabled, value: "true" },
                     { name: APP_ENV.drainSeconds, value: String(args.drainSeconds) },
+                    ...servingEnv(args.serving),
                     keyEnv(APP_ENV.primaryKey, "primaryKey"),
                     keyEnv(APP_ENV.secondaryKey, "secondaryKey"),
                     ...telemetryEnv,
                   ],
-                  // Requests equal limits: Guaranteed QoS, the seed's fixed cores and memory per replica.
-                  resources: { requests: resources, limits: resources },
-                  readinessProbe: {
-                    httpGet: { path: PROBE_PATHS.readiness, port: APP_PORT_NAME },
-                    periodSeconds: 5,
-                    failureThreshold: 2,
-                  },
-                  livenessProbe: {
-                    httpGet: { path: PROBE_PATHS.liveness, port: APP_PORT_NAME },
-                    initialDelaySeconds: 10,
-                    periodSeconds: 10,
-                    failureThreshold: 3,
-                  },
+                  // Requests equal limits (Guaranteed QoS) unless the stack asks for larger limits.
+                  resources,
+                  ...probes(args.serving),
                   // Keep serving while the load balancer and kube-proxy stop routing here, then SIGTERM.
                   lifecycle: { preStop: { sleep: { seconds: args.preStopSeconds } } },
                   securityContext: {
@@ -379,6 +375,8 @@ export class ScoringService extends pulumi.ComponentResource {
     this.v2BaseUri = pulumi.interpolate`${base}/v2`;
     this.primaryKey = keys.primaryKey;
     this.secondaryKey = keys.secondaryKey;
+    this.deploymentName = deployment.metadata.name;
+    this.podLabels = labels;
     this.registerOutputs({ scoringUri: this.scoringUri, swaggerUri: this.swaggerUri });
   }
 

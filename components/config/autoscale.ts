@@ -136,3 +136,32 @@ export function autoscaleChecks(
     );
   }
 }
+
+/** What the GPU pool's cluster autoscaler needs (gpuCluster.ts), or undefined when autoscale is off. */
+export interface ClusterAutoscale {
+  readonly minCount: number;
+  readonly maxCount: number;
+  /** The pool's size when it is created: enough nodes for autoscaleMinReplicas, within [min, max]. */
+  readonly initialCount: number;
+}
+
+export function clusterAutoscaleOf(
+  auto: AutoscaleSettings,
+  pool: GpuPoolSettings,
+  pods: ReplicaSettings,
+): ClusterAutoscale | undefined {
+  if (!auto.enabled) return undefined;
+  const forMin = nodesForPods(auto.minReplicas + auto.warmReplicas, pods.gpus, pool.gpusPerNode);
+  const initialCount = Math.min(auto.gpuNodeMaxCount, Math.max(auto.gpuNodeMinCount, forMin));
+  return { minCount: auto.gpuNodeMinCount, maxCount: auto.gpuNodeMaxCount, initialCount };
+}
+
+/** The most GPU nodes the pool can have: what rollouts, quota and the cost at the top are sized by. */
+export function gpuPoolMaxNodes(auto: AutoscaleSettings, pool: GpuPoolSettings): number {
+  return auto.enabled ? auto.gpuNodeMaxCount : pool.nodeCount;
+}
+
+/** The fewest the pool keeps: what the alerts' "too few" floors compare against. */
+export function gpuPoolMinNodes(auto: AutoscaleSettings, pool: GpuPoolSettings): number {
+  return auto.enabled ? auto.gpuNodeMinCount : pool.nodeCount;
+}

@@ -32,7 +32,13 @@ import { type TelemetrySettings, telemetrySection } from "./telemetry";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
 export { type AccessSettings, ANYONE, type KeyVaultCertificate } from "./access";
-export type { AutoscaleSettings } from "./autoscale";
+export {
+  type AutoscaleSettings,
+  type ClusterAutoscale,
+  clusterAutoscaleOf,
+  gpuPoolMaxNodes,
+  gpuPoolMinNodes,
+} from "./autoscale";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";

@@ -8,7 +8,7 @@
  * offers there. Every failure is one line; all of them are reported together.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { StackSettings } from "../config";
+import { gpuPoolMaxNodes, type StackSettings } from "../config";
 import { SYSTEM_POOL_MAX_SURGE } from "../config/kubernetes";
 import type { ArmGet } from "./arm";
 import {
@@ -49,7 +49,8 @@ export function preflightInputOf(
       {
         role: "GPU pool",
         vmSize: settings.gpuPool.vmSize,
-        nodeCount: settings.gpuPool.nodeCount,
+        // With autoscaling, the quota must cover the most nodes the cluster autoscaler may add.
+        nodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
         surgeNodes: settings.gpuPool.maxSurge,
         sizeKey: "gpuVmSize",
       },
