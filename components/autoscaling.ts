@@ -43,10 +43,11 @@ import { type PodSize, podResources } from "./servingKnobs";
 export const KEDA_OPERATOR = { namespace: "kube-system", serviceAccount: "keda-operator" } as const;
 
 /**
- * The window the scaler's rate() averages over. Pods are scraped every 30 s (scrapeConfig.ts), so a
- * minute holds two samples of every pod: the shortest window whose rate() never comes back empty.
+ * The window the scaler's rate() averages over: four scrape intervals (pods are scraped every 30 s,
+ * scrapeConfig.ts), so at least two samples of every pod are in it even while the newest are still being
+ * ingested, and rate() never comes back empty for a live pod.
  */
-export const LOAD_WINDOW_SECONDS = 60;
+export const LOAD_WINDOW_SECONDS = 120;
 
 /**
  * The HPA behaviour the ScaledObject states (KEDA passes it to the HPA it creates). These are the

@@ -1,0 +1,191 @@
+/**
+ * The scaling policy the ScaledObject states (components/autoscaling.ts), driven through
+ * test/autoscalingModel.ts by three load traces: a step from the base load to 10x, a daily sine and a
+ * short spike, against the pods' capacity measured in bench/RESULTS.md. It asserts what a user of the
+ * endpoint would notice: enough pods within a stated bound, no flapping, never below min or above max,
+ * never more GPU nodes than the pool's max (which the preflight checks against the quota). Each trace is
+ * printed as a table (docs/autoscaling.md shows the same ones).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { HPA_BEHAVIOR } from "../components/autoscaling";
+import { configSchema } from "../components/configSchema";
+import {
+  BENCH_POD,
+  DELAYS,
+  podLoad,
+  podParallelism,
+  podsNeeded,
+  reversals,
+  type SimConfig,
+  type SimResult,
+  scaleDownBoundS,
+  scaleUpBoundS,
+  simulate,
+  traceTable,
+} from "./autoscalingModel";
+
+/** The defaults the stack ships, with autoscale on and a pool that may grow to the autoscaler's max. */
+const CONFIG: SimConfig = {
+  minReplicas: configSchema.autoscaleMinReplicas.default,
+  maxReplicas: configSchema.autoscaleMaxReplicas.default,
+  gpuNodeMin: configSchema.gpuNodeMinCount.default,
+  gpuNodeMax: configSchema.autoscaleMaxReplicas.default,
+  warmReplicas: 0,
+  maxConcurrent: configSchema.replicaMaxConcurrentRequests.default,
+  targetUtilization: configSchema.autoscaleTargetUtilization.default,
+  maxWaitS: configSchema.maxRequestWaitTimeMs.default / 1000,
+  refreshS: configSchema.autoscaleRefreshSeconds.default,
+  pod: BENCH_POD,
+  delays: DELAYS,
+};
+const MU = BENCH_POD.saturationPerS;
+
+function assertBounds(result: SimResult, config: SimConfig): void {
+  for (const s of result.samples) {
+    assert.ok(
+      s.desired >= config.minReplicas && s.desired <= config.maxReplicas,
+      `desired ${s.desired} at ${s.t}`,
+    );
+    assert.ok(s.ready <= config.maxReplicas, `ready ${s.ready} at ${s.t}`);
+    assert.ok(s.nodes <= config.gpuNodeMax, `nodes ${s.nodes} at ${s.t}`);
+    assert.ok(s.nodes >= config.gpuNodeMin, `nodes ${s.nodes} at ${s.t}`);
+  }
+}
+
+/** The first second from which `ready >= needed` holds to the end of [from, to). */
+function settledFrom(result: SimResult, from: number, to: number): number {
+  let settled = from;
+  for (const s of result.samples) {
+    if (s.t < from || s.t >= to) continue;
+    if (s.ready < s.needed) settled = s.t + 1;
+  }
+  return settled;
+}
+
+function print(title: string, result: SimResult, everyS: number, unit: "min" | "h" = "min"): void {
+  const share = result.offered > 0 ? (100 * result.refused) / result.offered : 0;
+  console.log(
+    `\n${title}: ${result.changes.length} scaling changes, ${reversals(result.changes)} reversal(s), ` +
+      `GPU nodes ${result.minNodes}-${result.maxNodes}, ${share.toFixed(2)} % of requests refused (503)\n` +
+      traceTable(result, everyS, unit),
+  );
+}
+
+describe("the scaling policy under load traces (HPA algorithm as KEDA configures it)", () => {
+  it("the capacity model reproduces the benchmark: a pod works on about 6 requests at once", () => {
+    // Light load: Little's law, rate × a lone request's time; at saturation the slots are full.
+    assert.ok(Math.abs(podLoad(MU / 10, CONFIG).inFlight - (MU / 10) * BENCH_POD.serviceS) < 0.01);
+    assert.ok(podParallelism(BENCH_POD) > 5 && podParallelism(BENCH_POD) < 7);
+    // The default concurrency limit is about what a pod can work on, so the target is below saturation.
+    assert.ok(CONFIG.maxConcurrent >= podParallelism(BENCH_POD));
+    assert.ok(podLoad(0.9 * MU, CONFIG).inFlight > (CONFIG.maxConcurrent * CONFIG.targetUtilization) / 100);
+    assert.equal(podLoad(MU * 2, CONFIG).refusedPerS, MU);
+    assert.equal(podsNeeded(0, CONFIG), CONFIG.minReplicas);
+    // The stated bounds, from the delays the model assumes (docs/autoscaling.md lists them).
+    console.log(
+      `scale-up bound ${scaleUpBoundS(CONFIG)} s on new GPU nodes; scale-down bound ${scaleDownBoundS(CONFIG)} s`,
+    );
+    assert.equal(HPA_BEHAVIOR.scaleDown.stabilizationWindowSeconds, 300);
+  });
+
+  it("a step from base load to 10x: enough pods within the stated bound, then no change", () => {
+    const base = 0.6 * MU;
+    const stepAt = 600;
+    const end = 3600;
+    const result = simulate(CONFIG, (t) => (t < stepAt ? base : 10 * base), end);
+    print("Step to 10x at 10 min", result, 300);
+    assertBounds(result, CONFIG);
+    const needed = podsNeeded(10 * base, CONFIG);
+    assert.ok(needed > 1 && needed < CONFIG.maxReplicas, `the step needs ${needed} pods`);
+    const settled = settledFrom(result, stepAt, end);
+    assert.ok(settled - stepAt <= scaleUpBoundS(CONFIG), `settled ${settled - stepAt} s after the step`);
+    // The overload before new pods serve reads high (waiting requests count), so the HPA may overshoot
+    // once and come back after its stabilization window: at most one reversal, and steady at the end.
+    assert.ok(reversals(result.changes) <= 1, JSON.stringify(result.changes));
+    const lastChange = result.changes[result.changes.length - 1].t;
+    assert.ok(lastChange < end - 900, `still changing at ${lastChange} s`);
+    const final = result.samples[result.samples.length - 1];
+    assert.ok(
+      final.desired >= needed && final.desired <= needed + 1,
+      `final ${final.desired}, needed ${needed}`,
+    );
+  });
+
+  it("a daily sine: follows the load, at most one turn at each peak and trough, nothing refused", () => {
+    const day = 86_400;
+    const low = 0.3 * MU;
+    const high = 6 * MU;
+    const result = simulate(
+      CONFIG,
+      (t) => low + ((high - low) * (1 - Math.cos((2 * Math.PI * t) / day))) / 2,
+      2 * day,
+    );
+    print("Daily sine, two days", result, 7200, "h");
+    assertBounds(result, CONFIG);
+    // Two turns a day (peak and trough), plus one at the start.
+    assert.ok(reversals(result.changes) <= 5, `${reversals(result.changes)} reversals`);
+    // Rising load is followed within the scale-up bound: the pods ready now are at least what the load
+    // needed one bound ago (each new pod needs a node boot and an image pull), and nothing is refused.
+    const bound = scaleUpBoundS(CONFIG);
+    for (const s of result.samples.filter((x) => x.t >= bound)) {
+      const earlier = result.samples[s.t - bound];
+      assert.ok(
+        s.ready >= Math.min(earlier.needed, s.needed),
+        `at ${s.t} s: ${s.ready} ready, needed ${earlier.needed}`,
+      );
+    }
+    assert.ok(result.refused / result.offered < 0.001, `refused ${result.refused / result.offered}`);
+    // Scale-down follows the trough: at night the pool is back to its minimum.
+    const night = result.samples.find((s) => s.t === day + 600);
+    assert.equal(night?.desired, CONFIG.minReplicas);
+  });
+
+  it("a 3-minute spike: bounded scale-up, back to the base within the scale-down bound, no flapping", () => {
+    const base = 1.5 * MU;
+    const spikeAt = 1200;
+    const spikeEnd = spikeAt + 180;
+    const end = 4800;
+    const trace = (t: number): number => (t >= spikeAt && t < spikeEnd ? 8 * MU : base);
+    const cold = simulate(CONFIG, trace, end);
+    print("Spike to 8 pods' capacity for 3 min", cold, 300);
+    assertBounds(cold, CONFIG);
+    assert.ok(reversals(cold.changes) <= 1, JSON.stringify(cold.changes));
+    const baseNeeded = podsNeeded(base, CONFIG);
+    const back = cold.samples.filter((s) => s.t >= spikeEnd + scaleDownBoundS(CONFIG));
+    assert.ok(
+      back.every((s) => s.desired === baseNeeded),
+      `not back to ${baseNeeded}`,
+    );
+
+    // With warm headroom the first pods of the spike start on booted nodes that hold the image.
+    const warm = simulate({ ...CONFIG, warmReplicas: 2 }, trace, end);
+    print("The same spike with autoscaleWarmReplicas 2", warm, 300);
+    assertBounds(warm, { ...CONFIG, warmReplicas: 2 });
+    assert.ok(warm.refused < cold.refused, `warm ${warm.refused} vs cold ${cold.refused}`);
+  });
+
+  it("why the default concurrency is the pod's parallelism: a target near saturation flaps", () => {
+    // In-flight requests grow faster than the load near saturation (the queue), which the HPA's linear
+    // rule does not expect: with 12 slots at 70 % (8.4 per pod, above what a pod works on at once) the
+    // count adds a pod, sees the queue vanish, removes it 5 minutes later, and so on.
+    const day = 86_400;
+    const sine = (t: number): number => 0.3 * MU + (5.7 * MU * (1 - Math.cos((2 * Math.PI * t) / day))) / 2;
+    const tooHigh = simulate({ ...CONFIG, maxConcurrent: 12 }, sine, day);
+    const chosen = simulate(CONFIG, sine, day);
+    console.log(
+      `daily sine, reversals: ${reversals(chosen.changes)} at ${CONFIG.maxConcurrent} slots, ` +
+        `${reversals(tooHigh.changes)} at 12 slots`,
+    );
+    assert.ok(reversals(tooHigh.changes) > 20);
+    assert.ok(reversals(chosen.changes) <= 3);
+  });
+
+  it("never asks for more GPU nodes than the pool's max, even when the load needs more", () => {
+    const small = { ...CONFIG, maxReplicas: 3, gpuNodeMax: 3 };
+    const result = simulate(small, (t) => (t < 300 ? MU : 20 * MU), 3600);
+    assertBounds(result, small);
+    assert.equal(result.maxNodes, 3);
+    assert.equal(result.samples[result.samples.length - 1].desired, 3);
+  });
+});
