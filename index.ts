@@ -33,9 +33,10 @@ import { armReader, preflightInputOf, runPreflight } from "./components/prefligh
 import { mirrorBuild, ProjectImage } from "./components/projectImage";
 import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
+import { estimateAutoscaleCost } from "./cost/autoscaleEstimate";
 import { estimateGpuCost } from "./cost/estimate";
 import { estimateMonitoringCost } from "./cost/monitoringEstimate";
-import { gpuCostInputOf, monitoringCostInputOf } from "./cost/stackConfig";
+import { autoscaleCostInputOf, gpuCostInputOf, monitoringCostInputOf } from "./cost/stackConfig";
 
 const SCORING_REPOSITORY = "scoring";
 
@@ -58,6 +59,9 @@ export = async () => {
   pulumi.log.info(estimateGpuCost(gpuCostInputOf(settings)).summary);
   // ... and what the monitoring adds (ingestion estimate, its assumptions stated in the line).
   pulumi.log.info(estimateMonitoringCost(monitoringCostInputOf(settings)).summary);
+  // ... and, with autoscaling, the pool's cost at its minimum and maximum and what the scaler adds.
+  const autoscaleCost = autoscaleCostInputOf(settings);
+  if (autoscaleCost !== undefined) pulumi.log.info(estimateAutoscaleCost(autoscaleCost).summary);
 
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,

@@ -7,11 +7,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import {
+  clusterAutoscaleOf,
   type ParseContext,
   parseStackSettings,
   type RawConfig,
   type StackSettings,
 } from "../components/config";
+import type { AutoscaleCostInput } from "./autoscaleEstimate";
 import type { GpuCostInput } from "./estimate";
 import type { MonitoringCostInput } from "./monitoringEstimate";
 
@@ -78,5 +80,20 @@ export function monitoringCostInputOf(settings: StackSettings): MonitoringCostIn
     replicas: settings.replicas.count,
     managedGrafana: settings.monitoring.managedGrafana,
     requestTelemetryRatio: settings.telemetry.appInsightsTracing ? settings.telemetry.sampleRatio : 0,
+  };
+}
+
+/** What the autoscaling estimate reads of a stack; undefined when autoscale is off. */
+export function autoscaleCostInputOf(settings: StackSettings): AutoscaleCostInput | undefined {
+  const pool = clusterAutoscaleOf(settings.autoscale, settings.gpuPool, settings.replicas);
+  if (pool === undefined) return undefined;
+  return {
+    gpuVmSize: settings.gpuPool.vmSize,
+    location: settings.region.location,
+    minNodes: Math.max(pool.minCount, pool.initialCount - settings.autoscale.warmReplicas),
+    maxNodes: pool.maxCount,
+    warmNodes: settings.autoscale.warmReplicas,
+    maxReplicas: settings.autoscale.maxReplicas,
+    refreshSeconds: settings.autoscale.refreshSeconds,
   };
 }

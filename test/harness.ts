@@ -32,6 +32,8 @@ export interface RecordedOptions {
   /** Output names the engine is told to store as secrets (additionalSecretOutputs). */
   readonly additionalSecretOutputs?: readonly string[];
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
+  /** Input properties a later update leaves alone (ignoreChanges). */
+  readonly ignoreChanges?: readonly string[];
 }
 
 export interface FetchCall {
@@ -422,6 +424,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     optionsByName.set(`${req.getType()}::${req.getName()}`, {
       retainOnDelete: req.getRetainondelete() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
       customTimeouts:
         timeouts === undefined
           ? undefined
