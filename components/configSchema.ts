@@ -249,8 +249,8 @@ export const configSchema = {
   },
   autoscaleMinReplicas: {
     type: "integer",
-    default: 1,
-    description: "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas).",
+    default: 2,
+    description: "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas; Azure ML's default is 1, this project's availability policy asks for 2 so a node failure or upgrade never takes the endpoint down).",
   },
   autoscaleMaxReplicas: {
     type: "integer",

@@ -15,6 +15,7 @@ import type {
 import type { Props } from "./lib/props";
 import type { StackResource } from "./lib/stackResource";
 import { DEFAULT_GPU_NODE_LABELS, isWorkloadType, type Workload, workloadOf } from "./lib/workloads";
+import { checkAutoscalers } from "./rules/autoscaling";
 import { type AvailabilityConfig, checkAvailability } from "./rules/availability";
 import { checkBlobContainer, checkKeyVault, checkRegistry, checkStorageAccount } from "./rules/azureData";
 import { type ContainerSecurityConfig, checkContainerSecurity } from "./rules/containerSecurity";
@@ -300,6 +301,16 @@ const storageSharedKeysOff = stackPolicy(
   (resources) => checkSharedKeys(resources),
 );
 
+const autoscalerWithinGpuPool = stackPolicy(
+  {
+    name: "autoscaler-within-gpu-pool",
+    description:
+      "An autoscaler (KEDA ScaledObject or HPA) over a GPU Deployment never asks for more GPUs than the GPU pool's maximum, nor scales to zero.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkAutoscalers(resources),
+);
+
 export const policies: Policies = [
   gpuWorkloadScheduling,
   gpuPoolVmSize,
@@ -316,4 +327,5 @@ export const policies: Policies = [
   noCertificateKubeconfig,
   clusterEntraId,
   storageSharedKeysOff,
+  autoscalerWithinGpuPool,
 ];

@@ -34,7 +34,7 @@ export function autoscaleSection(r: Reader): AutoscaleSettings {
     true,
     1,
     1000,
-    "pulumi config set autoscaleMinReplicas 1 (at least one pod keeps the endpoint answering)",
+    "pulumi config set autoscaleMinReplicas 2 (at least one pod keeps the endpoint answering; two survive a node loss)",
   );
   const maxReplicas = r.number(
     "autoscaleMaxReplicas",
