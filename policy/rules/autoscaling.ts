@@ -67,16 +67,22 @@ export function deploymentNameOf(resource: StackResource): string {
   return asString(at(resource.props, "metadata", "name")) ?? resource.name;
 }
 
-/** The autoscaler scaling this Deployment, if any. */
+/**
+ * The autoscaler scaling this Deployment, if any: by name (Pulumi appends a suffix to auto-named ones);
+ * while the name is still unknown (a first preview), an autoscaler of its namespace whose target is unknown
+ * scales a Deployment that declares no replica count, which is how an autoscaled one is declared.
+ */
 export function autoscalerOf(
   resource: StackResource,
   autoscalers: readonly Autoscaler[],
 ): Autoscaler | undefined {
   const namespace = asString(at(resource.props, "metadata", "namespace")) ?? "default";
   const name = deploymentNameOf(resource);
-  return autoscalers.find(
-    (a) => a.namespace === namespace && (a.target === name || a.target.startsWith(`${name}-`)),
-  );
+  const inNamespace = autoscalers.filter((a) => a.namespace === namespace);
+  const named = inNamespace.find((a) => a.target === name || a.target?.startsWith(`${name}-`));
+  if (named !== undefined) return named;
+  if (at(resource.props, "spec", "replicas") !== undefined) return undefined;
+  return inNamespace.find((a) => a.target === undefined);
 }
 
 /** GPUs the GPU pools can ever offer: each pool's maxCount when its cluster autoscaler is on, else its count. */

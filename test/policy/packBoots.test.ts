@@ -81,7 +81,7 @@ describe("the policy pack as the Pulumi engine runs it", { timeout: BOOT_TIMEOUT
     assert.equal(info.getVersion(), "0.1.0");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
     // The 10 of issue 10 and the 5 of issue 11 (policy/rules/security.ts).
-    assert.equal(policies.length, 15);
+    assert.equal(policies.length, 16);
     for (const [name, level] of policies) assert.equal(level, pb.EnforcementLevel.MANDATORY, String(name));
   });
 
