@@ -277,7 +277,7 @@ export const configSchema = {
   },
   gpuNodeMaxCount: {
     type: "integer",
-    default: 3,
+    default: 10,
     description:
       "Most GPU nodes the cluster autoscaler may add when autoscale is true; the preflight checks the quota covers them.",
   },

@@ -63,7 +63,7 @@ export function autoscaleSection(r: Reader): AutoscaleSettings {
     true,
     1,
     MAX_NODES_PER_POOL,
-    "pulumi config set gpuNodeMaxCount 3 (AKS allows up to 1000 nodes per pool)",
+    "pulumi config set gpuNodeMaxCount 10 (AKS allows up to 1000 nodes per pool; the quota must cover them)",
   );
   if (gpuNodeMinCount > gpuNodeMaxCount) {
     r.problem(
