@@ -2,7 +2,7 @@
 reads (docs/autoscaling.md), on one scoring server as a pod runs it.
 
 The server runs as in the cluster (WORKERS=2 pinned to 2 cores, the GPU visible, the stack's default
-MAX_CONCURRENT_REQUESTS=6 and MAX_REQUEST_WAIT_TIME_MS=500); bench/loadgen.py drives it with C
+MAX_CONCURRENT_REQUESTS=32 and MAX_REQUEST_WAIT_TIME_MS=500); bench/loadgen.py drives it with C
 closed-loop clients (C requests always in flight) on the other cores, one-row JSON /score, every answer
 checked. During each level's steady window the script reads the server's own /metrics as the managed
 Prometheus collector would, and computes what the KEDA trigger's query computes:
@@ -92,7 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="a few small levels on CPU")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--max-concurrent", type=int, default=6)
+    parser.add_argument("--max-concurrent", type=int, default=32)
     parser.add_argument("--target-utilization", type=int, default=70)
     args = parser.parse_args()
 

@@ -1,9 +1,9 @@
 /**
  * Autoscaling (issue 22): the seed's `autoscale_enabled=True` on AKS. The scoring Deployment scales
- * between autoscaleMinReplicas and autoscaleMaxReplicas on the app's own measure of load, as Azure ML's
- * autoscaler does: the pods' mean in-flight requests against replicaMaxConcurrentRequests × the target
- * utilization. The GPU pool's cluster autoscaler (gpuCluster.ts) follows: pending scoring pods get nodes,
- * idle nodes go.
+ * between autoscaleMinReplicas and autoscaleMaxReplicas on its utilization (CPU against
+ * autoscaleTargetUtilization) and, as Azure ML's autoscaler does, on the app's own measure of load: the
+ * pods' mean in-flight requests against replicaMaxConcurrentRequests (scaledObjectSpec says why both).
+ * The GPU pool's cluster autoscaler (gpuCluster.ts) follows: pending scoring pods get nodes, idle nodes go.
  *
  * Why the AKS KEDA add-on and not an HPA on custom metrics (checked December 2026):
  * - The load is in Azure Monitor managed Prometheus (monitoring.ts), outside the cluster. An HPA reads
@@ -36,6 +36,7 @@ import {
 } from "./appContract";
 import { serviceAccountSubject, WORKLOAD_IDENTITY_AUDIENCE } from "./modelIdentity";
 import { builtInRoleId } from "./roles";
+import { SCORING_CONTAINER } from "./scoringService";
 import { SCRAPE_JOBS } from "./scrapeConfig";
 import { type PodSize, podResources } from "./servingKnobs";
 
@@ -86,14 +87,6 @@ export function loadQuery(namespace: string): string {
   );
 }
 
-/** In-flight requests per pod the autoscaler aims for: Azure ML's concurrency × target utilization. */
-export function targetInFlightPerPod(
-  maxConcurrentRequests: number,
-  targetUtilizationPercent: number,
-): number {
-  return (maxConcurrentRequests * targetUtilizationPercent) / 100;
-}
-
 export interface ScalingPolicy {
   readonly minReplicas: number;
   readonly maxReplicas: number;
@@ -102,7 +95,18 @@ export interface ScalingPolicy {
   readonly targetUtilization: number;
 }
 
-/** The ScaledObject's spec (keda.sh/v1alpha1), pure so the test reads exactly what is applied. */
+/**
+ * The ScaledObject's spec (keda.sh/v1alpha1), pure so the test reads exactly what is applied. Two
+ * triggers; the HPA follows whichever asks for more pods:
+ * - CPU at `targetUtilization` % of the pod's request (metrics-server, read every 15 s). The pod is
+ *   CPU-bound (the GPU runs the model far faster than 2 cores can parse requests), so its CPU grows in
+ *   proportion to its load, which is what the HPA's rule assumes; this trigger holds the count steady.
+ * - The pods' mean in-flight requests (managed Prometheus) against replicaMaxConcurrentRequests per pod:
+ *   past it requests wait for a slot, and those refused after waiting count too, so an overload reads
+ *   as high as it is and the count jumps at once rather than by the CPU trigger's 1.1x steps.
+ * In-flight requests alone at Azure ML's concurrency × utilization flap on this pod: they grow faster
+ * than its load (bench/RESULTS.md, docs/autoscaling.md, test/autoscalingSimulation.test.ts).
+ */
 export function scaledObjectSpec(
   policy: ScalingPolicy,
   namespace: string,
@@ -118,6 +122,11 @@ export function scaledObjectSpec(
     advanced: { horizontalPodAutoscalerConfig: { behavior: HPA_BEHAVIOR } },
     triggers: [
       {
+        type: "cpu",
+        metricType: "Utilization",
+        metadata: { value: String(policy.targetUtilization), containerName: SCORING_CONTAINER },
+      },
+      {
         type: "prometheus",
         // AverageValue: the HPA wants ceil(total in-flight / threshold) pods.
         metricType: "AverageValue",
@@ -127,8 +136,8 @@ export function scaledObjectSpec(
         metadata: {
           serverAddress: prometheusQueryEndpoint,
           query: loadQuery(namespace),
-          threshold: String(targetInFlightPerPod(policy.maxConcurrentRequests, policy.targetUtilization)),
-          // An empty answer (no pod scraped yet) is an error, so the HPA holds the count, not scales to min.
+          threshold: String(policy.maxConcurrentRequests),
+          // An empty answer (no pod scraped yet) is an error: the HPA then scales on CPU alone.
           ignoreNullValues: "false",
         },
       },

@@ -289,7 +289,7 @@ export const configSchema = {
   },
   replicaMaxConcurrentRequests: {
     type: "integer",
-    default: 6,
+    default: 32,
     description:
       "Requests one scoring pod scores at once; more wait up to maxRequestWaitTimeMs (app env MAX_CONCURRENT_REQUESTS; the seed's replica_max_concurrent_requests). The autoscaler's unit of load.",
   },

@@ -37,6 +37,8 @@ export { cpuQuantity, memoryQuantity } from "./servingKnobs";
 
 /** The scoring Service's name (fixed, so routes and the README's commands can name it). */
 export const SCORING_SERVICE_NAME = "scoring";
+/** The scoring container's name (the autoscaler's CPU trigger names it: autoscaling.ts). */
+export const SCORING_CONTAINER = "scoring";
 /** The Service's port the route targets. */
 export const SCORING_SERVICE_PORT = 80;
 /** Sent on every public answer: browsers and clients that honour it never try plain HTTP again. */
@@ -245,7 +247,7 @@ export class ScoringService extends pulumi.ComponentResource {
               terminationGracePeriodSeconds: terminationGraceSeconds(args.preStopSeconds, args.drainSeconds),
               containers: [
                 {
-                  name: "scoring",
+                  name: SCORING_CONTAINER,
                   image: args.imageRef,
                   imagePullPolicy: "IfNotPresent",
                   ports: [

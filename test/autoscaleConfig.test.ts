@@ -27,7 +27,7 @@ describe("autoscale and serving settings", () => {
     );
     assert.deepEqual(
       [s.serving.maxConcurrentRequests, s.serving.maxRequestWaitTimeMs, s.serving.scoringTimeoutMs],
-      [6, 500, 60000],
+      [32, 500, 60000],
     );
     // The pool is created with room for the minimum replicas.
     assert.deepEqual(clusterAutoscaleOf(s.autoscale, s.gpuPool, s.replicas), {

@@ -92,7 +92,7 @@ describe("autoscale on", () => {
     assert.equal(get(scoringDeployment(run), "spec.replicas"), undefined);
   });
 
-  it("scales the scoring Deployment on the pods' mean in-flight requests against concurrency × utilization", () => {
+  it("scales the scoring Deployment on CPU utilization and on the pods' mean in-flight requests against their slots", () => {
     const scaled = findOne(run.resources, T.custom);
     const spec = get(scaled, "spec") as Record<string, unknown>;
     assert.equal(get(scaled, "metadata.namespace"), "scoring");
@@ -100,13 +100,19 @@ describe("autoscale on", () => {
     assert.equal(get(spec, "scaleTargetRef.name"), "scoring-deployment-k8sid");
     assert.deepEqual([spec.minReplicaCount, spec.maxReplicaCount, spec.pollingInterval], [2, 5, 30]);
     assert.deepEqual(get(spec, "advanced.horizontalPodAutoscalerConfig.behavior"), HPA_BEHAVIOR);
-    const [trigger] = spec.triggers as Record<string, unknown>[];
+    const [cpu, trigger] = spec.triggers as Record<string, unknown>[];
+    // CPU at the target utilization (50 %) of the scoring container's request.
+    assert.deepEqual(cpu, {
+      type: "cpu",
+      metricType: "Utilization",
+      metadata: { value: "50", containerName: "scoring" },
+    });
     assert.equal(trigger.type, "prometheus");
     assert.equal(trigger.metricType, "AverageValue");
     assert.equal(trigger.useCachedMetrics, true);
     const metadata = trigger.metadata as Record<string, string>;
-    // 10 slots × 50 % = 5 in-flight requests per pod.
-    assert.equal(metadata.threshold, "5");
+    // In-flight requests against the 10 slots each pod has.
+    assert.equal(metadata.threshold, "10");
     assert.equal(
       metadata.query,
       'sum(rate(scoring_request_seconds_sum{job="scoring",namespace="scoring",route=~"/score|/v2/models/.+/infer"}[120s]))',

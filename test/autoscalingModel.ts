@@ -25,8 +25,28 @@ export interface PodCapacity {
   readonly serviceS: number;
 }
 
-/** bench/RESULTS.md, run 7 and the rounds after it: the lowest saturated rate, the one-client p50. */
-export const BENCH_POD: PodCapacity = { saturationPerS: 8440, serviceS: 0.0007 };
+/**
+ * One pod as bench/autoscale_metric.py measured it (H100, 2 cores, one-row JSON, no concurrency limit,
+ * December 2026; bench/RESULTS.md): requests/s against the mean in-flight requests the scaler reads.
+ * Its latency grows with load from the first client on (the event loop is shared and batches grow),
+ * so in-flight requests grow faster than the load: that convexity is what the rule has to live with.
+ */
+export const MEASURED_CURVE: readonly (readonly [number, number])[] = [
+  [2897, 0.71],
+  [3241, 1.38],
+  [4493, 2.52],
+  [6583, 5.1],
+  [8649, 10.44],
+  [10230, 15.54],
+  [11028, 21.75],
+  [12128, 30.63],
+  [12755, 40.55],
+  [12942, 55.03],
+  [13156, 73.63],
+];
+
+/** The same pod's saturated rate and a lone request's time in it (0.71 in flight at 2,897 requests/s). */
+export const BENCH_POD: PodCapacity = { saturationPerS: 13156, serviceS: 0.71 / 2897 };
 
 /** Delays the model assumes; docs/autoscaling.md says where each comes from. */
 export interface Delays {
@@ -44,6 +64,8 @@ export interface Delays {
   readonly podStartS: number;
   readonly scaleDownUnneededS: number;
   readonly scaleDownDelayAfterAddS: number;
+  /** metrics-server's resolution: the CPU the HPA reads is averaged over this many seconds. */
+  readonly metricsServerS: number;
 }
 
 export const DELAYS: Delays = {
@@ -57,6 +79,7 @@ export const DELAYS: Delays = {
   podStartS: 30,
   scaleDownUnneededS: 600,
   scaleDownDelayAfterAddS: 600,
+  metricsServerS: 30,
 };
 
 export interface SimConfig {
@@ -72,6 +95,16 @@ export interface SimConfig {
   readonly refreshS: number;
   readonly pod: PodCapacity;
   readonly delays: Delays;
+  /**
+   * A measured pod: (requests/s, mean in-flight requests) points, rising, the last at saturation
+   * (bench/autoscale_metric.py). Without it, podLoad's queueing formula stands in.
+   */
+  readonly curve?: readonly (readonly [number, number])[];
+  /**
+   * "cpu+guard" (this stack): CPU at the target utilization, in-flight requests at the slots as a guard.
+   * "in-flight" (Azure ML's rule alone): in-flight requests at slots × target utilization.
+   */
+  readonly rule: "cpu+guard" | "in-flight";
 }
 
 /** Requests one pod works on at once at saturation (Little's law: rate × time of a lone request). */
@@ -86,6 +119,7 @@ export function podParallelism(pod: PodCapacity): number {
  * and each excess request waits maxRequestWaitTimeMs before its 503.
  */
 export function podLoad(perPod: number, config: SimConfig): { inFlight: number; refusedPerS: number } {
+  if (config.curve !== undefined) return curveLoad(perPod, config.curve, config.maxWaitS);
   const mu = config.pod.saturationPerS;
   const c = podParallelism(config.pod);
   const full = Math.max(config.maxConcurrent, c);
@@ -98,14 +132,43 @@ export function podLoad(perPod: number, config: SimConfig): { inFlight: number; 
   return { inFlight: full + excess * config.maxWaitS, refusedPerS: excess };
 }
 
-export function targetPerPod(config: SimConfig): number {
-  return (config.maxConcurrent * config.targetUtilization) / 100;
+/** podLoad from a measured curve: linear between its points, saturated past the last. */
+function curveLoad(
+  perPod: number,
+  curve: readonly (readonly [number, number])[],
+  maxWaitS: number,
+): { inFlight: number; refusedPerS: number } {
+  let [x0, y0] = [0, 0];
+  for (const [x, y] of curve) {
+    if (perPod <= x) return { inFlight: y0 + ((y - y0) * (perPod - x0)) / (x - x0), refusedPerS: 0 };
+    [x0, y0] = [x, y];
+  }
+  return { inFlight: y0 + (perPod - x0) * maxWaitS, refusedPerS: perPod - x0 };
 }
 
-/** The fewest pods that keep each one's in-flight requests within the HPA's tolerance of the target. */
+/** The in-flight guard's target per pod: every slot busy (components/autoscaling.ts inFlightThreshold). */
+export function inFlightTarget(config: SimConfig): number {
+  return config.rule === "in-flight"
+    ? (config.maxConcurrent * config.targetUtilization) / 100
+    : config.maxConcurrent;
+}
+
+/** Share of its CPU a pod uses at `perPod` requests/s: the server is CPU-bound, saturated at μ. */
+export function cpuUtilization(perPod: number, config: SimConfig): number {
+  return Math.min(1, perPod / config.pod.saturationPerS);
+}
+
+/**
+ * The fewest pods that keep each one within the HPA's tolerance of both targets: CPU at the target
+ * utilization, in-flight requests at the slots.
+ */
 export function podsNeeded(rate: number, config: SimConfig): number {
+  const tolerated = 1 + HPA_TOLERANCE;
   for (let n = config.minReplicas; n <= config.maxReplicas; n++) {
-    if (podLoad(rate / n, config).inFlight <= targetPerPod(config) * (1 + HPA_TOLERANCE)) return n;
+    const cpuOk =
+      config.rule === "in-flight" ||
+      cpuUtilization(rate / n, config) <= (config.targetUtilization / 100) * tolerated;
+    if (cpuOk && podLoad(rate / n, config).inFlight <= inFlightTarget(config) * tolerated) return n;
   }
   return config.maxReplicas;
 }
@@ -151,6 +214,7 @@ export interface Sample {
   readonly ready: number;
   readonly nodes: number;
   readonly metricPerPod: number;
+  readonly cpuPercent: number;
   readonly refusedPerS: number;
 }
 
@@ -167,7 +231,10 @@ export interface SimResult {
 /** Runs the model for `seconds` seconds of the load `rate(t)` (requests/s), starting settled. */
 export function simulate(config: SimConfig, rate: (t: number) => number, seconds: number): SimResult {
   const d = config.delays;
-  const target = targetPerPod(config);
+  const target = inFlightTarget(config);
+  const cpuTarget = config.targetUtilization / 100;
+  // Mean CPU utilization of the ready pods, second by second (metrics-server averages it).
+  const cpuSeries: number[] = [];
   // Settled at t = 0: the pods the starting load needs, each on a booted node holding the image.
   let desired = podsNeeded(rate(0), config);
   const startNodes = Math.max(config.gpuNodeMin, Math.min(config.gpuNodeMax, desired + config.warmReplicas));
@@ -216,6 +283,7 @@ export function simulate(config: SimConfig, rate: (t: number) => number, seconds
     const ready = pods.filter((p) => p.node !== undefined && p.readyAt <= t).length;
     let total = 0;
     let refusedNow = lambda;
+    cpuSeries.push(ready > 0 ? cpuUtilization(lambda / ready, config) : 0);
     if (ready > 0) {
       const load = podLoad(lambda / ready, config);
       total = load.inFlight * ready;
@@ -236,10 +304,43 @@ export function simulate(config: SimConfig, rate: (t: number) => number, seconds
     }
 
     // The HPA.
-    if (t % d.hpaSyncS === 0 && cached !== undefined) {
+    if (t % d.hpaSyncS === 0 && t >= d.metricsServerS) {
       const current = desired;
-      const ratio = cached / (target * current);
-      const raw = Math.abs(1 - ratio) <= HPA_TOLERANCE ? current : Math.ceil(cached / target);
+      // The in-flight guard (External, AverageValue): ceil(total / target), unless within the tolerance.
+      let fromInFlight = current;
+      if (cached !== undefined) {
+        const ratio = cached / (target * current);
+        fromInFlight = Math.abs(1 - ratio) <= HPA_TOLERANCE ? current : Math.ceil(cached / target);
+      }
+      // CPU (Resource, Utilization) over the ready pods, averaged over metrics-server's window, with the
+      // controller's rule for pods without a measure (not ready, or Pending): on a scale-up they count as
+      // idle, on a scale-down as at the target, and a correction that crosses 1 changes nothing.
+      const window = cpuSeries.slice(-d.metricsServerS);
+      const utilization = window.reduce((a, b) => a + b, 0) / window.length;
+      const ratio = utilization / cpuTarget;
+      const unready = current - ready;
+      let fromCpu = current;
+      if (config.rule === "in-flight") {
+        fromCpu = current;
+      } else if (unready <= 0) {
+        fromCpu = Math.abs(1 - ratio) <= HPA_TOLERANCE ? current : Math.ceil(ratio * ready);
+      } else {
+        const adjusted =
+          ratio > 1
+            ? (utilization * ready) / (cpuTarget * current)
+            : (utilization * ready + cpuTarget * unready) / (cpuTarget * current);
+        const crosses = (ratio < 1 && adjusted > 1) || (ratio > 1 && adjusted < 1);
+        const proposed = Math.ceil(adjusted * current);
+        fromCpu =
+          Math.abs(1 - adjusted) <= HPA_TOLERANCE ||
+          crosses ||
+          (adjusted < 1 && proposed > current) ||
+          (adjusted > 1 && proposed < current)
+            ? current
+            : proposed;
+      }
+      // The HPA takes the largest recommendation of its metrics.
+      const raw = config.rule === "in-flight" ? fromInFlight : Math.max(fromInFlight, fromCpu);
       recommendations.push({ t, value: raw });
       const up = HPA_BEHAVIOR.scaleUp;
       const down = HPA_BEHAVIOR.scaleDown;
@@ -344,7 +445,8 @@ export function simulate(config: SimConfig, rate: (t: number) => number, seconds
       desired,
       ready,
       nodes: nodes.length,
-      metricPerPod: cached === undefined ? 0 : cached / Math.max(1, desired),
+      metricPerPod: cached === undefined ? 0 : cached / Math.max(1, ready),
+      cpuPercent: 100 * (cpuSeries[cpuSeries.length - 1] ?? 0),
       refusedPerS: refusedNow,
     });
   }
@@ -363,18 +465,30 @@ export function reversals(changes: SimResult["changes"]): number {
   return count;
 }
 
+/** Changes that undo the previous one (the other direction) within `withinS` seconds: flapping. */
+export function quickReversals(changes: SimResult["changes"], withinS: number): number {
+  let count = 0;
+  for (let i = 1; i < changes.length; i++) {
+    const before = Math.sign(changes[i - 1].to - changes[i - 1].from);
+    const now = Math.sign(changes[i].to - changes[i].from);
+    if (now !== before && changes[i].t - changes[i - 1].t < withinS) count++;
+  }
+  return count;
+}
+
 /** A markdown table of the run every `everyS` seconds. */
 export function traceTable(result: SimResult, everyS: number, unit: "min" | "h" = "min"): string {
   const rows = result.samples.filter((s) => s.t % everyS === 0);
   const time = (t: number): string =>
     unit === "h" ? `${(t / 3600).toFixed(0)} h` : `${(t / 60).toFixed(0)} min`;
   return [
-    "| time | offered req/s | pods needed | HPA desired | pods ready | GPU nodes | in-flight per pod (scaler) | 503/s |",
-    "|---|---|---|---|---|---|---|---|",
+    "| time | offered req/s | pods needed | HPA desired | pods ready | GPU nodes | CPU per pod | in-flight per pod (scaler) | 503/s |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (s) =>
         `| ${time(s.t)} | ${Math.round(s.offered).toLocaleString("en-US")} | ${s.needed} | ${s.desired} | ${s.ready} | ` +
-        `${s.nodes} | ${s.metricPerPod.toFixed(1)} | ${Math.round(s.refusedPerS).toLocaleString("en-US")} |`,
+        `${s.nodes} | ${s.cpuPercent.toFixed(0)} % | ${s.metricPerPod.toFixed(1)} | ` +
+        `${Math.round(s.refusedPerS).toLocaleString("en-US")} |`,
     ),
   ].join("\n");
 }

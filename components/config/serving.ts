@@ -79,7 +79,7 @@ export function servingSection(r: Reader): ServingSettings {
       true,
       1,
       100000,
-      "pulumi config set replicaMaxConcurrentRequests 6",
+      "pulumi config set replicaMaxConcurrentRequests 32",
     ),
     maxRequestWaitTimeMs: r.number(
       "maxRequestWaitTimeMs",
