@@ -10,8 +10,10 @@ Prometheus collector would, and computes what the KEDA trigger's query computes:
     in-flight (scaler) = d/dt sum(scoring_request_seconds_sum{route=~"/score|/v2/models/.+/infer"})
 
 which by Little's law is the mean number of scoring requests in the pod (waiting for a slot included),
-and the sampled gauge scoring_in_flight_requests for comparison. A scaler that reads the first number
-keeps it at replicaMaxConcurrentRequests × target utilization per pod.
+the sampled gauge scoring_in_flight_requests for comparison, and the server's CPU use against its 2 cores
+(what the autoscaler's CPU trigger reads, from the processes' own CPU time). The autoscaler keeps CPU at
+the target utilization and adds pods at once when the in-flight requests pass the slots
+(components/autoscaling.ts).
 
     python3 bench/autoscale_metric.py --out bench/autoscale-metric.md   # GPU machine, about a minute
     python3 bench/autoscale_metric.py --short                          # seconds on CPU: does it run?
@@ -20,6 +22,7 @@ keeps it at replicaMaxConcurrentRequests × target utilization per pod.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import tempfile
@@ -28,6 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,7 +50,7 @@ from run_bench import (  # noqa: E402
 from loadgen import Scenario, run_scenario  # noqa: E402
 
 SCORING_ROUTE = re.compile(r"/score|/v2/models/.+/infer")
-SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} ([-+0-9.eE]+|NaN)$')
+SAMPLE = re.compile(r"^(\w+)\{([^}]*)\} ([-+0-9.eE]+|NaN)$")
 
 
 def scrape(server: Server) -> tuple[float, float, float]:
@@ -72,17 +76,33 @@ def scrape(server: Server) -> tuple[float, float, float]:
     return seconds, count, gauge
 
 
-def watch(server: Server, begin: float, end: float, out: dict[str, float]) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its worker processes."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def watch(server: Server, begin: float, end: float, cores: int, out: dict[str, float]) -> None:
     """Reads the metrics at `begin` and `end` (perf_counter times), sampling the gauge in between."""
     time.sleep(max(0.0, begin - time.perf_counter()))
     first = scrape(server)
+    cpu0 = cpu_seconds(server.process.pid)
     t0 = time.perf_counter()
     gauges = [first[2]]
     while time.perf_counter() < end:
         time.sleep(0.2)
         gauges.append(scrape(server)[2])
     last = scrape(server)
+    cpu1 = cpu_seconds(server.process.pid)
     t1 = time.perf_counter()
+    out["cpu"] = (cpu1 - cpu0) / (t1 - t0) / cores
     out["in_flight"] = (last[0] - first[0]) / (t1 - t0)
     out["requests_per_s"] = (last[1] - first[1]) / (t1 - t0)
     out["gauge"] = sum(gauges) / len(gauges)
@@ -109,17 +129,16 @@ def main() -> int:
         "MAX_REQUEST_WAIT_TIME_MS": "500",
         "LOG_REQUESTS": "false",
     }
-    target = args.max_concurrent * args.target_utilization / 100
     lines = [
         f"Offered load against the scaler's measure, one server (WORKERS={env['WORKERS']}, {device}, "
         f"{torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}), MAX_CONCURRENT_REQUESTS="
         f"{args.max_concurrent}, MAX_REQUEST_WAIT_TIME_MS=500, JSON /score 1 row, closed-loop clients, "
-        f"{duration:g} s per level after {warmup:g} s warm-up. Target per pod at {args.target_utilization} % "
-        f"utilization: {target:g}.",
+        f"{duration:g} s per level after {warmup:g} s warm-up; the scaler's targets: CPU "
+        f"{args.target_utilization} %, in-flight {args.max_concurrent or 'none'} per pod.",
         "",
-        "| clients (offered concurrency) | requests/s | p50 ms | p99 ms | 503s | in-flight the scaler reads | "
-        "sampled gauge | scaler / offered | replicas a scaler would want |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| clients (offered concurrency) | requests/s | p50 ms | p99 ms | 503s | CPU of 2 cores | "
+        "in-flight the scaler reads | sampled gauge | in-flight / offered | pods the scaler wants |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as log_dir:
         server = start_server("scoring", [sys.executable, "-m", "scoring"], APP, env, server_cpus, Path(log_dir))
@@ -130,16 +149,20 @@ def main() -> int:
                 scenario = Scenario(f"{clients} clients", requests, clients, duration, warmup, "json-list")
                 seen: dict[str, float] = {}
                 begin = time.perf_counter() + 0.3 + warmup
-                watcher = threading.Thread(target=watch, args=(server, begin, begin + duration - 0.3, seen))
+                cores = len(server_cpus) if server_cpus else 1
+                watcher = threading.Thread(target=watch, args=(server, begin, begin + duration - 0.3, cores, seen))
                 watcher.start()
                 result = run_scenario(server.port, scenario, client_cpus, min(clients, 8))
                 watcher.join()
                 failures += result.wrong
-                wanted = max(1, -(-seen["in_flight"] // target)) if target else 1
+                # The larger of the two triggers' asks: CPU at the target, in-flight against the slots.
+                by_cpu = seen["cpu"] * 100 / args.target_utilization
+                by_in_flight = seen["in_flight"] / args.max_concurrent if args.max_concurrent else 0.0
+                wanted = max(1, math.ceil(max(by_cpu, by_in_flight)))
                 lines.append(
                     f"| {clients} | {fmt(result.requests_per_s, 0)} | {fmt(result.percentile_ms(50), 2)} | "
-                    f"{fmt(result.percentile_ms(99), 2)} | {result.errors} | {seen['in_flight']:.2f} | "
-                    f"{seen['gauge']:.1f} | {seen['in_flight'] / clients:.2f} | {int(wanted)} |"
+                    f"{fmt(result.percentile_ms(99), 2)} | {result.errors} | {seen['cpu']:.0%} | {seen['in_flight']:.2f} | "
+                    f"{seen['gauge']:.1f} | {seen['in_flight'] / clients:.2f} | {wanted} |"
                 )
                 print(lines[-1], flush=True)
         finally:
