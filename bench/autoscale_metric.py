@@ -36,7 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_bench import (  # noqa: E402
+from loadgen import Scenario, run_scenario
+from run_bench import (
     APP,
     Server,
     clear_rows,
@@ -46,8 +47,6 @@ from run_bench import (  # noqa: E402
     stop,
     wait_ready,
 )
-
-from loadgen import Scenario, run_scenario  # noqa: E402
 
 SCORING_ROUTE = re.compile(r"/score|/v2/models/.+/infer")
 SAMPLE = re.compile(r"^(\w+)\{([^}]*)\} ([-+0-9.eE]+|NaN)$")
