@@ -31,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the lock; only cpu_times and children are used
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
