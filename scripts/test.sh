@@ -16,16 +16,15 @@ ensure_npm_packages
 PYTHON=$(ensure_python_env)
 PYTHON_BIN=$(dirname "$PYTHON")
 
-echo "== node $(node --version), $("$PYTHON" --version) in ${PYTHON_BIN%/bin}"
+# Both halves run the real CLI (test/engine/, app/tests/test_client.py): built once, before either.
+PULUMI_CLI_DIR=$(ensure_pulumi_cli)
+export PULUMI_CLI_DIR
+echo "== node $(node --version), $("$PYTHON" --version) in ${PYTHON_BIN%/bin}, pulumi $("$PULUMI_CLI_DIR/pulumi" version)"
 # The two halves share nothing, so they run side by side; each writes its own log, printed in full.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 (
   echo "== TypeScript: type check, lint, workflow lint, program, real-engine, policy and cost tests"
-  # The real-engine tests (test/engine/) need the pinned CLI; building it (minutes, once per version)
-  # overlaps the Python half instead of delaying both.
-  PULUMI_CLI_DIR=$(ensure_pulumi_cli)
-  export PULUMI_CLI_DIR
   npm test
 ) >"$logs/typescript.log" 2>&1 &
 typescript_pid=$!
