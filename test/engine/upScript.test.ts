@@ -18,7 +18,8 @@ import { ProjectCopy } from "./realEngine";
 function upShRepository(copy: ProjectCopy): { bin: string } {
   const scripts = path.join(copy.dir, "scripts");
   fs.mkdirSync(scripts);
-  for (const file of ["up.sh", "lib.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", file), path.join(scripts, file));
+  for (const file of ["up.sh", "lib.sh"])
+    fs.copyFileSync(path.join(ROOT, "scripts", file), path.join(scripts, file));
   // The npm install up.sh would run is already done: the stamp says the lock is installed.
   fs.copyFileSync(path.join(ROOT, "package-lock.json"), path.join(copy.dir, "package-lock.json"));
   fs.mkdirSync(path.join(copy.dir, "node_modules"));
@@ -26,7 +27,8 @@ function upShRepository(copy: ProjectCopy): { bin: string } {
   fs.writeFileSync(path.join(copy.dir, "node_modules", ".lock-sha256"), `${lockHash.stdout.split(" ")[0]}\n`);
   const bin = path.join(path.dirname(copy.dir), "stand-ins");
   fs.mkdirSync(bin);
-  for (const tool of ["az", "docker"]) fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  for (const tool of ["az", "docker"])
+    fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   return { bin };
 }
 
