@@ -52,15 +52,15 @@ export const APP_ENV = {
   /** Turns the app's request telemetry on (scoring/tracing.py); from a Secret, never a plain value. */
   appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
   appInsightsSampleRatio: "APP_INSIGHTS_SAMPLE_RATIO",
-  /** The seed's replica_max_concurrent_requests and max_request_wait_time (scoring/concurrency.py). */
+  /** The seed's replica_max_concurrent_requests and max_request_wait_time (scoring/core/concurrency.py). */
   maxConcurrentRequests: "MAX_CONCURRENT_REQUESTS",
   maxRequestWaitTimeMs: "MAX_REQUEST_WAIT_TIME_MS",
-  /** The seed's scoring_timeout_ms: every request's deadline (scoring/settings.py). */
+  /** The seed's scoring_timeout_ms: every request's deadline (scoring/core/settings.py). */
   scoringTimeoutMs: "SCORING_TIMEOUT_MS",
 } as const;
 
 /**
- * The scoring routes' latency histogram (app: scoring/metrics.py) and the route templates it labels
+ * The scoring routes' latency histogram (app: scoring/observability/metrics.py) and the route templates it labels
  * scoring with (the alert rules select the same ones). Its `_sum` grows by every scoring request's time
  * in the pod, so its rate is the pods' mean in-flight scoring requests: the autoscaler's measure of load.
  */

@@ -17,7 +17,7 @@ export function memoryQuantity(gib: number): string {
   return Number.isInteger(gib) ? `${gib}Gi` : `${Math.round(gib * 1024)}Mi`;
 }
 
-/** What the app enforces per request (scoring/concurrency.py, scoring/settings.py). */
+/** What the app enforces per request (scoring/core/concurrency.py, scoring/core/settings.py). */
 export function servingEnv(serving: ServingSettings): k8s.types.input.core.v1.EnvVar[] {
   return [
     { name: APP_ENV.maxConcurrentRequests, value: String(serving.maxConcurrentRequests) },

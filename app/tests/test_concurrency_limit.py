@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, MakeServer, Reply, Server
 
-from scoring.concurrency import ConcurrencyLimit
-from scoring.errors import Unavailable
+from scoring.core.concurrency import ConcurrencyLimit
+from scoring.core.errors import Unavailable
 
 SLOW_BATCH = str(FIXTURES / "slow_batch_score.py")
 # The slow batches run in the device thread (INLINE_BATCH_ROWS=0): inline, their sleep would stall the
@@ -147,7 +147,7 @@ def test_no_wait_refuses_at_once_and_zero_slots_means_no_limit() -> None:
 
 
 def test_stack_knobs_reach_the_settings(tmp_path: Path) -> None:
-    from scoring.settings import load_settings
+    from scoring.core.settings import load_settings
 
     env = {
         "AUTH_ENABLED": "false",
