@@ -245,12 +245,13 @@ export const configSchema = {
     type: "boolean",
     default: false,
     description:
-      "Scale the scoring pods on load between autoscaleMinReplicas and autoscaleMaxReplicas (the AKS KEDA add-on reading in-flight requests from managed Prometheus) and the GPU pool between gpuNodeMinCount and gpuNodeMaxCount (cluster autoscaler); replicas and gpuNodeCount are then unused (the seed's autoscale_enabled).",
+      "Scale the scoring pods on load between autoscaleMinReplicas and autoscaleMaxReplicas (the AKS KEDA add-on: CPU utilization, and in-flight requests from managed Prometheus) and the GPU pool between gpuNodeMinCount and gpuNodeMaxCount (cluster autoscaler); replicas and gpuNodeCount are then unused (the seed's autoscale_enabled).",
   },
   autoscaleMinReplicas: {
     type: "integer",
     default: 2,
-    description: "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas; Azure ML's default is 1, this project's availability policy asks for 2 so a node failure or upgrade never takes the endpoint down).",
+    description:
+      "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas; Azure ML's default is 1, this project's availability policy asks for 2 so a node failure or upgrade never takes the endpoint down).",
   },
   autoscaleMaxReplicas: {
     type: "integer",
@@ -268,7 +269,7 @@ export const configSchema = {
     type: "integer",
     default: 70,
     description:
-      "Percent of replicaMaxConcurrentRequests the autoscaler keeps each pod's mean in-flight requests at (the seed's autoscale_target_utilization).",
+      "Percent of its CPU request the autoscaler keeps each scoring pod at (the seed's autoscale_target_utilization); in-flight requests past replicaMaxConcurrentRequests add pods at once besides.",
   },
   gpuNodeMinCount: {
     type: "integer",
@@ -291,7 +292,7 @@ export const configSchema = {
     type: "integer",
     default: 32,
     description:
-      "Requests one scoring pod scores at once; more wait up to maxRequestWaitTimeMs (app env MAX_CONCURRENT_REQUESTS; the seed's replica_max_concurrent_requests). The autoscaler's unit of load.",
+      "Requests one scoring pod scores at once; more wait up to maxRequestWaitTimeMs (app env MAX_CONCURRENT_REQUESTS; the seed's replica_max_concurrent_requests). With autoscale, mean in-flight requests past it add pods at once.",
   },
   maxRequestWaitTimeMs: {
     type: "integer",

@@ -4,9 +4,10 @@
  * beside them: the GPU pool's cluster-autoscaler bounds and an optional warm headroom.
  *
  * With `autoscale` on, the scoring Deployment leaves its replica count to the autoscaler
- * (components/autoscaling.ts): the KEDA add-on reads the pods' mean in-flight requests from managed
- * Prometheus and keeps it near replicaMaxConcurrentRequests × target utilization per pod. The GPU pool
- * then scales between gpuNodeMinCount and gpuNodeMaxCount, and `replicas` / `gpuNodeCount` are unused.
+ * (components/autoscaling.ts): the KEDA add-on keeps each pod's CPU near the target utilization and
+ * adds pods at once when their mean in-flight requests (managed Prometheus) pass
+ * replicaMaxConcurrentRequests. The GPU pool then scales between gpuNodeMinCount and gpuNodeMaxCount,
+ * and `replicas` / `gpuNodeCount` are unused.
  */
 import type { GpuPoolSettings } from "./gpuPool";
 import { MAX_NODES_PER_POOL } from "./kubernetes";
@@ -19,7 +20,7 @@ export interface AutoscaleSettings {
   readonly maxReplicas: number;
   /** How often KEDA queries the metric (its pollingInterval, with cached metrics for the HPA). */
   readonly refreshSeconds: number;
-  /** Percent of replicaMaxConcurrentRequests the autoscaler keeps each pod at (Azure ML's default: 70). */
+  /** Percent of its CPU request the autoscaler keeps each pod at (Azure ML's default: 70). */
   readonly targetUtilization: number;
   readonly gpuNodeMinCount: number;
   readonly gpuNodeMaxCount: number;
@@ -89,7 +90,7 @@ export function autoscaleSection(r: Reader): AutoscaleSettings {
       true,
       1,
       100,
-      "pulumi config set autoscaleTargetUtilization 70 (percent of replicaMaxConcurrentRequests)",
+      "pulumi config set autoscaleTargetUtilization 70 (percent of each pod's CPU request)",
     ),
     gpuNodeMinCount,
     gpuNodeMaxCount,
