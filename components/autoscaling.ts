@@ -137,7 +137,8 @@ export function scaledObjectSpec(
           serverAddress: prometheusQueryEndpoint,
           query: loadQuery(namespace),
           threshold: String(policy.maxConcurrentRequests),
-          // An empty answer (no pod scraped yet) is an error: the HPA then scales on CPU alone.
+          // An empty answer (no pod scraped yet) is an error, not a zero. While it errs the HPA still
+          // scales up on CPU, but never down (its rule for a metric it cannot read): docs/autoscaling.md.
           ignoreNullValues: "false",
         },
       },

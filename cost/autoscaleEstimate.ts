@@ -68,7 +68,7 @@ export function estimateAutoscaleCost(
       `Autoscaling cost: the GPU pool scales between ${input.minNodes} and ${input.maxNodes} × ${input.gpuVmSize}: ` +
       `${range}.${warmNote} The KEDA add-on and the cluster autoscaler bill nothing themselves (they run on the ` +
       `system pool); KEDA's managed Prometheus queries, one every ${input.refreshSeconds} s reading up to ` +
-      `${samplesPerQuery} samples, cost about ${usd(queryUsdPerMonth)} per month ` +
+      `${samplesPerQuery} samples, cost ${queryUsdPerMonth < 0.01 ? "less than $0.01" : `about ${usd(queryUsdPerMonth)}`} per month ` +
       `(${prices.prices.prometheusQueryPer10MSamples.usd} USD per 10 million samples, recorded ${prices.recordedOn}).`,
   };
 }
