@@ -64,6 +64,26 @@ def test_a_request_that_waits_past_the_limit_gets_503_with_retry_after(
     assert one_slot_short_wait.metric("scoring_rejected_total", 'reason="max_request_wait_time"') == 1.0
 
 
+def test_the_limit_holds_for_a_run_only_entry_script_too(
+    make_server: MakeServer, heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # The seed's own kind of score.py (run() only), served as Azure ML serves it: the slot is held around run().
+    server = make_server(
+        {
+            "ENTRY_SCRIPT": str(FIXTURES / "slow_score.py"),
+            "SLOW_RUN_S": "1.5",
+            "MAX_CONCURRENT_REQUESTS": "1",
+            "MAX_REQUEST_WAIT_TIME_MS": "100",
+            "RETRY_AFTER_S": "3",
+        }
+    )
+    replies = score_together(server, heldout[0], 2)
+    assert sorted(r.status for r in replies) == [200, 503]
+    refused = next(r for r in replies if r.status == 503)
+    assert refused.header("Retry-After") == "3"
+    assert "MAX_CONCURRENT_REQUESTS" in refused.json()["message"]
+
+
 @pytest.fixture(scope="module")
 def one_slot_long_wait(make_server: MakeServer) -> Server:
     return make_server(
