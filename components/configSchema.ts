@@ -263,7 +263,7 @@ export const configSchema = {
     type: "integer",
     default: 15,
     description:
-      "Seconds between the autoscaler's reads of the load (KEDA pollingInterval; the seed's autoscale_refresh_seconds). AKS's HPA acts every 15 s, and the pods are scraped every 30 s, so less rarely helps.",
+      "Seconds between KEDA's reads of the pods' in-flight requests (its pollingInterval; the seed's autoscale_refresh_seconds); the HPA reads CPU and acts every 15 s on AKS, and pods are scraped every 30 s, so less than 15 buys nothing.",
   },
   autoscaleTargetUtilization: {
     type: "integer",
