@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import {
   clusterAutoscaleOf,
+  gpuPoolMaxNodes,
   type ParseContext,
   parseStackSettings,
   type RawConfig,
@@ -66,7 +67,8 @@ export function stackSettingsFromFiles(root: string, stack: string): StackSettin
 export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
   return {
     gpuVmSize: settings.gpuPool.vmSize,
-    gpuNodeCount: settings.gpuPool.nodeCount,
+    // With autoscaling, the most the pool can bill; the autoscaling line states its minimum.
+    gpuNodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
     location: settings.region.location,
   };
 }
@@ -74,10 +76,10 @@ export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
 /** What the monitoring estimate reads of a stack (the preview's cost line and cost/print-estimate.ts). */
 export function monitoringCostInputOf(settings: StackSettings): MonitoringCostInput {
   return {
-    gpuNodeCount: settings.gpuPool.nodeCount,
+    gpuNodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
     gpusPerNode: settings.gpuPool.gpusPerNode,
     systemNodeCount: settings.kubernetes.systemNodeCount,
-    replicas: settings.replicas.count,
+    replicas: settings.autoscale.enabled ? settings.autoscale.maxReplicas : settings.replicas.count,
     managedGrafana: settings.monitoring.managedGrafana,
     requestTelemetryRatio: settings.telemetry.appInsightsTracing ? settings.telemetry.sampleRatio : 0,
   };

@@ -208,6 +208,11 @@ describe("autoscale on", () => {
     );
     assert.match(line, /Warm headroom keeps 1 more node\(s\) booted: \$383\.98 per month/);
     assert.match(line, /KEDA's managed Prometheus queries, one every 30 s/);
+    // The GPU cost line states the pool's ceiling: 6 nodes.
+    assert.ok(
+      run.infos.some((m) => /^GPU cost: 6 × Standard_NC4as_T4_v3/.test(m)),
+      run.infos.join("\n"),
+    );
     assert.deepEqual(await outputValue(run.outputs.autoscaleReplicas), { min: 2, max: 5 });
   });
 });
