@@ -7,6 +7,8 @@
  * printed as a table (docs/autoscaling.md shows the same ones).
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { HPA_BEHAVIOR } from "../components/autoscaling";
 import { configSchema } from "../components/configSchema";
@@ -67,13 +69,17 @@ function settledFrom(result: SimResult, from: number, to: number): number {
   return settled;
 }
 
+const DOC = fs.readFileSync(path.join(__dirname, "..", "docs", "autoscaling.md"), "utf8");
+
+/** Prints the trace, and checks docs/autoscaling.md shows this very table (so the docs never drift). */
 function print(title: string, result: SimResult, everyS: number, unit: "min" | "h" = "min"): void {
   const share = result.offered > 0 ? (100 * result.refused) / result.offered : 0;
-  console.log(
-    `\n${title}: ${result.changes.length} scaling changes, ${reversals(result.changes)} reversal(s), ` +
-      `GPU nodes ${result.minNodes}-${result.maxNodes}, ${share.toFixed(2)} % of requests refused (503)\n` +
-      traceTable(result, everyS, unit),
-  );
+  const text =
+    `${title}: ${result.changes.length} scaling changes, ${reversals(result.changes)} reversal(s), ` +
+    `GPU nodes ${result.minNodes}-${result.maxNodes}, ${share.toFixed(2)} % of requests refused (503)\n` +
+    traceTable(result, everyS, unit);
+  console.log(`\n${text}`);
+  assert.ok(DOC.includes(text), `docs/autoscaling.md does not show this trace; paste it:\n${text}`);
 }
 
 describe("the scaling policy under load traces (HPA algorithm as KEDA configures it)", () => {
