@@ -159,7 +159,7 @@ describe("GPU cluster component", () => {
     // Kept for the Azure ML extension, which does not support clusters without local accounts.
     assert.equal(get(cluster, "disableLocalAccounts"), false);
     assert.equal(get(cluster, "identity.type"), "SystemAssigned");
-    assert.equal(get(cluster, "kubernetesVersion"), "1.35");
+    assert.equal(get(cluster, "kubernetesVersion"), "1.36");
     const pools = get(cluster, "agentPoolProfiles") as Record<string, unknown>[];
     assert.equal(pools.length, 1);
     assert.deepEqual([pools[0].mode, pools[0].vmSize, pools[0].count], ["System", "Standard_D4s_v5", 2]);
@@ -548,7 +548,7 @@ describe("stack outputs", () => {
     assert.match(infos[2], /^Monitoring cost \(estimate\): about \$[\d,.]+ per month\. Metrics: /);
     assert.match(
       infos[0],
-      /^preflight passed: 8 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
+      /^preflight passed: 11 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
     );
     assert.match(
       infos[0],
