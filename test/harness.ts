@@ -19,6 +19,7 @@
  *   health check (hashicorp/terraform-provider-azurerm#24547).
  * A refused create rejects runProgram with the error Azure would give.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -45,7 +46,7 @@ export interface RecordedOptions {
   /** Output names the engine is told to store as secrets (additionalSecretOutputs). */
   readonly additionalSecretOutputs?: readonly string[];
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
-  /** Names (the URN's last part) of the resources this one depends on: dependsOn and data dependencies. */
+  /** `<type>::<name>` of each resource this one depends on (dependsOn and data dependencies); see resourceKey. */
   readonly dependencies: readonly string[];
 }
 
@@ -226,7 +227,7 @@ class AzureModel {
   }
 }
 
-function checkAzureMlExtension(inputs: Record<string, unknown>): void {
+export function checkAzureMlExtension(inputs: Record<string, unknown>): void {
   if (inputs.extensionType !== "Microsoft.AzureML.Kubernetes") return;
   const settings = (inputs.configurationSettings ?? {}) as Record<string, unknown>;
   const wrong = Object.entries(AZUREML_EXTENSION_REQUIRED).filter(([key, value]) =>
@@ -474,6 +475,36 @@ async function settle(resources: readonly Recorded[]): Promise<void> {
   }
 }
 
+/** How a recorded resource is named in another's dependencies: type and name (names alone repeat across types). */
+export function resourceKey(record: Pick<Recorded, "type" | "name">): string {
+  return `${record.type}::${record.name}`;
+}
+
+/** urn:pulumi:<stack>::<project>::<parent types $ separated>$<type>::<name> → <type>::<name>. */
+function urnKey(urn: string): string {
+  const parts = urn.split("::");
+  const types = parts[2] ?? "";
+  return `${types.slice(types.lastIndexOf("$") + 1)}::${parts.slice(3).join("::")}`;
+}
+
+/**
+ * Runs the program in a child process and returns the message it failed with (or undefined when it
+ * succeeded). For runs the model refuses: Pulumi's outputs then reject in places no one awaits, and those
+ * unhandled rejections would fail whichever test runs in this process.
+ */
+export function programFailure(options: RunOptions): string | undefined {
+  const child = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programChild.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, PROGRAM_OPTIONS: JSON.stringify(options) },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("{"));
+  if (line === undefined) throw new Error(`the child run printed no result: ${child.stderr}`);
+  const result = JSON.parse(line) as { ok: boolean; error?: string };
+  return result.ok ? undefined : result.error;
+}
+
 /** Runs index.ts under mocks with the given config; resolves once every resource has registered. */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: Recorded[] = [];
@@ -597,7 +628,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         timeouts === undefined
           ? undefined
           : { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() },
-      dependencies: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
+      dependencies: req.getDependenciesList().map(urnKey),
     });
     return register(req, callback);
   };
