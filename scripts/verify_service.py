@@ -64,14 +64,17 @@ def check_certificate(report: Report, uri: str, context: ssl.SSLContext) -> bool
     parsed = urllib.parse.urlsplit(uri)
     host, port = parsed.hostname or "", parsed.port or 443
     try:
-        with socket.create_connection((host, port), timeout=15) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                cert = tls.getpeercert() or {}
+        with (
+            socket.create_connection((host, port), timeout=15) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            cert = tls.getpeercert() or {}
     except (ssl.SSLError, ssl.CertificateError, OSError) as error:
         report.line(False, f"certificate for {host}: {error}")
         return False
     expires = str(cert.get("notAfter", "?"))
-    issuer = dict(item[0] for item in cert.get("issuer", ()) if item)
+    # getpeercert's issuer: a tuple of RDNs, each a tuple of (name, value) pairs.
+    issuer = {str(pair[0]): str(pair[1]) for rdn in cert.get("issuer", ()) for pair in rdn}
     days = (ssl.cert_time_to_seconds(expires) - time.time()) / 86400 if expires != "?" else 0
     report.line(
         days > 0,
@@ -221,7 +224,9 @@ def main() -> int:
     if check_certificate(report, str(outputs["scoringUri"]), context):
         check_scoring(report, outputs, context)
     if args.pods and args.nodes:
-        check_replicas(report, outputs, json.loads(Path(args.pods).read_text()), json.loads(Path(args.nodes).read_text()))
+        check_replicas(
+            report, outputs, json.loads(Path(args.pods).read_text()), json.loads(Path(args.nodes).read_text())
+        )
     else:
         report.line(None, "replicas on GPU nodes and the served model version (kubectl checks skipped)")
     if not report.failed:
