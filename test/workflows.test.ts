@@ -706,6 +706,11 @@ function deployVerifyProblems(workflow: Workflow): string[] {
       problems.push("the verify step may fail without failing the job");
   }
   if (disk < 0 || disk > up) problems.push("no disk space check before pulumi up builds the CUDA image");
+  const relogin = steps.findIndex((step, i) => i > up && usesAction(step, "azure/login"));
+  if (relogin < 0 || relogin > verify)
+    problems.push(
+      "no fresh azure/login between pulumi up and verify.sh (the first CLI session cannot renew)",
+    );
   return problems;
 }
 
@@ -727,6 +732,14 @@ describe("deploy.yml: the first run (issue 21)", () => {
       "      - name: Verify the live service\n",
     );
     assert.match(deployVerifyProblems(load(noPipefail)).join("\n"), /without shell: bash/);
+    const steps = load(DEPLOY_YML).jobs.up?.steps ?? [];
+    const relogin = steps.find((step, i) => i > 0 && usesAction(step, "azure/login"));
+    assert.ok(relogin?.uses);
+    const withoutRelogin = mutate(DEPLOY_YML, `uses: ${relogin.uses}`, "uses: ./.github/actions/none");
+    assert.match(
+      deployVerifyProblems(load(withoutRelogin)).join("\n"),
+      /no fresh azure\/login between pulumi up and verify\.sh/,
+    );
   });
 });
 
