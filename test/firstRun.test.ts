@@ -83,7 +83,12 @@ describe("finding 1: Kubernetes objects wait until the API server grants the dep
 
   it("waitForClusterAccess: retries refusals and network errors, resolves once all checks pass, bounded", async () => {
     let now = 0;
-    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+    };
     let calls = 0;
     const post: KubePost = async () => {
       calls += 1;

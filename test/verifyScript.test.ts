@@ -85,17 +85,24 @@ function tlsFront(
   rewrite?: (headers: http.IncomingHttpHeaders) => void,
 ): Promise<number> {
   const server = https.createServer(tls, (req, res) => {
-    const headers = { ...req.headers };
-    rewrite?.(headers);
-    const upstream = http.request(
-      { host: "127.0.0.1", port: appPort, path: req.url, method: req.method, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on("error", () => res.writeHead(502).end());
-    req.pipe(upstream);
+    // The whole request first, then upstream in one piece, as a real entry point (Envoy) buffers it.
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const headers = { ...req.headers };
+      rewrite?.(headers);
+      const upstream = http.request(
+        { host: "127.0.0.1", port: appPort, path: req.url, method: req.method, headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on("error", () => {
+        if (!res.headersSent) res.writeHead(502).end();
+      });
+      upstream.end(Buffer.concat(chunks));
+    });
   });
   servers.push(server);
   return new Promise((resolve) =>
