@@ -43,16 +43,16 @@ from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from scoring import azureml_contract as contract
-from scoring import azureml_http, v2
-from scoring.admission import Reservation
-from scoring.azureml import score_batched
-from scoring.azureml_http import AzureML
-from scoring.body import overloaded, too_large
-from scoring.connections import Connections, LaneFactory
-from scoring.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
-from scoring.observer import Observer, request_id
-from scoring.pipeline import Pipeline
+from scoring.core.admission import Reservation
+from scoring.core.body import overloaded, too_large
+from scoring.core.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
+from scoring.core.pipeline import Pipeline
+from scoring.protocols import azureml_contract as contract
+from scoring.protocols import azureml_http, v2
+from scoring.protocols.azureml import score_batched
+from scoring.protocols.azureml_http import AzureML
+from scoring.transport.connections import Connections, LaneFactory
+from scoring.transport.observer import Observer, request_id
 
 log = logging.getLogger("scoring")
 
@@ -126,7 +126,7 @@ class LaneContext:
 
 
 def lane_factory(context: LaneContext) -> LaneFactory:
-    """For scoring.connections.ReusePortSite: a new connection's protocol, given aiohttp's factory."""
+    """For scoring.transport.connections.ReusePortSite: a new connection's protocol, given aiohttp's factory."""
 
     def factory(aiohttp_protocol: Callable[[], RequestHandler]) -> asyncio.Protocol:
         return FastLane(context, aiohttp_protocol)
@@ -413,7 +413,7 @@ class FastLane(asyncio.Protocol):
         self._rows = rows
 
     async def _read_body(self, reservation: Reservation) -> bytes:
-        """The request's body under the reservation, the size limit and the read timeout (scoring.body's
+        """The request's body under the reservation, the size limit and the read timeout (scoring.core.body's
         rules for a body without Content-Encoding)."""
         request = self._request
         assert request is not None

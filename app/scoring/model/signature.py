@@ -2,7 +2,7 @@
 input's name, row length and accepted dtypes and the output's name and type.
 
 An entry script may define `signature` (a Signature) or `signature()` returning one; without it the
-server uses the default model's (scoring.model.SIGNATURE). The protocol modules derive the v2
+server uses the default model's (scoring.model.model.SIGNATURE). The protocol modules derive the v2
 metadata, the swagger document and the input checks from it; the batcher never needs it.
 """
 

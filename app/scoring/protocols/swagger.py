@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scoring.settings import Settings
-from scoring.signature import Signature
+from scoring.core.settings import Settings
+from scoring.model.signature import Signature
 
 # JSON Schema fragments are heterogeneous nested dicts; Any is the honest type for them.
 Schema = dict[str, Any]

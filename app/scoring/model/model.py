@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 # Re-exported: the shape and signature live in a torch-free module so the server can use them without
-# importing torch; existing `from scoring.model import ...` keeps working.
-from scoring.model_shape import CLASSES as CLASSES
-from scoring.model_shape import HIDDEN as HIDDEN
-from scoring.model_shape import PARAMETER_SHAPES as PARAMETER_SHAPES
-from scoring.model_shape import ROW_LENGTH as ROW_LENGTH
-from scoring.model_shape import SIGNATURE as SIGNATURE
-from scoring.model_shape import WEIGHTS_FILE as WEIGHTS_FILE
+# importing torch; existing `from scoring.model.model import ...` keeps working.
+from scoring.model.model_shape import CLASSES as CLASSES
+from scoring.model.model_shape import HIDDEN as HIDDEN
+from scoring.model.model_shape import PARAMETER_SHAPES as PARAMETER_SHAPES
+from scoring.model.model_shape import ROW_LENGTH as ROW_LENGTH
+from scoring.model.model_shape import SIGNATURE as SIGNATURE
+from scoring.model.model_shape import WEIGHTS_FILE as WEIGHTS_FILE
 
 
 class MnistMlp(nn.Module):

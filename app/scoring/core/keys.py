@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from scoring.pipeline import Pipeline
+from scoring.core.pipeline import Pipeline
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
 # The OpenAPI document, serialised once at start-up.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from scoring.model_shape import ROW_LENGTH as DEFAULT_ROW_LENGTH
+from scoring.model.model_shape import ROW_LENGTH as DEFAULT_ROW_LENGTH
 
 if TYPE_CHECKING:
     # torch is imported where the byte parser runs, never at module level: importing it costs seconds

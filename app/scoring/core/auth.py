@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from scoring.errors import Unauthorized
+from scoring.core.errors import Unauthorized
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scoring"'}
 

@@ -1,5 +1,5 @@
-"""aiohttp glue between the Azure ML routes (scoring.azureml) and Azure ML's contract
-(scoring.azureml_contract): request ids and their 431, Azure ML's error body on every Azure ML route,
+"""aiohttp glue between the Azure ML routes (scoring.protocols.azureml) and Azure ML's contract
+(scoring.protocols.azureml_contract): request ids and their 431, Azure ML's error body on every Azure ML route,
 and /score for an entry script served without batching (every call style Azure ML supports).
 
 The Open Inference Protocol routes (/v2/...) keep their own error shape and ids: the middleware
@@ -21,11 +21,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from scoring import azureml_contract as contract
-from scoring.azureml_contract import Answer, RunContract, RunStyle, Swagger
-from scoring.entry import InterruptibleCall
-from scoring.errors import BadRequest, DeadlineExceeded, ServiceError
-from scoring.pipeline import Pipeline
+from scoring.core.errors import BadRequest, DeadlineExceeded, ServiceError
+from scoring.core.pipeline import Pipeline
+from scoring.model.entry import InterruptibleCall
+from scoring.model.script_contract import RunContract, RunStyle, app_root
+from scoring.protocols import azureml_contract as contract
+from scoring.protocols.azureml_contract import Answer, Swagger
 
 log = logging.getLogger("scoring")
 
@@ -57,7 +58,7 @@ AZUREML = web.AppKey("azureml", AzureML)
 
 def setup(run: RunContract, env: Mapping[str, str], cwd: Path) -> AzureML:
     root = contract.server_root()
-    swagger = contract.build_swagger(run.run, env, root, contract.app_root(env, cwd)) if root is not None else None
+    swagger = contract.build_swagger(run.run, env, root, app_root(env, cwd)) if root is not None else None
     timeout_ms = contract.scoring_timeout_ms(env) if env.get("SCORING_TIMEOUT_MS", "").strip() else None
     server_version = contract.server_version(env, contract.installed_server_version())
     cors = contract.cors(env)

@@ -20,8 +20,8 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from scoring.admission import Reservation
-from scoring.errors import BadRequest, RequestTimeout, TooLarge, Unavailable, UnsupportedMedia
+from scoring.core.admission import Reservation
+from scoring.core.errors import BadRequest, RequestTimeout, TooLarge, Unavailable, UnsupportedMedia
 
 # Largest piece inflated (and reserved) in one step.
 _INFLATE_STEP = 1 << 20

@@ -1,7 +1,7 @@
 """Per-request bookkeeping for both HTTP paths: the in-flight count the drain waits on, the request
 metrics, one JSON log line and (when on) the request's telemetry span.
 
-aiohttp's routes are observed by `Observer.middleware`; the scoring fast lane (scoring/fast_lane.py)
+aiohttp's routes are observed by `Observer.middleware`; the scoring fast lane (scoring/transport/fast_lane.py)
 calls `Observer.finished` itself. Both write the same metrics and the same line, so a reader of the
 logs or dashboards cannot tell which path answered.
 """
@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from scoring import azureml_http
-from scoring.connections import Connections
-from scoring.errors import json_errors
-from scoring.logs import RequestLog
-from scoring.metrics import GAUGE_SAMPLE_S, Metrics
-from scoring.pipeline import Pipeline
+from scoring.core.errors import json_errors
+from scoring.core.pipeline import Pipeline
+from scoring.observability.logs import RequestLog
+from scoring.observability.metrics import GAUGE_SAMPLE_S, Metrics
+from scoring.protocols import azureml_http
+from scoring.transport.connections import Connections
 
 if TYPE_CHECKING:  # imported only where telemetry is on (scoring/__main__.py): it pulls in OpenTelemetry
-    from scoring.tracing import RequestTracer
+    from scoring.observability.tracing import RequestTracer
 
 # Accepted from the client (Azure ML's and the common spelling), else generated; always answered.
 REQUEST_ID_HEADERS = ("x-request-id", "x-ms-client-request-id")
@@ -64,7 +64,7 @@ class Observer:
         self.connections = connections
         # None when LOG_REQUESTS=false.
         self.request_log = request_log
-        # None unless request telemetry is on (scoring/tracing.py).
+        # None unless request telemetry is on (scoring/observability/tracing.py).
         self.tracer = tracer
         self.in_flight = 0
 
@@ -142,7 +142,7 @@ class Observer:
         self.metrics.sample_gauges(self.in_flight, admission.bytes, admission.rows)
 
     async def publish_gauges(self, pipeline: Pipeline) -> None:
-        """Runs for the process's life: its gauges, once a second (scoring.metrics says why not per request)."""
+        """Runs for the process's life: its gauges, once a second (scoring.observability.metrics says why not per request)."""
         while True:
             self.sample_gauges(pipeline)
             await asyncio.sleep(GAUGE_SAMPLE_S)

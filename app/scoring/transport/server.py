@@ -1,8 +1,8 @@
 """Assembles the aiohttp application: the two protocol modules' routes, the typed state they read,
-and two middlewares, the observer's (scoring/observer.py: request id, in-flight count, metrics, one JSON
-log line, typed errors as JSON) and Azure ML's (scoring/azureml_http.py). No route logic lives here;
+and two middlewares, the observer's (scoring/transport/observer.py: request id, in-flight count, metrics, one JSON
+log line, typed errors as JSON) and Azure ML's (scoring/protocols/azureml_http.py). No route logic lives here;
 /metrics is served on its own port. The scoring routes' common case is served below this app by the
-fast lane (scoring/fast_lane.py), through the same protocol functions.
+fast lane (scoring/transport/fast_lane.py), through the same protocol functions.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from scoring import azureml, azureml_http, v2
-from scoring.azureml_contract import analyze_run
-from scoring.keys import MODEL_NAME, PIPELINE, SWAGGER
-from scoring.metrics import Metrics
-from scoring.observer import Observer
-from scoring.pipeline import Pipeline
-from scoring.swagger import openapi_document
+from scoring.core.keys import MODEL_NAME, PIPELINE, SWAGGER
+from scoring.core.pipeline import Pipeline
+from scoring.model.script_contract import analyze_run
+from scoring.observability.metrics import Metrics
+from scoring.protocols import azureml, azureml_http, v2
+from scoring.protocols.swagger import openapi_document
+from scoring.transport.observer import Observer
 
 
 def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Application:

@@ -2,10 +2,10 @@
 Insights (where it becomes a row of the `requests` table), as Azure ML's inference server sends one per
 scoring request when App Insights is on.
 
-Off unless the settings carry a Telemetry (scoring/settings.py: APPLICATIONINSIGHTS_CONNECTION_STRING, or
+Off unless the settings carry a Telemetry (scoring/core/settings.py: APPLICATIONINSIGHTS_CONNECTION_STRING, or
 Azure ML's AML_APP_INSIGHTS_ENABLED + AML_APP_INSIGHTS_KEY). Off, this module is not even imported and
 the request path pays one `is None` test. On, each finished request (from either HTTP path,
-scoring/observer.py) goes to `RequestTracer.record`, which builds the span after the fact (start and
+scoring/transport/observer.py) goes to `RequestTracer.record`, which builds the span after the fact (start and
 end from the measured latency) and queues it; a BatchSpanProcessor's own thread exports batches, so the
 event loop never waits for the network. The drain ends with `close`, which flushes what is queued within a bounded time.
 
@@ -36,7 +36,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
-from scoring.settings import Telemetry
+from scoring.observability.telemetry import Telemetry
 
 log = logging.getLogger("scoring")
 

@@ -21,15 +21,41 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
-
-from scoring.settings import ModelSource
 
 if TYPE_CHECKING:
     from azure.core.credentials import AzureNamedKeyCredential
     from azure.core.credentials_async import AsyncTokenCredential
+
+ModelCredential = Literal["workload-identity", "default", "connection-string"]
+MODEL_CREDENTIALS: tuple[ModelCredential, ...] = ("workload-identity", "default", "connection-string")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """The registered model version's file, fetched into model_dir before init() (scoring/model/model_source.py).
+
+    uri: the blob's URL; sha256 and size_bytes: what the program recorded when it registered the version.
+    download_dir: a writable view of model_dir (in the pod the same emptyDir, mounted read-write here and
+    read-only at MODEL_DIR, so the entry script cannot change what was verified).
+    credential: workload-identity in the cluster (the program sets it), default (DefaultAzureCredential:
+    `az login` on a laptop), or connection-string (an account key, for the Azurite emulator only).
+    """
+
+    uri: str
+    sha256: str
+    size_bytes: int
+    download_dir: Path
+    credential: ModelCredential
+    # From the workload identity webhook (AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE).
+    client_id: str = ""
+    tenant_id: str = ""
+    token_file: str = ""
+    connection_string: str = field(default="", repr=False)
+
 
 log = logging.getLogger("scoring")
 

@@ -8,62 +8,23 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
+
+from scoring.model.model_source import MODEL_CREDENTIALS, ModelCredential, ModelSource
+from scoring.observability.telemetry import Telemetry
 
 # app/ (the folder holding scoring/, score.py and model/): relative defaults resolve against it so
 # `python3 -m scoring` works from app/ and the tests work from the repository root.
-APP_DIR = Path(__file__).resolve().parent.parent
+APP_DIR = Path(__file__).resolve().parents[2]
 
 
 class SettingsError(ValueError):
     """A variable is missing or malformed; the message says which and how to fix it."""
 
 
-ModelCredential = Literal["workload-identity", "default", "connection-string"]
-_MODEL_CREDENTIALS: tuple[ModelCredential, ...] = ("workload-identity", "default", "connection-string")
 _WORKLOAD_IDENTITY_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """The registered model version's file, fetched into model_dir before init() (scoring/model_source.py).
-
-    uri: the blob's URL; sha256 and size_bytes: what the program recorded when it registered the version.
-    download_dir: a writable view of model_dir (in the pod the same emptyDir, mounted read-write here and
-    read-only at MODEL_DIR, so the entry script cannot change what was verified).
-    credential: workload-identity in the cluster (the program sets it), default (DefaultAzureCredential:
-    `az login` on a laptop), or connection-string (an account key, for the Azurite emulator only).
-    """
-
-    uri: str
-    sha256: str
-    size_bytes: int
-    download_dir: Path
-    credential: ModelCredential
-    # From the workload identity webhook (AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE).
-    client_id: str = ""
-    tenant_id: str = ""
-    token_file: str = ""
-    connection_string: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class Telemetry:
-    """Where the optional request telemetry goes (scoring/tracing.py): one OpenTelemetry server span per
-    request, exported to Application Insights as a request item. None in Settings: off, nothing imported.
-
-    connection_string: Application Insights' (InstrumentationKey=...;IngestionEndpoint=...), a secret: never
-    in repr, a log line or an error message. sample_ratio: the share of requests sent (Application Insights'
-    own sampler, so its counts extrapolate). service_name: the service.name resource attribute, which
-    Application Insights shows as the cloud role (Azure ML's server uses SERVICE_NAME the same way).
-    """
-
-    connection_string: str = field(repr=False)
-    sample_ratio: float = 1.0
-    service_name: str = "ML service"
 
 
 @dataclass(frozen=True)
@@ -98,9 +59,9 @@ class Settings:
     workers: int = 1
     # One JSON log line per request.
     log_requests: bool = True
-    # The scoring routes' common case served by scoring/fast_lane.py (False: aiohttp serves everything).
+    # The scoring routes' common case served by scoring/transport/fast_lane.py (False: aiohttp serves everything).
     fast_lane: bool = True
-    # None: no request telemetry (the default); else where scoring/tracing.py sends it.
+    # None: no request telemetry (the default); else where scoring/observability/tracing.py sends it.
     telemetry: Telemetry | None = None
 
 
@@ -231,10 +192,10 @@ def _model_source(env: Mapping[str, str], model_dir: Path) -> ModelSource | None
     credential: ModelCredential
     if not raw_credential:
         credential = "connection-string" if connection_string else "default"
-    elif raw_credential in _MODEL_CREDENTIALS:
-        credential = next(c for c in _MODEL_CREDENTIALS if c == raw_credential)
+    elif raw_credential in MODEL_CREDENTIALS:
+        credential = next(c for c in MODEL_CREDENTIALS if c == raw_credential)
     else:
-        raise SettingsError(f"MODEL_CREDENTIAL={raw_credential!r} is not one of {', '.join(_MODEL_CREDENTIALS)}")
+        raise SettingsError(f"MODEL_CREDENTIAL={raw_credential!r} is not one of {', '.join(MODEL_CREDENTIALS)}")
     parts = urlsplit(uri)
     # Bearer tokens travel only over TLS; plain http is for the emulator on loopback, with its account key.
     schemes = ("https", "http") if credential == "connection-string" else ("https",)

@@ -18,12 +18,12 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from scoring.decode import DecodeError
-from scoring.encoding import labels_json
-from scoring.errors import NotFound
-from scoring.keys import MODEL_NAME, PIPELINE
-from scoring.pipeline import Pipeline, ReadBody
-from scoring.signature import DATATYPES, Signature
+from scoring.core.decode import DecodeError
+from scoring.core.encoding import labels_json
+from scoring.core.errors import NotFound
+from scoring.core.keys import MODEL_NAME, PIPELINE
+from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.model.signature import DATATYPES, Signature
 
 # The one model version this server serves (the Open Inference Protocol lets a server hold several).
 MODEL_VERSION = "1"
@@ -308,7 +308,7 @@ async def infer_answer(
 ) -> tuple[bytes, str, dict[str, str]]:
     """One inference request, from the (model, version) its path names, its headers and body, to the
     answer's (body, content type, headers); raises ServiceError. Shared by the aiohttp route below and
-    the fast lane (scoring/fast_lane.py)."""
+    the fast lane (scoring/transport/fast_lane.py)."""
     pipeline.gate(headers)
     check_model(served, *target)
     header_length = headers.get(HEADER_LENGTH)

@@ -3,7 +3,7 @@
 `init()` is called once before the server reports ready; `run(raw_data: str)` scores one request
 body, exactly as the seed's score.py did. An optional `run_batch(rows)` (float32 or uint8 array of
 shape (n, row_length) -> one label per row) lets the server batch many requests into one device call.
-An optional `signature` (a scoring.signature.Signature, or a function returning one) says what the
+An optional `signature` (a scoring.model.signature.Signature, or a function returning one) says what the
 model takes; without it the default model's signature applies.
 """
 
@@ -21,15 +21,15 @@ from types import ModuleType
 
 import numpy as np
 
-from scoring.azureml_contract import (
+from scoring.model.model_shape import SIGNATURE as DEFAULT_SIGNATURE
+from scoring.model.script_contract import (
     ContractError,
     analyze_run,
     install_legacy_aliases,
     script_functions,
     source_path_entries,
 )
-from scoring.model_shape import SIGNATURE as DEFAULT_SIGNATURE
-from scoring.signature import Signature
+from scoring.model.signature import Signature
 
 RunBatch = Callable[[np.ndarray], Sequence[int] | np.ndarray]
 
@@ -117,7 +117,7 @@ def _signature(module: ModuleType, path: Path) -> Signature:
         raise EntryScriptError(f"entry script {path}: signature() failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(value, Signature):
         raise EntryScriptError(
-            f"entry script {path}: signature must be a scoring.signature.Signature (or a function returning one), "
+            f"entry script {path}: signature must be a scoring.model.signature.Signature (or a function returning one), "
             f"got {type(value).__name__}"
         )
     return value

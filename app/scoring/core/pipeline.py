@@ -3,7 +3,7 @@
 Protocol modules (azureml.py, v2.py) translate HTTP into a call here and the result back into HTTP;
 everything between -- readiness and auth, the byte and row budgets, reading (and inflating) the body,
 decoding it off the event loop when it is large, the batcher, the scoring deadline -- happens here,
-once, in this order. Failures are raised as typed errors (scoring.errors) and become JSON in one place.
+once, in this order. Failures are raised as typed errors (scoring.core.errors) and become JSON in one place.
 """
 
 from __future__ import annotations
@@ -19,21 +19,21 @@ from typing import Any, TypeVar
 import numpy as np
 from aiohttp import web
 
-from scoring.admission import Admission, Reservation
-from scoring.auth import Authenticator
-from scoring.batching import Batcher, BatchError
-from scoring.body import overloaded, read_body
-from scoring.decode import DecodeError
-from scoring.entry import EntryScript
-from scoring.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
-from scoring.metrics import Metrics
-from scoring.settings import Settings
+from scoring.core.admission import Admission, Reservation
+from scoring.core.auth import Authenticator
+from scoring.core.body import overloaded, read_body
+from scoring.core.decode import DecodeError
+from scoring.core.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
+from scoring.core.settings import Settings
+from scoring.model.batching import Batcher, BatchError
+from scoring.model.entry import EntryScript
+from scoring.observability.metrics import Metrics
 
 log = logging.getLogger("scoring")
 
 T = TypeVar("T")
 
-# How a protocol module gets the request's body: read it under the reservation (scoring.body for
+# How a protocol module gets the request's body: read it under the reservation (scoring.core.body for
 # aiohttp's requests, the fast lane's buffer for its own).
 ReadBody = Callable[[Reservation], Awaitable[bytes]]
 

@@ -1,7 +1,7 @@
 """The listening socket and the connections on it: SO_REUSEPORT for one process per core, the open-file
 limit raised to its hard limit, and headroom kept so the probes always connect.
 
-Every connection starts on the scoring fast lane (scoring/fast_lane.py) unless FAST_LANE=false; one the
+Every connection starts on the scoring fast lane (scoring/transport/fast_lane.py) unless FAST_LANE=false; one the
 lane hands over is served by aiohttp's protocol from then on. Both kinds are counted against the cap.
 
 Idle and header timeouts (IDLE_TIMEOUT_S): on aiohttp's connections, its keep-alive timer, which since
@@ -22,7 +22,7 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from scoring.metrics import Metrics
+from scoring.observability.metrics import Metrics
 
 log = logging.getLogger("scoring")
 

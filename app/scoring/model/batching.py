@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.metrics import Metrics
+from scoring.observability.metrics import Metrics
 
 log = logging.getLogger("scoring")
 

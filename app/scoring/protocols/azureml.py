@@ -3,7 +3,7 @@ GET /swagger.json (Azure ML's document), GET /openapi.json (this server's).
 
 Only translation: a /score request becomes a pipeline call (what run() would get on Azure ML ->
 validated rows) and the labels become the seed's JSON list. A script without run_batch is served by
-scoring.azureml_http exactly as Azure ML serves it (scoring.azureml_contract has the rules).
+scoring.protocols.azureml_http exactly as Azure ML serves it (scoring.protocols.azureml_contract has the rules).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from functools import cache, partial
 import numpy as np
 from aiohttp import web
 
-from scoring import azureml_http
-from scoring.admission import Reservation
-from scoring.decode import DecodeError, check_structure, decode_scoring_bodies
-from scoring.encoding import labels_json
-from scoring.errors import BadRequest
-from scoring.keys import PIPELINE, SWAGGER
-from scoring.pipeline import Pipeline, ReadBody
+from scoring.core.admission import Reservation
+from scoring.core.decode import DecodeError, check_structure, decode_scoring_bodies
+from scoring.core.encoding import labels_json
+from scoring.core.errors import BadRequest
+from scoring.core.keys import PIPELINE, SWAGGER
+from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.protocols import azureml_http
 
 routes = web.RouteTableDef()
 
@@ -81,7 +81,7 @@ def _many_decoder(row_length: int, device: str) -> Callable[[list[bytes]], list[
 async def score(request: web.Request) -> web.Response:
     pipeline: Pipeline = request.app[PIPELINE]
     if not pipeline.batched:
-        # Served exactly as Azure ML serves the script (scoring.azureml_http).
+        # Served exactly as Azure ML serves the script (scoring.protocols.azureml_http).
         return await azureml_http.score_unbatched(request, pipeline)
     if request.method not in ("GET", "POST"):  # answered without run(), and so without the key
         return azureml_http.to_response(azureml_http.unsupported_method(request.method))
@@ -101,7 +101,7 @@ async def score_batched(
 ) -> tuple[bytes, dict[str, str]]:
     """A /score request through the batcher: the labels' JSON and Azure ML's headers; raises ServiceError.
     read_payload gives what run() would get on Azure ML (any Content-Type; GET: the query as JSON).
-    Shared by the aiohttp route above and the fast lane (scoring/fast_lane.py)."""
+    Shared by the aiohttp route above and the fast lane (scoring/transport/fast_lane.py)."""
     pipeline.gate(headers)
     with pipeline.admitted() as reservation:
         payload = await read_payload(reservation)
