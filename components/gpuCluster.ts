@@ -381,7 +381,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 told = true;
                 void pulumi.log.info(
                   `waiting for the cluster-admin grant to reach the Kubernetes API (Azure documents up to five ` +
-                    `minutes; this gives up after ${ACCESS_WAIT_TIMEOUT_MS / 60_000}): ${denied[0]}`,
+                    `minutes; this gives up after ${ACCESS_WAIT_TIMEOUT_MS / 60_000} minutes): ${denied[0]}`,
                   this,
                 );
               },

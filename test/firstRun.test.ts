@@ -52,7 +52,7 @@ describe("finding 1: Kubernetes objects wait until the API server grants the dep
     assert.equal(lines.length, 2);
     assert.match(
       lines[0],
-      /^waiting for the cluster-admin grant to reach the Kubernetes API .*create namespaces: not allowed/,
+      /^waiting for the cluster-admin grant to reach the Kubernetes API \(Azure documents up to five minutes; this gives up after 10 minutes\): create namespaces: not allowed/,
     );
     assert.match(lines[1], /^the Kubernetes API grants the deployer access after 240 s$/);
     assert.ok(run.resources.some((r) => r.type === T.namespace));
