@@ -45,7 +45,10 @@ export = async () => {
 
   // Then asks Azure, as the deployer, whether this stack can be created here (providers, sizes, quota,
   // Kubernetes version); throws a PreflightError listing every failure, still before any resource exists.
-  const deployer = await authorization.getClientConfig();
+  const runner = await authorization.getClientConfig();
+  // The identity the grants name: deployerObjectId when set, so a preview by another identity plans no
+  // replacement of the grants or of the Kubernetes provider (issue 21, finding 5); else whoever runs.
+  const deployer = { ...runner, objectId: settings.deployer.objectId ?? runner.objectId };
   const armToken = await authorization.getClientToken();
   pulumi.log.info(
     await runPreflight(

@@ -27,7 +27,7 @@ export const configSchema = {
   },
   kubernetesVersion: {
     type: "string",
-    default: "1.35",
+    default: "1.36",
     description:
       "AKS Kubernetes version (major.minor or major.minor.patch), 1.35 or later; the preflight checks AKS offers it in the region.",
   },
@@ -240,6 +240,12 @@ export const configSchema = {
     default: 1,
     description:
       "Share of requests (above 0, at most 1) sent to Application Insights when appInsightsTracing is true; Application Insights extrapolates its counts from the rest.",
+  },
+  deployerObjectId: {
+    type: "string",
+    default: "",
+    description:
+      "Entra object id of the identity that runs pulumi up (the CI service principal under GitOps; az ad sp show --id <client id> --query id -o tsv). Its cluster-admin, AcrPush and Grafana grants then stay the same whoever previews or runs the program; empty takes whoever runs it, which plans to replace those grants when another identity previews.",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

@@ -1,4 +1,10 @@
-/** Azure built-in role definition ids this program grants (the same GUID in every tenant). */
+/**
+ * Azure built-in role definition ids this program grants (the same GUID in every tenant), and the one
+ * list of roles it may assign. The GitOps deploy identity's "Role Based Access Control Administrator"
+ * condition (docs/gitops.md) must allow exactly these, or `pulumi up` fails with AuthorizationFailed
+ * on roleAssignments/write; test/roles.test.ts checks every RoleAssignment the program declares, under
+ * every option that adds one, against this list, and the documented condition against it too.
+ */
 import * as pulumi from "@pulumi/pulumi";
 
 export const builtInRoles = {
@@ -10,12 +16,36 @@ export const builtInRoles = {
   StorageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
   /** Read secret contents (a certificate's key and chain are its secret): the Key Vault CSI add-on's grant. */
   KeyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+  /** Managed Grafana's identity queries the Azure Monitor workspace (monitoring.ts, managedGrafana on). */
+  MonitoringDataReader: "b0d8363b-8ddd-447d-831f-62ca05bff136",
+  /** The deployer imports dashboards into Managed Grafana (monitoring.ts, managedGrafana on). */
+  GrafanaAdmin: "22926164-76b3-42b3-bc55-97df8dab3e41",
 } as const;
+
+export type BuiltInRole = keyof typeof builtInRoles;
+
+/** Every role definition GUID the program may assign, in a stable order (the documented condition's list). */
+export const ASSIGNABLE_ROLE_IDS: readonly string[] = Object.values(builtInRoles);
+
+/**
+ * The ABAC condition for the deploy identity's "Role Based Access Control Administrator" assignment: it
+ * may write and delete role assignments of these roles only (Azure's "constrain roles" condition for
+ * delegated role assignment, as docs/gitops.md has always given it). docs/gitops.md prints the same list.
+ */
+export function rbacAdministratorCondition(roleIds: readonly string[] = ASSIGNABLE_ROLE_IDS): string {
+  const roles = roleIds.join(", ");
+  return (
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR ` +
+    `(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roles}})) AND ` +
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR ` +
+    `(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roles}}))`
+  );
+}
 
 /** The subscription-scoped id ARM expects in a role assignment's roleDefinitionId. */
 export function builtInRoleId(
   subscriptionId: pulumi.Input<string>,
-  role: keyof typeof builtInRoles,
+  role: BuiltInRole,
 ): pulumi.Output<string> {
   return pulumi.interpolate`/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${builtInRoles[role]}`;
 }

@@ -16,6 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "../configSchema";
 import { type AccessSettings, accessSection } from "./access";
 import { capacityChecks } from "./capacity";
+import { type DeployerSettings, deployerSection } from "./deployer";
 import { type GpuPoolSettings, gpuPoolSection } from "./gpuPool";
 import { type KeySettings, keysSection } from "./keys";
 import { type KubernetesSettings, kubernetesSection } from "./kubernetes";
@@ -30,6 +31,7 @@ import { type TelemetrySettings, telemetrySection } from "./telemetry";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
 export { type AccessSettings, ANYONE, type KeyVaultCertificate } from "./access";
+export type { DeployerSettings } from "./deployer";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
@@ -56,6 +58,7 @@ export interface StackSettings {
   readonly access: AccessSettings;
   readonly monitoring: MonitoringSettings;
   readonly telemetry: TelemetrySettings;
+  readonly deployer: DeployerSettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -92,6 +95,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const access = accessSection(r);
   const monitoring = monitoringSection(r);
   const telemetry = telemetrySection(r);
+  const deployer = deployerSection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     region,
@@ -106,6 +110,7 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
     access,
     monitoring,
     telemetry,
+    deployer,
   };
 }
 
