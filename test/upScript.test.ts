@@ -39,7 +39,7 @@ function run(
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin);
   fs.writeFileSync(path.join(bin, "pulumi"), FAKE_PULUMI, { mode: 0o755 });
-  for (const tool of ["az", "docker"])
+  for (const tool of ["az", "docker", "kubelogin"])
     fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const log = path.join(dir, "calls.log");
   fs.writeFileSync(log, "");
