@@ -43,6 +43,10 @@ log = logging.getLogger("scoring")
 _MIN_JSON_BYTES_PER_VALUE = 2
 # Flush early once this many samples wait, so one blob stays a few MiB at most.
 FLUSH_SAMPLES = 500
+# One upload's limit, retries included, and the final flush's at shutdown: a slow or dead store costs
+# samples, never the pod's termination grace period.
+UPLOAD_TIMEOUT_S = 15.0
+CLOSE_TIMEOUT_S = 5.0
 
 
 def blob_name(model: str, version: str, at: float) -> str:
@@ -148,6 +152,8 @@ class Capture:
         if self._client is None:
             from azure.storage.blob.aio import ContainerClient
 
+            # The SDK logs every request's headers at INFO: one line per flush is not worth the noise.
+            logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
             self._client = ContainerClient.from_container_url(
                 self.settings.container_url,
                 credential=_credential(self.settings),
@@ -172,8 +178,12 @@ class Capture:
             first = next(at for at, line in taken if line is lines[0])
             name = blob_name(self.model, self.version, first)
             try:
-                await self._container().upload_blob(name, b"".join(lines), overwrite=False)
+                upload = self._container().upload_blob(name, b"".join(lines), overwrite=False)
+                await asyncio.wait_for(upload, UPLOAD_TIMEOUT_S)
                 self._written.inc(len(lines))
+            except asyncio.CancelledError:  # shutdown's limit reached: these are lost, and counted
+                self._failed.inc(len(lines))
+                raise
             except Exception as exc:
                 self._failed.inc(len(lines))
                 log.warning(
@@ -193,7 +203,8 @@ class Capture:
 
     async def close(self) -> None:
         """After the drain: what is buffered is written once more, then the client closes."""
-        await self.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), CLOSE_TIMEOUT_S)
         if self._client is not None:
             await self._client.close()
 
