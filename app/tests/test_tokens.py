@@ -24,6 +24,7 @@ import pytest
 from conftest import PRIMARY_KEY, MakeServer, Server, seed_body
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from test_client import run_client
 
 from scoring.tokens import TokenRefused, TokenSettings, TokenVerifier, entra_issuers, is_jwt
 
@@ -194,3 +195,14 @@ def test_the_verifier_refuses_unsigned_and_hmac_tokens(issuer: Issuer) -> None:
         with pytest.raises(TokenRefused, match="algorithm"):
             verifier.verify(forged)
     assert is_jwt(issuer.token()) and not is_jwt(PRIMARY_KEY)
+
+
+def test_the_client_sends_a_token_and_shows_which_deployment_answered(both: Server, issuer: Issuer) -> None:
+    uri = f"http://127.0.0.1:{both.port}/score"
+    result = run_client("--uri", uri, "--token", issuer.token(), "--count", "5", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "(answered by model deployment candidate)" in result.stdout
+    expired = issuer.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200, nbf=None)
+    refused = run_client("--uri", uri, "--token", expired, "--count", "1")
+    assert refused.returncode != 0
+    assert "401" in refused.stderr and "token has expired" in refused.stderr
