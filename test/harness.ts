@@ -159,6 +159,9 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     const id = `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${args.type}/${name}`;
     const state: Record<string, unknown> = { ...inputs, name, id };
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
+    if (args.type === "azure-native:storage:StorageAccount") {
+      state.primaryEndpoints = { blob: `https://${name}.blob.core.windows.net/` };
+    }
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
       // AKS creates the Key Vault secrets provider add-on's identity and reports it on the add-on's profile.
