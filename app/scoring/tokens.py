@@ -7,7 +7,8 @@ audience and the key-set URL from the stack's tenant and app registration.
 
 Why here and not in Envoy Gateway's SecurityPolicy: in `both` mode a key travels in the same header a
 token does, and Envoy Gateway's JWT authentication "will still fail if an invalid JWT is presented" even
-with `optional: true` (envoyproxy/gateway api/v1alpha1/jwt_types.go, `JWT.Optional`, read December 2026):
+with `optional: true` (envoyproxy/gateway api/v1alpha1/jwt_types.go, `JWT.Optional`, main branch read
+December 2026):
 the gateway would refuse every key. Moving keys to another header would break the Azure ML client
 contract (`Authorization: Bearer <key>`). Verifying here keeps one code path for all three modes, the
 same JSON 401 as a wrong key, and a reason a caller can act on.
