@@ -2,12 +2,14 @@
 # Runs every test of the project, installing what a fresh clone lacks first: Node 24 (when the
 # system Node is older), the npm packages, and the app's Python environment (scripts/python-env.sh:
 # CPython 3.12 with exactly the image's hash-locked packages from app/requirements.txt plus the test
-# tools and protocol peers of app/requirements-test.txt, built once per lock and cached).
-# Exits non-zero on any failure.
+# tools and protocol peers of app/requirements-test.txt, built once per lock and cached), and the
+# real Pulumi CLI at the pinned version (scripts/pulumi-cli.sh: built once per version from the Go
+# module proxy and cached). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 source scripts/python-env.sh
+source scripts/pulumi-cli.sh
 
 ensure_node
 ensure_npm_packages
@@ -19,7 +21,11 @@ echo "== node $(node --version), $("$PYTHON" --version) in ${PYTHON_BIN%/bin}"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 (
-  echo "== TypeScript: type check, lint, workflow lint, program, policy and cost tests"
+  echo "== TypeScript: type check, lint, workflow lint, program, real-engine, policy and cost tests"
+  # The real-engine tests (test/engine/) need the pinned CLI; building it (minutes, once per version)
+  # overlaps the Python half instead of delaying both.
+  PULUMI_CLI_DIR=$(ensure_pulumi_cli)
+  export PULUMI_CLI_DIR
   npm test
 ) >"$logs/typescript.log" 2>&1 &
 typescript_pid=$!
