@@ -242,6 +242,24 @@ describe("a candidate version with 10% of the traffic and mirroring", () => {
     });
   });
 
+  it("moves weight only to ready pods: the route waits for both Deployments", () => {
+    const dependencies = scoringRoute(run).options.dependencies ?? [];
+    for (const name of ["scoring-deployment", "scoring-deployment-candidate"]) {
+      assert.ok(
+        dependencies.some((urn) => urn.endsWith(`${T.deployment}::${name}`)),
+        `the route must depend on ${name}: ${dependencies.join(", ")}`,
+      );
+    }
+  });
+
+  it("names registrations by version; the current one answers to its pre-split name, so a stack's v1 is adopted", () => {
+    const current = findOne(run.resources, T.modelVersion, "ml-model-version-1");
+    const candidate = findOne(run.resources, T.modelVersion, "ml-model-version-2");
+    assert.deepEqual(current.options.aliasNames, ["ml-model-version"]);
+    assert.deepEqual(candidate.options.aliasNames, []);
+    assert.deepEqual(findOne(run.resources, T.blob, "ml-model-file-1").options.aliasNames, ["ml-model-file"]);
+  });
+
   it("promotion's first step (100% to the candidate) leaves the current version running with weight 0", async () => {
     const promoted = await runProgram({
       config: { ...config, candidateTrafficPercent: "100", mirrorToCandidate: "false" },

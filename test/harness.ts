@@ -32,6 +32,10 @@ export interface RecordedOptions {
   /** Output names the engine is told to store as secrets (additionalSecretOutputs). */
   readonly additionalSecretOutputs?: readonly string[];
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
+  /** URNs the resource waits for (dependsOn and data dependencies). */
+  readonly dependencies?: readonly string[];
+  /** Names the resource also answers to (aliases given by name). */
+  readonly aliasNames?: readonly string[];
 }
 
 export interface FetchCall {
@@ -425,6 +429,11 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     optionsByName.set(`${req.getType()}::${req.getName()}`, {
       retainOnDelete: req.getRetainondelete() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      dependencies: req.getDependenciesList(),
+      aliasNames: req
+        .getAliasesList()
+        .map((alias) => alias.getSpec()?.getName() ?? "")
+        .filter((name) => name !== ""),
       customTimeouts:
         timeouts === undefined
           ? undefined
