@@ -70,9 +70,12 @@ def test_scored_rows_and_labels_land_partitioned_by_model_version_and_hour(
         server.score(rows, key=SECONDARY_KEY),
         server.score(big, key=PRIMARY_KEY),
     ]
-    assert [reply.status for reply in replies] == [200, 200, 200]
+    v2_row = [0.5] * 784
+    v2_body = {"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": v2_row}]}
+    v2 = server.request("POST", "/v2/models/mnist/infer", json.dumps(v2_body).encode(), key=PRIMARY_KEY)
+    assert [reply.status for reply in [*replies, v2]] == [200, 200, 200, 200]
     server.stop()  # a stopping server writes what it buffered
-    blobs = wait_for(lambda: captured(store), lambda found: sum(len(v) for v in found.values()) >= 3)
+    blobs = wait_for(lambda: captured(store), lambda found: sum(len(v) for v in found.values()) >= 4)
     assert all(BLOB.match(name) for name in blobs), list(blobs)
     hour = datetime.datetime.now(datetime.UTC).strftime("%Y/%m/%d/%H")
     previous = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).strftime("%Y/%m/%d/%H")
@@ -84,6 +87,8 @@ def test_scored_rows_and_labels_land_partitioned_by_model_version_and_hour(
         assert sample["model"] == "mnist-mlp" and sample["version"] == "3" and sample["deployment"] == "current"
         assert np.allclose(np.array(sample["inputs"], dtype=np.float32), rows)
         assert sample["outputs"] == replies[0].json() and sample["truncated"] is False
+    (from_v2,) = [s for s in samples if s["rows"] == 1]
+    assert from_v2["inputs"] == [v2_row] and from_v2["outputs"] == v2.json()["outputs"][0]["data"]
     (truncated,) = [s for s in samples if s["rows"] == 200]
     assert truncated["truncated"] is True and truncated["inputs"] is None
     assert truncated["outputs"] == replies[2].json()
