@@ -252,16 +252,17 @@ export interface RouteBackends {
 }
 
 /**
- * The route rule's backends: one version, the Service alone (as before: no weight field); two, each
+ * The route rule's backends: one version (or none given), the Service alone (as before: no weight field); two, each
  * Service with its percentage as weight, and the candidate as mirror target when mirroring is on.
  */
 export function routeBackends(
   currentServiceName: pulumi.Input<string>,
   port: number,
-  versions: ModelVersions,
+  versions: ModelVersions | undefined,
 ): RouteBackends {
-  const candidate = versions.candidate;
-  if (candidate === undefined) return { backendRefs: [{ name: currentServiceName, port }], filters: [] };
+  const candidate = versions?.candidate;
+  if (versions === undefined || candidate === undefined)
+    return { backendRefs: [{ name: currentServiceName, port }], filters: [] };
   return {
     backendRefs: [
       { name: currentServiceName, port, weight: versions.current.weight },

@@ -381,20 +381,7 @@ export class ScoringService extends pulumi.ComponentResource {
 
     // The public routes: exact paths and the v2 prefix, to the Service's http port only (never metrics).
     const { hostname, gateway } = args.publicEntry;
-    const backends = routeBackends(
-      service.metadata.name,
-      SCORING_SERVICE_PORT,
-      args.versions ?? {
-        current: {
-          slot: "current",
-          modelName: "",
-          modelVersion: "",
-          model: args.model,
-          replicas: args.replicas,
-          weight: 100,
-        },
-      },
-    );
+    const backends = routeBackends(service.metadata.name, SCORING_SERVICE_PORT, args.versions);
     const paths = [
       ...PUBLIC_ROUTES.exact.map((value) => ({ path: { type: "Exact", value } })),
       ...(args.publicEntry.publicSwagger ? [{ path: { type: "Exact", value: PUBLIC_ROUTES.swagger } }] : []),
