@@ -10,10 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { VERSION_ENV } from "../components/appContract";
 import { parseStackSettings } from "../components/config";
 import { CAPTURE_CONTAINER } from "../components/mlWorkspace";
-import { CANDIDATE_SERVICE_NAME, PROPERTY_ANNOTATION_PREFIX } from "../components/modelVersions";
+import {
+  CANDIDATE_SERVICE_NAME,
+  PROPERTY_ANNOTATION_PREFIX,
+  versionDeploymentArgs,
+} from "../components/modelVersions";
 import { builtInRoles } from "../components/roles";
 import {
   devStackConfig,
@@ -392,6 +397,33 @@ describe("tags, properties and description", () => {
     assert.throws(
       () => parseStackSettings({ tags: "cost center=4711" }, { fileExists: () => true }),
       /tags = "cost center=4711": is not name=value/,
+    );
+  });
+});
+
+describe("versionDeploymentArgs", () => {
+  it("refuses a base Deployment whose structure is an Output instead of silently dropping a slot's fields", () => {
+    const slot = {
+      slot: "candidate" as const,
+      modelName: "m",
+      modelVersion: "2",
+      model: { blobUrl: "https://a/b/c", sha256: "0".repeat(64), sizeBytes: 1, identityClientId: "id" },
+      replicas: 2,
+      weight: 10,
+    };
+    const extras = {
+      auth: { mode: "keys" as const },
+      metadata: { labels: {}, annotations: {} },
+      modelVolumeSize: () => "1Mi",
+    };
+    assert.throws(
+      () =>
+        versionDeploymentArgs(
+          { metadata: {}, spec: pulumi.output({ selector: { matchLabels: {} }, template: {} }) },
+          slot,
+          extras,
+        ),
+      /versionDeploymentArgs: spec must be a plain object in the base Deployment/,
     );
   });
 });
