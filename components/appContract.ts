@@ -112,8 +112,8 @@ export const GPU_TOLERATION = {
 export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
 
 /**
- * The app's token, model deployment and model data collection variables (issue 23; app/scoring/settings.py,
- * tokens.py, deployment.py, capture_settings.py), set by components/modelVersions.ts.
+ * The app's token, model deployment and model data collection variables (issue 23; app/scoring/core/settings.py,
+ * core/tokens.py, observability/deployment.py, core/capture_settings.py), set by components/modelVersions.ts.
  */
 export const VERSION_ENV = {
   /** keys | tokens | both. */

@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { modelFileDigest } from "./modelFile";
 import { azureNameSuffix } from "./naming";
 
-/** The container model data collection writes to (app/scoring/capture.py), and the lifecycle rule's prefix. */
+/** The container model data collection writes to (app/scoring/core/capture.py), and the lifecycle rule's prefix. */
 export const CAPTURE_CONTAINER = "model-data";
 
 /** One registered model version: its file in the models container and its registration. */

@@ -1,4 +1,4 @@
-"""Model data collection (scoring/capture.py) against Azurite, the real Azure Storage emulator (the npm
+"""Model data collection (scoring/core/capture.py) against Azurite, the real Azure Storage emulator (the npm
 devDependency, started on a free port with a temporary folder by test_model_source's fixture).
 
 The real server, with capture on, writes the rows it scored and the labels it answered as JSON lines under
@@ -23,8 +23,8 @@ from conftest import PRIMARY_KEY, SECONDARY_KEY, MakeServer, Server, free_port
 from prometheus_client import CollectorRegistry
 from test_model_source import DEV_ACCOUNT, Azurite, azurite  # noqa: F401  (the emulator fixture)
 
-from scoring.capture import Capture
-from scoring.capture_settings import CaptureSettings, capture_from_env
+from scoring.core.capture import Capture
+from scoring.core.capture_settings import CaptureSettings, capture_from_env
 
 CAPTURE_CONTAINER = "model-data"
 BLOB = re.compile(r"mnist-mlp/3/\d{4}/\d{2}/\d{2}/\d{2}/[0-9a-f-]{36}\.jsonl\Z")

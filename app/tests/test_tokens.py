@@ -1,4 +1,4 @@
-"""Entra ID-style token auth, verified in the app (scoring/tokens.py says why not at the gateway), against
+"""Entra ID-style token auth, verified in the app (scoring/core/tokens.py says why not at the gateway), against
 a test issuer whose signing keys are served locally as a JWKS document, the way Entra ID serves
 https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys.
 
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from test_client import run_client
 
-from scoring.tokens import TokenRefused, TokenSettings, TokenVerifier, entra_issuers, is_jwt
+from scoring.core.tokens import TokenRefused, TokenSettings, TokenVerifier, entra_issuers, is_jwt
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 ISSUER = entra_issuers(TENANT)[0]

@@ -2,7 +2,7 @@
  * Section: what a caller presents (issue 23). `keys`: the two scoring keys, as Azure ML's `auth_enabled`;
  * `tokens`: an Entra ID access token for the app registration named by tokenAudience, as Azure ML's
  * `token_auth_enabled`; `both`: either, on the same `Authorization: Bearer` header. The app verifies tokens
- * (app/scoring/tokens.py says why not the gateway); docs/auth-versions.md has the `az` commands.
+ * (app/scoring/core/tokens.py says why not the gateway); docs/auth-versions.md has the `az` commands.
  */
 import type { Reader } from "./reader";
 

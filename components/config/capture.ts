@@ -1,7 +1,7 @@
 /**
  * Section: model data collection (issue 23), Azure ML's `collect_model_data`: a sampled share of scored
  * requests' inputs and outputs written by the pods, with their workload identity, to a container of the
- * workspace's storage (app/scoring/capture.py; format in docs/auth-versions.md). Off by default; when on, a
+ * workspace's storage (app/scoring/core/capture.py; format in docs/auth-versions.md). Off by default; when on, a
  * lifecycle rule deletes samples after captureRetentionDays, so collection never keeps data without end.
  */
 import type { Reader } from "./reader";
