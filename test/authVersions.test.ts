@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { VERSION_ENV } from "../components/appContract";
 import { parseStackSettings } from "../components/config";
+import { configSchema } from "../components/configSchema";
 import { CAPTURE_CONTAINER } from "../components/mlWorkspace";
 import {
   CANDIDATE_SERVICE_NAME,
@@ -398,6 +399,20 @@ describe("tags, properties and description", () => {
       () => parseStackSettings({ tags: "cost center=4711" }, { fileExists: () => true }),
       /tags = "cost center=4711": is not name=value/,
     );
+  });
+});
+
+describe("keys at their defaults", () => {
+  it("are accepted as the real CLI passes them (every key of Pulumi.yaml, filled with its default)", () => {
+    const defaults = Object.fromEntries(
+      Object.entries(configSchema).flatMap(([key, spec]) =>
+        "default" in spec ? [[key, String(spec.default)]] : [],
+      ),
+    );
+    const settings = parseStackSettings(defaults, { fileExists: () => true });
+    assert.equal(settings.versions.candidate, undefined);
+    assert.equal(settings.capture.enabled, false);
+    assert.equal(settings.auth.mode, "keys");
   });
 });
 

@@ -71,7 +71,7 @@ export function authSection(r: Reader): AuthSettings {
   }
   if (!tokens) {
     for (const key of ["tokenTenantId", "tokenAudience"] as const) {
-      const value = r.rawValue(key);
+      const value = r.nonDefault(key);
       if (value !== undefined && mode !== undefined) {
         r.problem(
           key,

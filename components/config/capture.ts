@@ -22,7 +22,7 @@ export function captureSection(r: Reader): CaptureSettings {
   const enabled = r.boolean("collectModelData");
   if (!enabled) {
     for (const key of DETAIL) {
-      const value = r.rawValue(key);
+      const value = r.nonDefault(key);
       if (value !== undefined) {
         r.problem(
           key,

@@ -45,7 +45,7 @@ export function versionsSection(
   const version = r.string("candidateModelVersion");
   if (version === "") {
     for (const key of CANDIDATE_ONLY) {
-      const value = r.rawValue(key);
+      const value = r.nonDefault(key);
       if (value !== undefined) {
         r.problem(
           key,
