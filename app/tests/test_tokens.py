@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 import numpy as np
 import pytest
-from conftest import PRIMARY_KEY, MakeServer, Server, seed_body
+from conftest import PRIMARY_KEY, MakeServer, Server, free_port, seed_body
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from test_client import run_client
@@ -206,3 +206,20 @@ def test_the_client_sends_a_token_and_shows_which_deployment_answered(both: Serv
     refused = run_client("--uri", uri, "--token", expired, "--count", "1")
     assert refused.returncode != 0
     assert "401" in refused.stderr and "token has expired" in refused.stderr
+
+
+def test_tokens_only_is_not_ready_until_the_signing_keys_load_and_both_still_serves_keys(
+    make_server: MakeServer, issuer: Issuer
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/discovery/v2.0/keys"  # nothing listens there
+    tokens_only = make_server(token_env(unreachable, "tokens"), wait_ready=False)
+    both = make_server(token_env(unreachable, "both"))  # ready: keys work without the issuer
+    assert both.score(ROWS, key=PRIMARY_KEY).status == 200
+    refused = both.score(ROWS, key=issuer.token())
+    assert refused.status == 503 and b"signing keys are not loaded yet" in refused.body
+    deadline = time.monotonic() + 30
+    while (ready := tokens_only.request("GET", "/ready", key=None)).status != 503 or b"signing keys" not in ready.body:
+        assert time.monotonic() < deadline, f"/ready never named the missing keys: {ready.status} {ready.body!r}"
+        time.sleep(0.1)
+    assert unreachable.encode() in ready.body and ready.header("Retry-After")
+    assert "jwks_failed" in tokens_only.log()

@@ -48,6 +48,13 @@ class Authenticator:
         if not self._matches(presented):
             raise Unauthorized("invalid key", headers=CHALLENGE, close=True)
 
+    def not_ready_reason(self) -> str | None:
+        """Why the pod must not take traffic yet: with tokens only, until the issuer's keys are loaded (every
+        request would be refused); with both, keys still work, so the pod is ready."""
+        if self.mode == "tokens" and self.tokens is not None and not self.tokens.loaded:
+            return f"the token issuer's signing keys are not loaded yet from {self.tokens.settings.jwks_uri}"
+        return None
+
     def _check_token(self, token: str) -> None:
         assert self.tokens is not None
         if not self.tokens.loaded:

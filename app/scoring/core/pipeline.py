@@ -127,6 +127,8 @@ class Pipeline:
             raise Unavailable("server is shutting down; retry on another replica", retry, close=True)
         if not self.ready:
             raise Unavailable(self.not_ready_reason or "model is still loading; retry shortly", retry, close=True)
+        if (reason := self.auth.not_ready_reason()) is not None:
+            raise Unavailable(reason, retry, close=True)
 
     def note_not_ready(self, reason: str) -> None:
         self.not_ready_reason = reason
