@@ -216,11 +216,9 @@ describe("each kind of refusal stops the program before any resource", () => {
       }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
-        assert.match(
-          error.message,
-          /gpuVmSize = "Standard_NC6": Standard_NC6 .* was retired by Azure on 2023-09-06/,
-        );
-        assert.match(error.message, /Fix: pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
+        const problems = error.problems.join("\n");
+        assert.match(problems, /gpuVmSize = "Standard_NC6": Standard_NC6 .* was retired by Azure on 2023-09-06/);
+        assert.match(problems, /Fix: pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
         return true;
       },
     );

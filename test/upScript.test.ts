@@ -84,7 +84,7 @@ describe("scripts/up.sh", () => {
   it("refuses a Pulumi CLI older than the one it documents", () => {
     const result = run({ FAKE_PULUMI_VERSION: "3.200.1", PULUMI_CONFIG_PASSPHRASE: "p" });
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /Pulumi CLI 3\.200\.1 is older than 3\.270\.0: upgrade it/);
+    assert.match(result.stderr, /Pulumi CLI 3\.200\.1 is older than 3\.276\.0: upgrade it/);
     assert.doesNotMatch(result.log, /pulumi up/);
   });
 
