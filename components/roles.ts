@@ -14,6 +14,8 @@ export const builtInRoles = {
   AksRbacClusterAdmin: "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
   /** Read and list blobs (data plane only): the scoring pods' access to the models container. */
   StorageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+  /** Read, write and delete blobs (data plane): the scoring pods' write access to the model-data container only. */
+  StorageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   /** Read secret contents (a certificate's key and chain are its secret): the Key Vault CSI add-on's grant. */
   KeyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   /** Managed Grafana's identity queries the Azure Monitor workspace (monitoring.ts, managedGrafana on). */

@@ -48,6 +48,8 @@ export interface RecordedOptions {
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
   /** `<type>::<name>` of each resource this one depends on (dependsOn and data dependencies); see resourceKey. */
   readonly dependencies: readonly string[];
+  /** Names the resource also answers to (aliases given by name). */
+  readonly aliasNames?: readonly string[];
 }
 
 export interface FetchCall {
@@ -278,6 +280,9 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     const id = `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${args.type}/${name}`;
     const state: Record<string, unknown> = { ...inputs, name, id };
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
+    if (args.type === "azure-native:storage:StorageAccount") {
+      state.primaryEndpoints = { blob: `https://${name}.blob.core.windows.net/` };
+    }
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
       // AKS creates the Key Vault secrets provider add-on's identity and reports it on the add-on's profile.
@@ -624,6 +629,10 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     optionsByName.set(`${req.getType()}::${req.getName()}`, {
       retainOnDelete: req.getRetainondelete() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      aliasNames: req
+        .getAliasesList()
+        .map((alias) => alias.getSpec()?.getName() ?? "")
+        .filter((name) => name !== ""),
       customTimeouts:
         timeouts === undefined
           ? undefined
