@@ -16,13 +16,21 @@ import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
 import { Autoscaling } from "./components/autoscaling";
-import { clusterAutoscaleOf, gpuPoolMaxNodes, gpuPoolMinNodes, readStackSettings } from "./components/config";
+import {
+  clusterAutoscaleOf,
+  entraIssuer,
+  gpuPoolMaxNodes,
+  gpuPoolMinNodes,
+  readStackSettings,
+  tokenAudiences,
+} from "./components/config";
 import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
 import { EntryPoint, type EntryPointCertificate } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { ModelIdentity } from "./components/modelIdentity";
+import { modelVersions, objectMetadata } from "./components/modelVersions";
 import { Monitoring } from "./components/monitoring";
 import {
   DEVICE_PLUGIN_MIRROR,
@@ -43,11 +51,19 @@ const SCORING_REPOSITORY = "scoring";
 export = async () => {
   // Throws a ConfigError listing every problem before any resource is declared.
   const settings = readStackSettings();
-  const clusterTags = { "pulumi-project": pulumi.getProject(), "pulumi-stack": pulumi.getStack() };
+  const userTags = settings.metadata.tags;
+  const clusterTags = {
+    ...userTags,
+    "pulumi-project": pulumi.getProject(),
+    "pulumi-stack": pulumi.getStack(),
+  };
 
   // Then asks Azure, as the deployer, whether this stack can be created here (providers, sizes, quota,
   // Kubernetes version); throws a PreflightError listing every failure, still before any resource exists.
-  const deployer = await authorization.getClientConfig();
+  const runner = await authorization.getClientConfig();
+  // The identity the grants name: deployerObjectId when set, so a preview by another identity plans no
+  // replacement of the grants or of the Kubernetes provider (issue 21, finding 5); else whoever runs.
+  const deployer = { ...runner, objectId: settings.deployer.objectId ?? runner.objectId };
   const armToken = await authorization.getClientToken();
   pulumi.log.info(
     await runPreflight(
@@ -65,6 +81,7 @@ export = async () => {
 
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,
+    ...(Object.keys(userTags).length === 0 ? {} : { tags: { ...userTags } }),
   });
   const resourceGroupName = resourceGroup.name;
 
@@ -74,6 +91,10 @@ export = async () => {
     namePrefix: settings.region.namePrefix,
     tenantId: deployer.tenantId,
     model: settings.model,
+    candidateModel: settings.versions.candidate,
+    capture: settings.capture.enabled ? { retentionDays: settings.capture.retentionDays } : undefined,
+    tags: userTags,
+    description: settings.metadata.description,
   });
 
   // One AcrPush grant and one registry login for every image this program pushes.
@@ -169,6 +190,8 @@ export = async () => {
     namespace: settings.service.namespace,
     serviceAccountName: SCORING_SERVICE_ACCOUNT,
     modelsContainerId: workspace.modelsContainerId,
+    captureContainerId: workspace.captureContainer?.id,
+    tags: userTags,
   });
 
   const devicePlugin = new NvidiaDevicePlugin(
@@ -192,6 +215,45 @@ export = async () => {
     },
     { providers: [cluster.provider] },
   );
+
+  // Each version slot's registered model, fetched by its own Deployment as the model identity.
+  const slotModel = (version: { blobUrl: pulumi.Output<string>; sha256: string; sizeBytes: number }) => ({
+    blobUrl: version.blobUrl,
+    sha256: version.sha256,
+    sizeBytes: version.sizeBytes,
+    identityClientId: modelIdentity.clientId,
+  });
+  const candidate = settings.versions.candidate;
+  const versions = modelVersions(
+    {
+      modelName: settings.model.name,
+      modelVersion: settings.model.version,
+      model: slotModel({
+        blobUrl: workspace.modelBlobUrl,
+        sha256: workspace.modelSha256,
+        sizeBytes: workspace.modelSizeBytes,
+      }),
+      replicas: settings.replicas.count,
+    },
+    candidate === undefined || workspace.candidate === undefined
+      ? undefined
+      : {
+          modelName: settings.model.name,
+          modelVersion: candidate.version,
+          model: slotModel(workspace.candidate),
+          replicas: candidate.replicas,
+          trafficPercent: candidate.trafficPercent,
+          mirror: candidate.mirror,
+        },
+  );
+  const tokenTenant = settings.auth.tenantId ?? deployer.tenantId;
+  const auth =
+    settings.auth.mode === "keys" || settings.auth.audience === undefined
+      ? { mode: "keys" as const }
+      : {
+          mode: settings.auth.mode,
+          tokens: { ...entraIssuer(tokenTenant), audiences: tokenAudiences(settings.auth.audience) },
+        };
 
   const service = new ScoringService(
     "scoring",
@@ -223,6 +285,17 @@ export = async () => {
             sampleRatio: settings.telemetry.sampleRatio,
           }
         : undefined,
+      versions,
+      auth,
+      capture:
+        workspace.captureContainer === undefined
+          ? undefined
+          : {
+              containerUrl: workspace.captureContainer.url,
+              sampleRate: settings.capture.samplePercent / 100,
+              maxSampleBytes: settings.capture.maxSampleBytes,
+            },
+      metadata: objectMetadata(settings.metadata),
       publicEntry: {
         hostname: entry.hostname,
         gateway: entry.gateway,
@@ -338,5 +411,22 @@ export = async () => {
           },
         }
       : {}),
+    authMode: settings.auth.mode,
+    ...(settings.auth.audience === undefined
+      ? {}
+      : { tokenAudience: settings.auth.audience, tokenTenantId: tokenTenant }),
+    ...(candidate === undefined
+      ? {}
+      : {
+          candidateModelVersion: candidate.version,
+          trafficSplit: {
+            current: versions.current.weight,
+            candidate: candidate.trafficPercent,
+            mirror: candidate.mirror,
+          },
+        }),
+    ...(workspace.captureContainer === undefined
+      ? {}
+      : { modelDataContainerUrl: workspace.captureContainer.url }),
   };
 };

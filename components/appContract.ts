@@ -123,3 +123,28 @@ export const GPU_TOLERATION = {
 
 /** The GPU pool's node label, which the scoring pods and the device plugin select. */
 export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
+
+/**
+ * The app's token, model deployment and model data collection variables (issue 23; app/scoring/core/settings.py,
+ * core/tokens.py, observability/deployment.py, core/capture_settings.py), set by components/modelVersions.ts.
+ */
+export const VERSION_ENV = {
+  /** keys | tokens | both. */
+  authMode: "AUTH_MODE",
+  /** Comma-separated `iss` values accepted (the tenant's v2.0 and v1 issuers). */
+  tokenIssuers: "TOKEN_ISSUERS",
+  /** Comma-separated `aud` values accepted (the app registration's client id and Application ID URI). */
+  tokenAudiences: "TOKEN_AUDIENCES",
+  tokenJwksUri: "TOKEN_JWKS_URI",
+  /** The version slot (current, candidate), answered in the azureml-model-deployment header. */
+  modelDeployment: "MODEL_DEPLOYMENT",
+  registeredModelName: "REGISTERED_MODEL_NAME",
+  registeredModelVersion: "REGISTERED_MODEL_VERSION",
+  captureUrl: "CAPTURE_URL",
+  captureSampleRate: "CAPTURE_SAMPLE_RATE",
+  captureMaxBytes: "CAPTURE_MAX_BYTES",
+  captureCredential: "CAPTURE_CREDENTIAL",
+} as const;
+
+/** The response header naming the model deployment that answered (as Azure ML's online endpoints send it). */
+export const MODEL_DEPLOYMENT_HEADER = "azureml-model-deployment";

@@ -27,7 +27,7 @@ export const configSchema = {
   },
   kubernetesVersion: {
     type: "string",
-    default: "1.35",
+    default: "1.36",
     description:
       "AKS Kubernetes version (major.minor or major.minor.patch), 1.35 or later; the preflight checks AKS offers it in the region.",
   },
@@ -365,6 +365,100 @@ export const configSchema = {
     default: 0,
     description:
       "Memory (GiB) each scoring pod may use; 0 (the default) limits it to replicaMemoryGiB (Guaranteed QoS).",
+  },
+  deployerObjectId: {
+    type: "string",
+    default: "",
+    description:
+      "Entra object id of the identity that runs pulumi up (the CI service principal under GitOps; az ad sp show --id <client id> --query id -o tsv). Its cluster-admin, AcrPush and Grafana grants then stay the same whoever previews or runs the program; empty takes whoever runs it, which plans to replace those grants when another identity previews.",
+  },
+  authMode: {
+    type: "string",
+    default: "keys",
+    description:
+      "What a caller presents in Authorization: Bearer: keys (the two scoring keys, Azure ML's auth_enabled), tokens (an Entra ID access token for tokenAudience, Azure ML's token_auth_enabled) or both; the app verifies tokens (docs/auth-versions.md).",
+  },
+  tokenTenantId: {
+    type: "string",
+    default: "",
+    description:
+      "Entra tenant whose access tokens are accepted when authMode is tokens or both; empty: the deploying identity's tenant.",
+  },
+  tokenAudience: {
+    type: "string",
+    default: "",
+    description:
+      "The scoring app registration's client id or Application ID URI (api://...): the audience accepted tokens must carry; required when authMode is tokens or both.",
+  },
+  candidateModelVersion: {
+    type: "string",
+    default: "",
+    description:
+      "A second registered model version served beside modelVersion by its own Deployment (a traffic split); empty: one version.",
+  },
+  candidateModelFile: {
+    type: "string",
+    default: "",
+    description:
+      "Model file (relative to the project) registered as candidateModelVersion; empty: modelFile.",
+  },
+  candidateTrafficPercent: {
+    type: "integer",
+    default: 0,
+    description:
+      "Percent of requests (0-100) routed to the candidate version; the current version gets the rest. 100 then a modelVersion change promotes it; 0 rolls back.",
+  },
+  candidateReplicas: {
+    type: "integer",
+    default: 2,
+    description:
+      "Scoring pods of the candidate version (they need GPUs beside the current version's replicas).",
+  },
+  mirrorToCandidate: {
+    type: "boolean",
+    default: false,
+    description:
+      "Also send a copy of every request to the candidate version (its answers are discarded): compare versions on live traffic before shifting any.",
+  },
+  collectModelData: {
+    type: "boolean",
+    default: false,
+    description:
+      "Capture a sample of scored requests' inputs and outputs to the workspace storage's model-data container (Azure ML's collect_model_data), written by the pods with their workload identity.",
+  },
+  captureSamplePercent: {
+    type: "integer",
+    default: 10,
+    description: "Percent (1-100) of scored requests captured when collectModelData is true.",
+  },
+  captureMaxSampleKiB: {
+    type: "integer",
+    default: 256,
+    description:
+      "Largest captured sample in KiB; a larger request is recorded without its inputs, marked truncated.",
+  },
+  captureRetentionDays: {
+    type: "integer",
+    default: 30,
+    description: "Days captured samples are kept before a storage lifecycle rule deletes them.",
+  },
+  tags: {
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated name=value tags (Kubernetes label syntax) set on the Azure resources, the registered model version and the scoring Kubernetes objects (labels).",
+  },
+  properties: {
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated name=value properties set as annotations on the scoring Kubernetes objects (Azure ML's webservice properties).",
+  },
+  description: {
+    type: "string",
+    default: "",
+    description:
+      "A description of the deployment, set on the Azure ML workspace and as the scoring Kubernetes objects' description annotation.",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

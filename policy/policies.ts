@@ -30,6 +30,7 @@ import {
   checkSharedKeys,
   type NetworkPolicyConfig,
 } from "./rules/security";
+import { checkCaptureRetention, checkRouteBackendsExist, checkRouteWeights } from "./rules/versions";
 
 export const PACK_NAME = "gpu-inference-aks";
 export const PACK_ENFORCEMENT: EnforcementLevel = "mandatory";
@@ -311,6 +312,36 @@ const autoscalerWithinGpuPool = stackPolicy(
   (resources) => checkAutoscalers(resources),
 );
 
+const routeBackendsExist = stackPolicy(
+  {
+    name: "route-backends-have-deployments",
+    description:
+      "Every HTTPRoute backend with traffic (and every mirror target) is a Service of the stack selecting a Deployment's pods: no traffic to a version whose Deployment is missing.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkRouteBackendsExist(resources),
+);
+
+const routeWeightsSum = stackPolicy(
+  {
+    name: "route-weights-sum-to-100",
+    description:
+      "An HTTPRoute rule split between versions states every backend's weight, and the weights sum to 100.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkRouteWeights(resources),
+);
+
+const captureRetention = stackPolicy(
+  {
+    name: "model-data-capture-has-retention",
+    description:
+      "A workload that captures model data (CAPTURE_URL) writes to a container a storage lifecycle rule deletes from.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkCaptureRetention(resources),
+);
+
 export const policies: Policies = [
   gpuWorkloadScheduling,
   gpuPoolVmSize,
@@ -327,5 +358,8 @@ export const policies: Policies = [
   noCertificateKubeconfig,
   clusterEntraId,
   storageSharedKeysOff,
+  routeBackendsExist,
+  routeWeightsSum,
+  captureRetention,
   autoscalerWithinGpuPool,
 ];

@@ -119,18 +119,22 @@ export function autoscaleChecks(
   auto: AutoscaleSettings,
   pool: GpuPoolSettings,
   pods: ReplicaSettings,
+  candidatePods = 0,
 ): void {
   if (!auto.enabled) return;
   const known = (...values: number[]): boolean => values.every(Number.isFinite);
   if (!known(auto.maxReplicas, auto.warmReplicas, auto.gpuNodeMaxCount, pool.gpusPerNode, pods.gpus)) return;
   if (pods.gpus > pool.gpusPerNode) return; // capacity.ts reports it
-  const wanted = auto.maxReplicas + auto.warmReplicas;
+  // A candidate model version's fixed pods (issue 23's candidateReplicas) share the pool.
+  const extra = Number.isFinite(candidatePods) ? candidatePods : 0;
+  const wanted = auto.maxReplicas + auto.warmReplicas + extra;
   const needed = nodesForPods(wanted, pods.gpus, pool.gpusPerNode);
   if (needed > auto.gpuNodeMaxCount) {
     r.problem(
       "autoscaleMaxReplicas",
       auto.maxReplicas,
-      `${wanted} pods (autoscaleMaxReplicas ${auto.maxReplicas} + autoscaleWarmReplicas ${auto.warmReplicas}) × ` +
+      `${wanted} pods (autoscaleMaxReplicas ${auto.maxReplicas} + autoscaleWarmReplicas ${auto.warmReplicas}` +
+        `${extra > 0 ? ` + candidateReplicas ${extra}` : ""}) × ` +
         `${pods.gpus} GPU need ${needed} ${pool.vmSize} nodes but gpuNodeMaxCount is ${auto.gpuNodeMaxCount}; ` +
         "the autoscaler would ask for pods that stay Pending",
       `pulumi config set gpuNodeMaxCount ${needed} (and check the quota), or lower autoscaleMaxReplicas`,

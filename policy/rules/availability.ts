@@ -17,7 +17,7 @@ const PDB_TYPES = new Set([
   "kubernetes:policy/v1beta1:PodDisruptionBudget",
 ]);
 
-function selects(selector: Props | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selects(selector: Props | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (selector === undefined) return false;
   const matchLabels = asObject(selector.matchLabels) ?? {};
   const expressions = asArray(selector.matchExpressions);

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -29,6 +29,9 @@ from scoring.core.settings import Settings
 from scoring.model.batching import Batcher, BatchError
 from scoring.model.entry import EntryScript
 from scoring.observability.metrics import Metrics
+
+if TYPE_CHECKING:  # set only when model data collection is on (scoring/__main__.py)
+    from scoring.core.capture import Capture
 
 log = logging.getLogger("scoring")
 
@@ -77,6 +80,8 @@ class Pipeline:
         # Why the model is not loaded yet, once a load attempt failed: /ready says it, so
         # `kubectl describe pod` shows the cause next to the failing readiness probe.
         self.not_ready_reason: str | None = None
+        # Model data collection (scoring/core/capture.py): offered every scored request's rows and labels.
+        self.capture: Capture | None = None
 
     # ---- lifecycle ----
 
@@ -127,6 +132,8 @@ class Pipeline:
             raise Unavailable("server is shutting down; retry on another replica", retry, close=True)
         if not self.ready:
             raise Unavailable(self.not_ready_reason or "model is still loading; retry shortly", retry, close=True)
+        if (reason := self.auth.not_ready_reason()) is not None:
+            raise Unavailable(reason, retry, close=True)
 
     def note_not_ready(self, reason: str) -> None:
         self.not_ready_reason = reason
@@ -202,7 +209,10 @@ class Pipeline:
         assert self.batcher is not None
         async with self.concurrency.slot():
             self.admit_rows(reservation, rows.shape[0])
-            return await self._await(self.batcher.submit(rows))
+            labels = await self._await(self.batcher.submit(rows))
+        if self.capture is not None:
+            self.capture.offer(rows, labels)
+        return labels
 
     async def run_script(self, text: str) -> object:
         """The seed's path: the script's run(raw_data) on the device thread, one request at a time."""
@@ -225,6 +235,8 @@ class Pipeline:
         labels = np.asarray(result, dtype=np.int64).reshape(-1)
         if labels.shape[0] != rows.shape[0]:
             raise ScoringFailed(f"the entry script returned {labels.shape[0]} labels for {rows.shape[0]} rows")
+        if self.capture is not None:
+            self.capture.offer(rows, labels)
         return labels
 
     async def _await(self, future: asyncio.Future[T]) -> T:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scoring.core.capture_settings import CaptureSettings, capture_from_env
+from scoring.core.tokens import AUTH_MODES, AuthMode, TokenSettings, valid_jwks_uri
 from scoring.model.model_source import MODEL_CREDENTIALS, ModelCredential, ModelSource
+from scoring.observability.deployment import ModelDeployment, deployment_from_env
 from scoring.observability.telemetry import Telemetry
 
 # app/ (the folder holding scoring/, score.py and model/): relative defaults resolve against it so
@@ -66,6 +69,13 @@ class Settings:
     # Requests scored at once (0: no limit) and how long the next may wait for a slot (scoring/core/concurrency.py).
     max_concurrent_requests: int = 0
     max_request_wait_s: float = 0.5
+    # What a bearer credential may be (scoring/core/tokens.py); tokens: set unless auth_mode is keys.
+    auth_mode: AuthMode = "keys"
+    tokens: TokenSettings | None = None
+    # Which model deployment (version slot) this process is; None: not named (local runs).
+    deployment: ModelDeployment | None = None
+    # Sampled request capture to storage (scoring/core/capture.py); None: off (the default).
+    capture: CaptureSettings | None = None
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -324,10 +334,48 @@ def _scoring_timeout_s(env: Mapping[str, str]) -> float:
     return ms if ms > 0 else 30.0
 
 
+def _auth_mode(env: Mapping[str, str]) -> AuthMode:
+    raw = env.get("AUTH_MODE", "").strip().lower() or "keys"
+    for mode in AUTH_MODES:
+        if raw == mode:
+            return mode
+    raise SettingsError(f"AUTH_MODE={raw!r} is not one of {', '.join(AUTH_MODES)}")
+
+
+def _tokens(env: Mapping[str, str], mode: AuthMode) -> TokenSettings | None:
+    """TOKEN_ISSUERS and TOKEN_AUDIENCES (comma-separated) and TOKEN_JWKS_URI, required unless AUTH_MODE=keys."""
+    if mode == "keys":
+        return None
+    issuers = tuple(part.strip() for part in env.get("TOKEN_ISSUERS", "").split(",") if part.strip())
+    audiences = tuple(part.strip() for part in env.get("TOKEN_AUDIENCES", "").split(",") if part.strip())
+    jwks_uri = env.get("TOKEN_JWKS_URI", "").strip()
+    if not issuers or not audiences:
+        raise SettingsError(
+            f"AUTH_MODE={mode} needs TOKEN_ISSUERS and TOKEN_AUDIENCES (comma-separated): the tenant's issuer "
+            "(https://login.microsoftonline.com/<tenant>/v2.0) and the app registration's audience"
+        )
+    if not valid_jwks_uri(jwks_uri):
+        raise SettingsError(
+            f"TOKEN_JWKS_URI={jwks_uri!r} is not an https URL: use https://login.microsoftonline.com/<tenant>/"
+            "discovery/v2.0/keys (plain http only to a loopback test issuer)"
+        )
+    return TokenSettings(issuers=issuers, audiences=audiences, jwks_uri=jwks_uri)
+
+
+def _parsed[T](parse: Callable[[Mapping[str, str]], T], env: Mapping[str, str]) -> T:
+    """A section parsed by its own module, whose ValueError (naming variable, value and fix) becomes ours."""
+    try:
+        return parse(env)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
     """Parses env; raises SettingsError naming the first bad variable."""
     auth_enabled = _bool(env, "AUTH_ENABLED", True)
-    keys = _keys(env, auth_enabled)
+    auth_mode = _auth_mode(env)
+    # Tokens only: no key is needed (and any key set is ignored, never accepted).
+    keys = () if auth_mode == "tokens" else _keys(env, auth_enabled)
     model_name = env.get("MODEL_NAME", "").strip() or "mnist"
     if not all(ch.isalnum() or ch in "-_." for ch in model_name):
         raise SettingsError(
@@ -364,6 +412,10 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         telemetry=_telemetry(env),
         max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS", 0, 0, 1 << 20),
         max_request_wait_s=_seconds(env, "MAX_REQUEST_WAIT_TIME_MS", 0.5, 0.0, scale=0.001),
+        auth_mode=auth_mode,
+        tokens=_tokens(env, auth_mode) if auth_enabled else None,
+        deployment=_parsed(deployment_from_env, env),
+        capture=_parsed(capture_from_env, env),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(

@@ -484,6 +484,7 @@ class FastLane(asyncio.Protocol):
                     rows=self._rows,
                     headers=request.headers,
                 )
+        answer.headers.extend(observer.answer_headers)
         close = answer.close or request.close or not self._skip_unread_body()
         transport = self._transport
         try:
