@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, MakeServer, Reply, Server
 
-from scoring.core.concurrency import ConcurrencyLimit
+from scoring.core.concurrency import ConcurrencyLimit, process_share
 from scoring.core.errors import Unavailable
 
 SLOW_BATCH = str(FIXTURES / "slow_batch_score.py")
@@ -164,6 +164,11 @@ def test_no_wait_refuses_at_once_and_zero_slots_means_no_limit() -> None:
             assert unlimited.active == 0
 
     asyncio.run(scenario())
+
+
+def test_a_pods_slots_are_shared_by_its_worker_processes() -> None:
+    # The stack's 32 per pod over two workers: 16 each; a share is never 0 (that would mean no limit).
+    assert [process_share(32, 2), process_share(5, 2), process_share(1, 4), process_share(0, 2)] == [16, 3, 1, 0]
 
 
 def test_stack_knobs_reach_the_settings(tmp_path: Path) -> None:

@@ -22,6 +22,14 @@ from contextlib import asynccontextmanager, suppress
 from scoring.core.errors import Unavailable
 
 
+def process_share(per_pod: int, workers: int) -> int:
+    """This process's slots when WORKERS processes share a pod's MAX_CONCURRENT_REQUESTS: the kernel
+    spreads connections evenly over them (SO_REUSEPORT), so each holds its share, rounded up (0: no limit)."""
+    if per_pod <= 0:
+        return 0
+    return max(1, -(-per_pod // max(1, workers)))
+
+
 class ConcurrencyLimit:
     def __init__(self, max_concurrent: int, max_wait_s: float, retry_after_s: int) -> None:
         self.max_concurrent = max_concurrent
@@ -85,7 +93,7 @@ class ConcurrencyLimit:
 
     def _refusal(self) -> Unavailable:
         return Unavailable(
-            f"server is busy: all {self.max_concurrent} concurrent request slots stayed taken for "
+            f"server is busy: all {self.max_concurrent} concurrent request slots of this process stayed taken for "
             f"{self.max_wait_s * 1000:g} ms (MAX_CONCURRENT_REQUESTS, MAX_REQUEST_WAIT_TIME_MS); retry shortly",
             self.retry_after_s,
             reason="max_request_wait_time",

@@ -22,7 +22,7 @@ from aiohttp import web
 from scoring.core.admission import Admission, Reservation
 from scoring.core.auth import Authenticator
 from scoring.core.body import overloaded, read_body
-from scoring.core.concurrency import ConcurrencyLimit
+from scoring.core.concurrency import ConcurrencyLimit, process_share
 from scoring.core.decode import DecodeError
 from scoring.core.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
 from scoring.core.settings import Settings
@@ -63,9 +63,12 @@ class Pipeline:
         self.signature = entry.signature
         self.metrics = metrics
         self.admission = Admission(settings.max_pending_bytes, settings.max_pending_rows)
-        # MAX_CONCURRENT_REQUESTS / MAX_REQUEST_WAIT_TIME_MS: held around every call into the model.
+        # MAX_CONCURRENT_REQUESTS (the pod's, shared by its workers) / MAX_REQUEST_WAIT_TIME_MS: held around
+        # every call into the model.
         self.concurrency = ConcurrencyLimit(
-            settings.max_concurrent_requests, settings.max_request_wait_s, settings.retry_after_s
+            process_share(settings.max_concurrent_requests, settings.workers),
+            settings.max_request_wait_s,
+            settings.retry_after_s,
         )
         self.auth = Authenticator(settings.keys, settings.auth_enabled)
         # One thread owns the device: init(), run() and every large batch run there, one at a time.
