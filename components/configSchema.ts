@@ -71,12 +71,14 @@ export const configSchema = {
   replicaCpu: {
     type: "number",
     default: 2,
-    description: "CPU cores each scoring pod requests and is limited to (the seed's cpu_cores).",
+    description:
+      "CPU cores each scoring pod requests and, unless replicaCpuLimit is set, is limited to (the seed's cpu_cores).",
   },
   replicaMemoryGiB: {
     type: "number",
     default: 4,
-    description: "Memory (GiB) each scoring pod requests and is limited to (the seed's memory_gb).",
+    description:
+      "Memory (GiB) each scoring pod requests and, unless replicaMemoryLimitGiB is set, is limited to (the seed's memory_gb).",
   },
   namespace: {
     type: "string",
