@@ -18,9 +18,9 @@ from typing import cast
 import numpy as np
 import torch
 
-from scoring.decode import decode_scoring_body
-from scoring.model import SIGNATURE, Predictor
-from scoring.signature import Signature
+from scoring.core.decode import decode_scoring_body
+from scoring.model.model import SIGNATURE, Predictor
+from scoring.model.signature import Signature
 
 DEFAULT_MAX_BATCH_ROWS = 4096
 
@@ -78,7 +78,7 @@ def _ready_predictor() -> Predictor:
 def run(raw_data: str | bytes) -> list[int]:
     """The seed's run(): JSON text {"data": [[784 numbers], ...]} -> one label per row.
 
-    Bad input raises scoring.decode.DecodeError (a ValueError) naming the problem.
+    Bad input raises scoring.core.decode.DecodeError (a ValueError) naming the problem.
     """
     body = raw_data.encode("utf-8") if isinstance(raw_data, str) else bytes(raw_data)
     rows = decode_scoring_body(body)

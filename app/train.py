@@ -23,7 +23,7 @@ sys.path.insert(0, str(APP_DIR))
 
 from mnist_digits import load_digits  # noqa: E402
 
-from scoring.model import MnistMlp, save_mlp  # noqa: E402
+from scoring.model.model import MnistMlp, save_mlp  # noqa: E402
 
 SIDE = 28
 MAX_SHIFT = 2

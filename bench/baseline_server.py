@@ -24,7 +24,7 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "app"))
 
-from scoring.model import WEIGHTS_FILE, MnistMlp, load_mlp  # noqa: E402
+from scoring.model.model import WEIGHTS_FILE, MnistMlp, load_mlp  # noqa: E402
 
 
 class SeedScore:

@@ -71,13 +71,13 @@ async def measure(app_dir: Path, requests: int, profile: bool) -> dict[str, floa
     from aiohttp.test_utils import make_mocked_request
     from multidict import CIMultiDict
 
-    from scoring.connections import Connections
-    from scoring.entry import load_entry_script
-    from scoring.metrics import Metrics
-    from scoring.observer import Observer
-    from scoring.pipeline import Pipeline
-    from scoring.server import build_app
-    from scoring.settings import load_settings
+    from scoring.core.pipeline import Pipeline
+    from scoring.core.settings import load_settings
+    from scoring.model.entry import load_entry_script
+    from scoring.observability.metrics import Metrics
+    from scoring.transport.connections import Connections
+    from scoring.transport.observer import Observer
+    from scoring.transport.server import build_app
 
     settings = load_settings(dict(os.environ), detect_device=lambda: "cpu")
     metrics = Metrics()
@@ -86,7 +86,7 @@ async def measure(app_dir: Path, requests: int, profile: bool) -> dict[str, floa
     # The request log goes nowhere; the server still builds every line. Older checkouts took a flag.
     observer_args: list[Any] = [metrics, Connections(1 << 16, metrics)]
     if "request_log" in inspect.signature(Observer).parameters:
-        from scoring.logs import RequestLog
+        from scoring.observability.logs import RequestLog
 
         observer_args.append(RequestLog(_NullStream()))
     else:

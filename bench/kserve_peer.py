@@ -20,7 +20,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "app"))
 
-from scoring.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
+from scoring.model.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
 
-from scoring import decode  # noqa: E402
-from scoring.model import Predictor  # noqa: E402
+from scoring.core import decode  # noqa: E402
+from scoring.model.model import Predictor  # noqa: E402
 
 
 def median_ms(fn: Callable[[], object], repeat: int, sync: bool) -> float:

@@ -18,7 +18,7 @@ from mlserver.types import InferenceResponse  # type: ignore[import-not-found,un
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "app"))
 
-from scoring.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
+from scoring.model.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
 
 
 class Mnist(MLModel):  # type: ignore[misc]

@@ -47,7 +47,7 @@ from loadgen import Request, Result, Scenario, http_request, run_scenario  # noq
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
 
-from scoring.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
+from scoring.model.model import WEIGHTS_FILE, labels_from_logits_input, load_mlp  # noqa: E402
 
 KEY = "bench-key-0123456789"
 MODEL_NAME = "mnist"

@@ -1,3 +1,3 @@
-"""The GPU scoring service: an HTTP layer (server, auth, errors, admission, metrics, KServe v2),
-a dynamic batcher, and the user's entry script loaded from ENTRY_SCRIPT with the Azure ML
-init()/run(raw_data) contract. `python3 -m scoring` from app/ starts it."""
+"""The GPU scoring service, by layer (app/README.md, "Layout"): transport (sockets, HTTP/1.1, aiohttp) >
+protocols (Azure ML /score, Open Inference Protocol v2) > core (the request path) > model (entry script,
+batcher, network), with observability beneath them all. `python3 -m scoring` from app/ starts it."""

@@ -3,7 +3,7 @@
 With WORKERS > 1 (default: the CPUs this process may use) this process is a small supervisor: it
 starts WORKERS serving processes that share the port through SO_REUSEPORT, each with its own device
 context, forwards SIGTERM to them and exits with the first failure; metrics are aggregated across them
-(scoring.metrics). With WORKERS=1 it serves itself.
+(scoring.observability.metrics). With WORKERS=1 it serves itself.
 
 The port opens before init() runs so liveness (GET /) answers during a long model load while
 readiness stays 503; on SIGTERM readiness turns 503 at once, admitted requests finish (at most
@@ -23,15 +23,19 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from scoring import logs
-from scoring.metrics import MULTIPROC_ENV
-from scoring.model_source import fetch_then_start
-from scoring.settings import Settings, SettingsError, load_settings, workers_from_env
+from scoring.core.settings import Settings, SettingsError, load_settings, workers_from_env
+from scoring.model.model_source import fetch_then_start
+from scoring.observability import logs
+from scoring.observability.metrics import MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from scoring.core.pipeline import Pipeline
+    from scoring.observability.metrics import Metrics
 
 log = logging.getLogger("scoring")
 
@@ -53,7 +57,7 @@ def _export_for_entry_script(settings: Settings) -> None:
     os.environ["MAX_BATCH_ROWS"] = str(settings.max_batch_rows)
     # amlserver.merge_configuration sets HTTP_X_MS_SERVER_VERSION for the script too (what
     # x-ms-server-version carries); imported here, not above: the supervisor never needs it.
-    from scoring.azureml_contract import installed_server_version, server_version
+    from scoring.protocols.azureml_contract import installed_server_version, server_version
 
     version = server_version(os.environ, installed_server_version())
     if version:
@@ -63,14 +67,14 @@ def _export_for_entry_script(settings: Settings) -> None:
 async def serve(settings: Settings, worker: int | None) -> int:
     # Imported here, after the settings were accepted: these and the entry script take a while (torch,
     # when the script imports it, seconds), and a misconfigured pod should say what is wrong at once.
-    from scoring.azureml_http import AZUREML
-    from scoring.connections import Connections, ReusePortSite, raise_open_file_limit
-    from scoring.entry import EntryScriptError, load_entry_script
-    from scoring.fast_lane import LaneContext, lane_factory
-    from scoring.metrics import Metrics
-    from scoring.observer import Observer
-    from scoring.pipeline import Pipeline
-    from scoring.server import build_app, build_metrics_app
+    from scoring.core.pipeline import Pipeline
+    from scoring.model.entry import EntryScriptError, load_entry_script
+    from scoring.observability.metrics import Metrics
+    from scoring.protocols.azureml_http import AZUREML
+    from scoring.transport.connections import Connections, ReusePortSite, raise_open_file_limit
+    from scoring.transport.fast_lane import LaneContext, lane_factory
+    from scoring.transport.observer import Observer
+    from scoring.transport.server import build_app, build_metrics_app
 
     try:
         entry = load_entry_script(settings.entry_script)
@@ -84,13 +88,14 @@ async def serve(settings: Settings, worker: int | None) -> int:
     tracer = None
     if settings.telemetry is not None:
         # Imported only when on: OpenTelemetry and the exporter cost start-up time and memory otherwise.
-        from scoring.tracing import RequestTracer
+        from scoring.observability.tracing import RequestTracer
 
         tracer = RequestTracer(settings.telemetry, worker)
-    observer = Observer(metrics, connections, request_log, tracer)
+    observer = Observer(metrics, connections, request_log, tracer, settings.deployment)
+    background = _start_auth_versions_capture(settings, pipeline, metrics)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
-    # also the header timeout (scoring/connections.py). auto_decompress=False: scoring/body.py
+    # also the header timeout (scoring/transport/connections.py). auto_decompress=False: scoring/core/body.py
     # inflates Content-Encoding itself, counting every inflated byte against the budget.
     app = build_app(pipeline, observer, settings.model_name)
     runner = web.AppRunner(
@@ -165,10 +170,48 @@ async def serve(settings: Settings, worker: int | None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()
+    await _stop_background(background, pipeline)
     if tracer is not None:  # after the drain: every admitted request's span is queued by now
         await tracer.close()
     log.info("stopped", extra={"event": "stopped", "code": code})
     return code
+
+
+def _start_auth_versions_capture(settings: Settings, pipeline: Pipeline, metrics: Metrics) -> list[asyncio.Task[None]]:
+    """Token verification's key refresh, the deployment info metric and model data collection (issue 23):
+    each only where settings turn it on, each a background task that never blocks a request."""
+    from scoring.core.auth import Authenticator
+    from scoring.core.tokens import TokenVerifier
+    from scoring.observability.deployment import publish_deployment
+    from scoring.observability.metrics import multiprocess
+
+    tasks: list[asyncio.Task[None]] = []
+    registry = None if multiprocess() else metrics.registry
+    publish_deployment(registry, settings.deployment)
+    if settings.tokens is not None:
+        verifier = TokenVerifier(settings.tokens)
+        pipeline.auth = Authenticator(settings.keys, settings.auth_enabled, settings.auth_mode, verifier)
+        tasks.append(asyncio.get_running_loop().create_task(verifier.refresh_forever(), name="jwks"))
+    if settings.capture is not None:
+        from scoring.core.capture import Capture
+
+        deployment = settings.deployment
+        pipeline.capture = Capture(
+            settings.capture,
+            model=deployment.model if deployment and deployment.model else settings.model_name,
+            version=deployment.version if deployment and deployment.version else "unversioned",
+            deployment=deployment.name if deployment else "",
+            registry=registry,
+        )
+        tasks.append(asyncio.get_running_loop().create_task(pipeline.capture.run(), name="capture"))
+    return tasks
+
+
+async def _stop_background(tasks: list[asyncio.Task[None]], pipeline: Pipeline) -> None:
+    for task in tasks:
+        task.cancel()
+    if pipeline.capture is not None:  # after the drain: every admitted request's sample is buffered
+        await pipeline.capture.close()
 
 
 def supervise(settings: Settings, env: Mapping[str, str]) -> int:

@@ -3,7 +3,7 @@ path, and the deadline forecast from the measured service rate."""
 
 from __future__ import annotations
 
-from scoring.admission import Admission, ServiceRate
+from scoring.core.admission import Admission, ServiceRate
 
 
 def test_bytes_are_held_as_they_arrive_and_released() -> None:

@@ -1,4 +1,4 @@
-"""scoring.azureml_contract against the real azureml-inference-server-http 1.5.1 (and the Flask,
+"""scoring.protocols.azureml_contract against the real azureml-inference-server-http 1.5.1 (and the Flask,
 Werkzeug and inference-schema it installs): every pure rule is checked, where the package has the
 rule as code, against that code itself; elsewhere against its source's exact texts."""
 
@@ -23,7 +23,8 @@ from flask import Response
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from scoring import azureml_contract as c
+from scoring.model import script_contract as sc
+from scoring.protocols import azureml_contract as c
 
 PACKAGE_SERVER = Path(SERVER_ROOT)
 ROUTES_SOURCE = (PACKAGE_SERVER / "routes.py").read_text()
@@ -140,8 +141,8 @@ def test_plain_run(no_rawhttp: None) -> None:
     def run(raw_data: str) -> object:
         return raw_data
 
-    contract = c.analyze_run(run)
-    assert (contract.style, contract.input_name, contract.wants_headers) == (c.RunStyle.JSON_STRING, "raw_data", False)
+    contract = sc.analyze_run(run)
+    assert (contract.style, contract.input_name, contract.wants_headers) == (sc.RunStyle.JSON_STRING, "raw_data", False)
     assert contract.call({"raw_data": "x"}, {"Host": "h"}) == "x"
 
 
@@ -149,14 +150,14 @@ def test_run_with_request_headers(no_rawhttp: None) -> None:
     def run(data: str, request_headers: dict[str, str]) -> object:
         return data, request_headers
 
-    contract = c.analyze_run(run)
+    contract = sc.analyze_run(run)
     assert (contract.input_name, contract.wants_headers) == ("data", True)
     assert contract.call({"data": "d"}, {"X-A": "1"}) == ("d", {"X-A": "1"})
 
     def headers_first(request_headers: dict[str, str], data: str) -> object:
         return data
 
-    assert c.analyze_run(headers_first).input_name == "data"
+    assert sc.analyze_run(headers_first).input_name == "data"
 
 
 @pytest.mark.parametrize(
@@ -172,8 +173,8 @@ def test_run_with_request_headers(no_rawhttp: None) -> None:
 def test_refusals_at_start(no_rawhttp: None, source: str, message: str) -> None:
     namespace: dict[str, Any] = {}  # Any: exec's namespace
     exec(source, namespace)
-    with pytest.raises(c.ContractError) as refused:
-        c.analyze_run(namespace["run"])
+    with pytest.raises(sc.ContractError) as refused:
+        sc.analyze_run(namespace["run"])
     assert str(refused.value) == message
     assert message in (PACKAGE_SERVER / "user_script.py").read_text()
 
@@ -182,10 +183,10 @@ def test_rawhttp_from_the_real_decorator(no_rawhttp: None) -> None:
     def run(request: Any) -> object:  # Any: a flask.Request
         return request
 
-    assert c.analyze_run(run).style is c.RunStyle.JSON_STRING
+    assert sc.analyze_run(run).style is sc.RunStyle.JSON_STRING
     rawhttp(run)
-    contract = c.analyze_run(run)
-    assert (contract.style, contract.input_name) == (c.RunStyle.RAWHTTP, "request")
+    contract = sc.analyze_run(run)
+    assert (contract.style, contract.input_name) == (sc.RunStyle.RAWHTTP, "request")
 
 
 SCHEMA_SCRIPT = """
@@ -212,8 +213,8 @@ def _schema_run() -> Any:  # Any: inference-schema's wrapped function
 
 
 def test_schema_decorated(no_rawhttp: None) -> None:
-    contract = c.analyze_run(_schema_run())
-    assert contract.style is c.RunStyle.SCHEMA
+    contract = sc.analyze_run(_schema_run())
+    assert contract.style is sc.RunStyle.SCHEMA
     assert [p.name for p in contract.parameters] == ["data", "scale"]
     inputs = c.run_inputs(contract, "POST", "", b'{"data": [[1, 2, 3]], "scale": 2}', "application/json")
     assert contract.call(inputs, {}) == {"sums": [12.0], "type": "ndarray"}
@@ -221,12 +222,12 @@ def test_schema_decorated(no_rawhttp: None) -> None:
 
 def test_rawhttp_and_schema_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aml_request, "_rawHttpRequested", True)
-    with pytest.raises(c.ContractError, match="both @rawhttp and @input_schema"):
-        c.analyze_run(_schema_run())
+    with pytest.raises(sc.ContractError, match="both @rawhttp and @input_schema"):
+        sc.analyze_run(_schema_run())
 
 
 def test_legacy_aliases() -> None:
-    assert c.install_legacy_aliases()
+    assert sc.install_legacy_aliases()
     from azureml.contrib.services.aml_request import rawhttp as legacy_rawhttp  # type: ignore[import-not-found]
     from azureml.contrib.services.aml_response import AMLResponse as LegacyResponse  # type: ignore[import-not-found]
 
@@ -244,17 +245,17 @@ def test_script_functions_and_driver_module() -> None:
         return "driver"
 
     module = ModuleType("entry")
-    with pytest.raises(c.ContractError, match=r"does not have a init\(\) function defined"):
-        c.script_functions(module, "score.py")
+    with pytest.raises(sc.ContractError, match=r"does not have a init\(\) function defined"):
+        sc.script_functions(module, "score.py")
     module.init = init  # type: ignore[attr-defined]
-    with pytest.raises(c.ContractError, match=r"does not have a run\(\) function defined"):
-        c.script_functions(module, "score.py")
+    with pytest.raises(sc.ContractError, match=r"does not have a run\(\) function defined"):
+        sc.script_functions(module, "score.py")
     module.run = run  # type: ignore[attr-defined]
-    assert c.script_functions(module, "score.py") == (init, run)
+    assert sc.script_functions(module, "score.py") == (init, run)
     driver = ModuleType("driver")
     driver.run = driver_run  # type: ignore[attr-defined]
     module.driver_module = driver  # type: ignore[attr-defined]
-    assert c.script_functions(module, "score.py")[1] is driver_run
+    assert sc.script_functions(module, "score.py")[1] is driver_run
 
 
 # ---- request headers and the @rawhttp request ----
@@ -459,7 +460,7 @@ def test_exceptions() -> None:
 def test_scoring_timeout() -> None:
     assert c.scoring_timeout_ms({}) == 3_600_000 == c.DEFAULT_SCORING_TIMEOUT_MS
     assert c.scoring_timeout_ms({"SCORING_TIMEOUT_MS": "300"}) == 300
-    with pytest.raises(c.ContractError, match="SCORING_TIMEOUT_MS"):
+    with pytest.raises(sc.ContractError, match="SCORING_TIMEOUT_MS"):
         c.scoring_timeout_ms({"SCORING_TIMEOUT_MS": "soon"})
     answer = c.timeout_answer(300)
     assert (answer.status, body_json(answer)) == (500, {"message": "Scoring timeout after 300 ms"})
@@ -517,8 +518,8 @@ def test_swagger_environment_and_user_file(tmp_path: Path) -> None:
     assert document["definitions"]["ServiceInput"] == c.UNDECORATED_SCHEMA
     (tmp_path / "swagger.json").write_text('{"mine": true}')
     assert json.loads(c.build_swagger(_plain_run, {}, PACKAGE_SERVER, tmp_path).answer("2").body) == {"mine": True}
-    assert c.app_root({"AML_APP_ROOT": "/x"}, tmp_path) == Path("/x")
-    assert c.app_root({}, tmp_path) == tmp_path
+    assert sc.app_root({"AML_APP_ROOT": "/x"}, tmp_path) == Path("/x")
+    assert sc.app_root({}, tmp_path) == tmp_path
 
 
 def test_nan_is_not_finite_json() -> None:
@@ -530,18 +531,18 @@ def test_nan_is_not_finite_json() -> None:
 
 
 def test_source_path_entries(tmp_path: Path) -> None:
-    assert c.source_path_entries({}, tmp_path) == (tmp_path,)
+    assert sc.source_path_entries({}, tmp_path) == (tmp_path,)
     root = tmp_path / "app"
-    assert c.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "src"}, tmp_path) == (
+    assert sc.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "src"}, tmp_path) == (
         root,
         root / "src",
     )
     # An absolute source directory stands alone, as os.path.join makes it; an empty one is ignored.
-    assert c.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "/code"}, tmp_path) == (
+    assert sc.source_path_entries({"AML_APP_ROOT": str(root), "AZUREML_SOURCE_DIRECTORY": "/code"}, tmp_path) == (
         root,
         Path("/code"),
     )
-    assert c.source_path_entries({"AZUREML_SOURCE_DIRECTORY": ""}, tmp_path) == (tmp_path,)
+    assert sc.source_path_entries({"AZUREML_SOURCE_DIRECTORY": ""}, tmp_path) == (tmp_path,)
 
 
 def test_server_version_as_amlserver_sets_it() -> None:

@@ -943,7 +943,7 @@ CASES: list[Case] = [
 
 
 # The body facets that differ today and should not, with what differs (ordered as CASES): none since
-# scoring.azureml_contract; a case that regresses goes here as "id": "what differs".
+# scoring.protocols.azureml_contract; a case that regresses goes here as "id": "what differs".
 LEFT_BODY: dict[str, str] = {}
 
 # The cases whose headers facet matches Azure ML's (or its documented DELIBERATE override): all of

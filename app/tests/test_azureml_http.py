@@ -1,4 +1,4 @@
-"""scoring.azureml_http, the aiohttp glue of the Azure ML contract: its middleware on a small app
+"""scoring.protocols.azureml_http, the aiohttp glue of the Azure ML contract: its middleware on a small app
 (request ids, Azure ML's error body and routing texts, /v2 left alone). The routes themselves are
 compared with the real Azure ML server in test_azureml_differential.py."""
 
@@ -10,9 +10,10 @@ import json
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from scoring import azureml_contract as c
-from scoring import azureml_http
-from scoring.errors import Unauthorized
+from scoring.core.errors import Unauthorized
+from scoring.model import script_contract as sc
+from scoring.protocols import azureml_contract as c
+from scoring.protocols import azureml_http
 
 
 def _glue_answers(
@@ -74,7 +75,7 @@ def test_server_version_and_cors_on_the_routes_azure_ml_matches() -> None:
         return data
 
     state = azureml_http.AzureML(
-        c.analyze_run(run, rawhttp=False),
+        sc.analyze_run(run, rawhttp=False),
         None,
         None,
         server_version="azmlinfsrv/1.5.1",
@@ -103,8 +104,8 @@ def test_server_version_and_cors_on_the_routes_azure_ml_matches() -> None:
 def test_request_headers_are_read_as_azure_ml_joins_them() -> None:
     from multidict import CIMultiDict, CIMultiDictProxy
 
-    from scoring.azureml_contract import lower_headers
-    from scoring.azureml_http import JoinedHeaders
+    from scoring.protocols.azureml_contract import lower_headers
+    from scoring.protocols.azureml_http import JoinedHeaders
 
     pairs = [("X-Request-Id", "a"), ("TraceId", "t"), ("x-request-id", "b"), ("Content-Type", "application/json")]
     joined = JoinedHeaders(CIMultiDictProxy(CIMultiDict(pairs)))

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from scoring.batching import Batcher, BatchError
-from scoring.metrics import Metrics
+from scoring.model.batching import Batcher, BatchError
+from scoring.observability.metrics import Metrics
 
 
 def run_with(run_batch: object, arrays: list[np.ndarray], inline_rows: int = 0) -> list[object]:

@@ -19,8 +19,8 @@ import pytest
 import torch
 from conftest import cached_digits
 
-from scoring import decode
-from scoring.decode import DecodeError, decode_scoring_bodies, decode_scoring_body, parse_bytes_on
+from scoring.core import decode
+from scoring.core.decode import DecodeError, decode_scoring_bodies, decode_scoring_body, parse_bytes_on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from payloads import json_body

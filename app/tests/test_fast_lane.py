@@ -1,4 +1,4 @@
-"""The scoring fast lane (scoring/fast_lane.py): which heads it takes, that its answers are aiohttp's
+"""The scoring fast lane (scoring/transport/fast_lane.py): which heads it takes, that its answers are aiohttp's
 answers, and HTTP/1.1 framing on one connection (split bodies, pipelining, hand-over to aiohttp)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import PRIMARY_KEY, MakeServer, Reply, Server, parse_response, raw_request, seed_body
 
-from scoring.fast_lane import parse_head
+from scoring.transport.fast_lane import parse_head
 
 INFER = "/v2/models/mnist/infer"
 MAX_BODY = 1 << 20
@@ -83,7 +83,7 @@ def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
 
 
 def test_score_is_aiohttps_while_the_lane_does_not_serve_it() -> None:
-    # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.azureml_http serves them).
+    # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.protocols.azureml_http serves them).
     assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), False) is None
     assert parse_head(head(f"POST {INFER} HTTP/1.1", "Content-Length: 0"), False) is not None
 

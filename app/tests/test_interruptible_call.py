@@ -1,4 +1,4 @@
-"""scoring.entry.InterruptibleCall: a run() that overran its time is stopped inside its thread (as
+"""scoring.model.entry.InterruptibleCall: a run() that overran its time is stopped inside its thread (as
 Azure ML's SIGALRM stops it), and the shared device thread is never hit by a stray TimeoutError."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scoring.entry import InterruptibleCall
+from scoring.model.entry import InterruptibleCall
 
 
 def spin(seconds: float) -> str:

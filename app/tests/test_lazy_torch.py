@@ -12,18 +12,18 @@ from conftest import APP_DIR
 # Every module a serving process imports before the entry script, and the torch-free model side.
 SERVER_MODULES = (
     "scoring.__main__",
-    "scoring.settings",
-    "scoring.connections",
-    "scoring.entry",
-    "scoring.metrics",
-    "scoring.pipeline",
-    "scoring.server",
-    "scoring.azureml",
-    "scoring.v2",
-    "scoring.batching",
-    "scoring.decode",
-    "scoring.signature",
-    "scoring.model_shape",
+    "scoring.core.settings",
+    "scoring.transport.connections",
+    "scoring.model.entry",
+    "scoring.observability.metrics",
+    "scoring.core.pipeline",
+    "scoring.transport.server",
+    "scoring.protocols.azureml",
+    "scoring.protocols.v2",
+    "scoring.model.batching",
+    "scoring.core.decode",
+    "scoring.model.signature",
+    "scoring.model.model_shape",
 )
 
 
@@ -33,7 +33,7 @@ def test_the_server_modules_import_without_torch() -> None:
         f"import importlib, sys\n"
         f"for name in {SERVER_MODULES!r}:\n"
         f"    importlib.import_module(name)\n"
-        f"from scoring.decode import available_decoders, decode_scoring_bodies\n"
+        f"from scoring.core.decode import available_decoders, decode_scoring_bodies\n"
         # A batch over the byte parser's size threshold, decoded on CPU, and the CPU decoders listed.
         f"body = b'{{\"data\": [[' + b','.join([b'0.5'] * 784) + b']]}}'\n"
         f"assert len(decode_scoring_bodies([body] * 30, device='cpu')) == 30\n"
@@ -48,7 +48,7 @@ def test_the_server_modules_import_without_torch() -> None:
 
 
 def test_the_model_module_still_offers_the_shape_and_signature() -> None:
-    from scoring import model, model_shape
+    from scoring.model import model, model_shape
 
     assert model.ROW_LENGTH == model_shape.ROW_LENGTH == 784
     assert model.SIGNATURE is model_shape.SIGNATURE

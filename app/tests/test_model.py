@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from scoring.decode import DecodeError
-from scoring.model import (
+from scoring.core.decode import DecodeError
+from scoring.model.model import (
     WEIGHTS_FILE,
     MnistMlp,
     Predictor,

@@ -30,16 +30,17 @@ from azure.identity.aio import DefaultAzureCredential, WorkloadIdentityCredentia
 from azure.storage.blob import BlobServiceClient
 from conftest import APP_DIR, MakeServer, Server, free_port, launch
 
-from scoring.model import PARAMETER_SHAPES, WEIGHTS_FILE
-from scoring.model_source import (
+from scoring.core.settings import SettingsError, load_settings
+from scoring.model.model import PARAMETER_SHAPES, WEIGHTS_FILE
+from scoring.model.model_source import (
     RETRY_MAX_S,
     ModelFetchError,
+    ModelSource,
     blob_file_name,
     build_credential,
     fetch_model,
     retry_delay_s,
 )
-from scoring.settings import ModelSource, SettingsError, load_settings
 
 AZURITE = APP_DIR.parent / "node_modules" / ".bin" / "azurite-blob"
 DEV_ACCOUNT = "devstoreaccount1"

@@ -113,7 +113,7 @@ def test_work_that_cannot_finish_in_time_is_refused_at_once(
 
 
 def test_default_workers_follow_the_cpu_quota_as_well_as_the_cpu_set(tmp_path: Path) -> None:
-    from scoring.settings import _available_cpus
+    from scoring.core.settings import _available_cpus
 
     cpu_max = tmp_path / "cpu.max"
     in_set = len(os.sched_getaffinity(0))

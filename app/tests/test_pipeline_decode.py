@@ -7,13 +7,13 @@ import asyncio
 import threading
 from pathlib import Path
 
-from scoring.admission import Reservation
-from scoring.decode import DecodeError
-from scoring.entry import load_entry_script
-from scoring.errors import BadRequest
-from scoring.metrics import Metrics
-from scoring.pipeline import INLINE_DECODE_BYTES, Pipeline
-from scoring.settings import load_settings
+from scoring.core.admission import Reservation
+from scoring.core.decode import DecodeError
+from scoring.core.errors import BadRequest
+from scoring.core.pipeline import INLINE_DECODE_BYTES, Pipeline
+from scoring.core.settings import load_settings
+from scoring.model.entry import load_entry_script
+from scoring.observability.metrics import Metrics
 
 APP = Path(__file__).resolve().parent.parent
 LARGE = INLINE_DECODE_BYTES + 1

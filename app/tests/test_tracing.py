@@ -1,4 +1,4 @@
-"""Optional request telemetry to Application Insights (scoring/tracing.py), against a real ingestion
+"""Optional request telemetry to Application Insights (scoring/observability/tracing.py), against a real ingestion
 endpoint stood up here: the real Azure Monitor exporter POSTs its envelopes to it, exactly as it would to
 `<region>.in.applicationinsights.azure.com`, because the connection string says IngestionEndpoint is here.
 A scored request becomes one request item with the route, status and request id, and no key, body or
@@ -21,8 +21,9 @@ import pytest
 from conftest import PRIMARY_KEY, MakeServer, Server, seed_body
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from scoring.settings import SettingsError, Telemetry, load_settings
-from scoring.tracing import RequestTracer
+from scoring.core.settings import SettingsError, load_settings
+from scoring.observability.telemetry import Telemetry
+from scoring.observability.tracing import RequestTracer
 
 INSTRUMENTATION_KEY = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -12,7 +12,7 @@ import torch
 import train
 from conftest import cached_digits
 
-from scoring.model import load_mlp
+from scoring.model.model import load_mlp
 
 APP_DIR = Path(__file__).resolve().parent.parent
 

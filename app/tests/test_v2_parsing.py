@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from scoring.model import SIGNATURE
-from scoring.v2 import InferError, parse_infer
+from scoring.model.model import SIGNATURE
+from scoring.protocols.v2 import InferError, parse_infer
 
 
 def tensor(**fields: object) -> dict[str, object]:

@@ -1,0 +1,566 @@
+"""The scoring fast lane: HTTP/1.1 for the two scoring routes' common case; everything else is aiohttp's.
+
+Every connection starts here. The lane serves a request itself when it is
+
+- `POST /score` (an entry script with run_batch, AML_CORS_ORIGINS unset) or
+  `POST /v2/models/{model}[/versions/{version}]/infer`, with a plain path (no query, escapes or dot
+  segments),
+- HTTP/1.1 with one decimal Content-Length, no Transfer-Encoding, Content-Encoding, Expect or Upgrade,
+  and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
+  a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
+
+Such a request runs through the same protocol functions as aiohttp's routes (`azureml.score_batched`,
+`v2.infer_answer`), so the pipeline, the budgets, the errors and their bodies, the ids, the metrics and
+the log line are the same code. The first request that is anything else -- another route or method, a
+chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
+with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
+serves the connection from then on: rare features, and every answer to a malformed request, stay
+aiohttp's (and its strict parser's).
+
+Why: aiohttp's web layer (request and response objects, router, middleware chain, StreamReader) costs
+about 55-65 us per request per core (bench/RESULTS.md, "aiohttp floor", 2026-12-01), more than all of
+a one-row binary request's own work; the lane's head parsing and answer writing cost a few microseconds.
+
+A connection answers one request at a time, in order: bytes of a pipelined next request wait in the
+buffer (reading pauses beyond _MAX_AHEAD, and while written answers wait to drain). A request whose
+body was not read (it was refused first) is skipped when it is all here, else the connection closes,
+as aiohttp does with lingering_time=0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import cast
+
+from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from scoring.core.admission import Reservation
+from scoring.core.body import overloaded, too_large
+from scoring.core.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
+from scoring.core.pipeline import Pipeline
+from scoring.protocols import azureml_contract as contract
+from scoring.protocols import azureml_http, v2
+from scoring.protocols.azureml import score_batched
+from scoring.protocols.azureml_http import AzureML
+from scoring.transport.connections import Connections, LaneFactory
+from scoring.transport.observer import Observer, request_id
+
+log = logging.getLogger("scoring")
+
+# A head not complete at this size is aiohttp's to answer, as is one with a line longer than aiohttp's
+# own limits (max_line_size and max_field_size 8,190 bytes, max_headers 128 in aiohttp 3.14's
+# web_protocol.py), or with more fields.
+_MAX_HEAD = 16 << 10
+_MAX_LINE = 8190
+_MAX_FIELDS = 128
+# Bytes of pipelined requests held while one is answered; beyond this, reading pauses.
+_MAX_AHEAD = 256 << 10
+# A Content-Length of more digits than this is aiohttp's to refuse (it is far past any MAX_BODY_BYTES).
+_MAX_LENGTH_DIGITS = 18
+
+_REQUEST_LINE = re.compile(rb"POST (/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*) HTTP/1\.1")
+# RFC 9112: field-line = field-name ":" OWS field-value OWS, lines ended by CRLF; field-name is a token.
+# A line that is not printable (a control character, a CR or LF outside a CRLF, or a HTAB, which is
+# legal but rare) or a name that is not a token goes to aiohttp's parser. str methods per line and a
+# memo of names already seen: a regular expression per line cost about 1 us a header (2026-12).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_MEMO: dict[str, bool] = {}
+_TOKEN_MEMO_SIZE = 512  # bounded: a client inventing names must not grow it
+_OWS = " \t"
+# aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
+# that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
+_SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
+_INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
+_SCORE = b"/score"
+_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
+_CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+class _Request:
+    """A request head the lane serves (a plain class: a frozen dataclass's __init__ cost 6 % of a
+    one-row request in a profile, 2026-12)."""
+
+    __slots__ = ("close", "headers", "ids", "length", "path", "route", "target")
+
+    def __init__(
+        self,
+        route: str,
+        path: str,
+        headers: CIMultiDictProxy[str],
+        length: int,
+        close: bool,
+        target: tuple[str, str | None] | None,
+        ids: contract.RequestIds | None,
+    ) -> None:
+        self.route = route  # the metrics label, as aiohttp's resource.canonical spells it
+        self.path = path
+        self.headers = headers
+        self.length = length
+        self.close = close  # the client sent Connection: close
+        # /v2: the (model, version) the path names; None for /score.
+        self.target = target
+        # /score: Azure ML's ids for the answer (None for /v2).
+        self.ids = ids
+
+
+@dataclass(frozen=True, slots=True)
+class LaneContext:
+    """What every lane connection of this process shares, decided at start."""
+
+    pipeline: Pipeline
+    observer: Observer
+    connections: Connections
+    model_name: str
+    azureml: AzureML
+
+
+def lane_factory(context: LaneContext) -> LaneFactory:
+    """For scoring.transport.connections.ReusePortSite: a new connection's protocol, given aiohttp's factory."""
+
+    def factory(aiohttp_protocol: Callable[[], RequestHandler]) -> asyncio.Protocol:
+        return FastLane(context, aiohttp_protocol)
+
+    return factory
+
+
+def _is_token(name: str) -> bool:
+    known = _TOKEN_MEMO.get(name)
+    if known is None:
+        known = _TOKEN.fullmatch(name) is not None
+        if len(_TOKEN_MEMO) < _TOKEN_MEMO_SIZE:
+            _TOKEN_MEMO[name] = known
+    return known
+
+
+def parse_head(head: bytes, score_served: bool) -> _Request | None:
+    """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
+    score_served: whether /score is the lane's now (a batched script, CORS off)."""
+    if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
+        return None
+    request_line, _, field_lines = head.partition(b"\r\n")
+    match = _REQUEST_LINE.fullmatch(request_line)
+    if match is None:
+        return None
+    raw_path = match[1]
+    # As aiohttp decodes them: UTF-8, undecodable bytes kept as surrogates (they then fail to match).
+    text = field_lines.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n") if text else []
+    if len(lines) > _MAX_FIELDS:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not line.isprintable() or not _is_token(name):
+            return None
+        pairs.append((name, value.strip(_OWS)))
+    fields: CIMultiDict[str] = CIMultiDict(pairs)
+    if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
+        return None
+    lengths = fields.getall("content-length", ())
+    if len(lengths) != 1:
+        return None
+    length_text = lengths[0]
+    if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > _MAX_LENGTH_DIGITS:
+        return None
+    tokens: set[str] = set()
+    if "connection" in fields:
+        tokens = {t.strip(_OWS).lower() for t in ",".join(fields.getall("connection")).split(",") if t.strip(_OWS)}
+        if not tokens <= _CONNECTION_TOKENS:
+            return None
+    headers = CIMultiDictProxy(fields)
+    path = raw_path.decode("ascii")
+    if raw_path == _SCORE:
+        if not score_served:
+            return None
+        ids, refusal = contract.request_ids(azureml_http.JoinedHeaders(headers))
+        if refusal is not None:  # Azure ML's 431 for an over-long id: aiohttp's path answers it
+            return None
+        return _Request("/score", path, headers, int(length_text), "close" in tokens, None, ids)
+    infer = _INFER.fullmatch(raw_path)
+    if infer is None:
+        return None
+    model, version = infer[1].decode("ascii"), infer[2]
+    target = (model, None if version is None else version.decode("ascii"))
+    route = _INFER_ROUTES[version is not None]
+    return _Request(route, path, headers, int(length_text), "close" in tokens, target, None)
+
+
+_date_second = -1
+_date_text = ""
+
+
+def _http_date() -> str:
+    """The Date header's value, formatted once a second."""
+    global _date_second, _date_text
+    now = int(time.time())
+    if now != _date_second:
+        _date_second, _date_text = now, formatdate(now, usegmt=True)
+    return _date_text
+
+
+def _response(status: int, body: bytes, headers: list[tuple[str, str]], close: bool) -> bytes:
+    """An answer's bytes, with the headers aiohttp's own answers carry (Content-Length, Date, Server)."""
+    head = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"]
+    head.extend(f"{name}: {value}\r\n" for name, value in headers)
+    head.append(f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: {SERVER_SOFTWARE}\r\n")
+    if close:
+        head.append("Connection: close\r\n")
+    head.append("\r\n")
+    # surrogateescape: an echoed client id goes back byte for byte, as it came.
+    return "".join(head).encode("utf-8", "surrogateescape") + body
+
+
+class _BodyWait:
+    """The rest of a body that did not come with its head: bytes are reserved as they arrive."""
+
+    __slots__ = ("_missing", "_parts", "_reservation", "_retry_after_s", "future")
+
+    def __init__(self, missing: int, reservation: Reservation, retry_after_s: int) -> None:
+        self.future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._missing = missing
+        self._parts: list[bytes] = []
+        self._reservation = reservation
+        self._retry_after_s = retry_after_s
+
+    def start(self, received: bytes) -> None:
+        self._hold(received)
+
+    def feed(self, data: bytes) -> bytes:
+        """Takes what belongs to the body; returns the rest (a pipelined next request)."""
+        if self.future.done():  # complete (or refused); its request has not resumed yet
+            return data
+        taken = data[: self._missing]
+        self._hold(taken)
+        return data[len(taken) :]
+
+    def _hold(self, piece: bytes) -> None:
+        if not piece:
+            return
+        if not self._reservation.add_bytes(len(piece)):
+            self.future.set_exception(overloaded(self._retry_after_s))
+            return
+        self._parts.append(piece)
+        self._missing -= len(piece)
+        if self._missing == 0:
+            self.future.set_result(b"".join(self._parts))
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class FastLane(asyncio.Protocol):
+    """One connection: serves the lane's requests, hands the connection to aiohttp at the first other."""
+
+    def __init__(self, context: LaneContext, aiohttp_protocol: Callable[[], RequestHandler]) -> None:
+        self._context = context
+        self._aiohttp_protocol = aiohttp_protocol
+        self._transport: asyncio.Transport | None = None
+        # Received bytes; those before _start are consumed. An offset, not a slice per request: a client
+        # pipelining many requests would otherwise have the rest of its bytes copied once per request.
+        self._buffer = b""
+        self._start = 0
+        self._request: _Request | None = None  # the request being answered
+        self._body_read = False
+        self._body: _BodyWait | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._rows = 0
+        self._paused = False  # reading paused by _update_reading
+        self._write_paused = False  # the transport's write buffer is over its high-water mark
+        self._closed = False  # closed, or handed to aiohttp: the connection is no longer this lane's
+        self.waiting_since: float | None = None
+
+    # ---- asyncio.Protocol ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport implements asyncio.Transport without deriving from it.
+        self._transport = cast(asyncio.Transport, transport)
+        self.waiting_since = time.monotonic()
+        self._context.connections.lane_opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._context.connections.lane_closed(self)
+        if self._body is not None:
+            self._body.fail(BadRequest("request body was cut off: the connection closed", close=True))
+        # An answer in progress still completes (its rows are scored); writing it is skipped.
+
+    def data_received(self, data: bytes) -> None:
+        if self._body is not None:
+            data = self._body.feed(data)
+            if not data:
+                return
+        if not self._buffer:
+            self._buffer = data
+        else:
+            self._buffer = self._buffer[self._start :] + data
+            self._start = 0
+        if self._request is not None:
+            self._update_reading()
+            return
+        self._next()
+
+    def pause_writing(self) -> None:
+        # A client that sends requests but does not read its answers: no new request starts (and
+        # reading pauses) until the answers already written drain, so they cannot pile up here.
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+        if self._request is None and self._unconsumed():
+            asyncio.get_running_loop().call_soon(self._next)
+
+    def _update_reading(self) -> None:
+        """Reading pauses while answers wait to drain, or while bytes of pipelined requests beyond
+        _MAX_AHEAD wait for the current one; never while the current request's body is awaited."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        held = self._request is not None and self._unconsumed() > _MAX_AHEAD
+        pause = self._body is None and (self._write_paused or held)
+        if pause != self._paused:
+            self._paused = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    def close(self) -> None:
+        """Closes the connection (idle, at the cap, or at shutdown); an answer in progress is cancelled."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.close()
+
+    # ---- requests ----
+
+    def _next(self) -> None:
+        """At a request boundary: start the next request, wait for its head, or hand over."""
+        if self._closed or self._request is not None or self._write_paused:
+            return  # resume_writing calls again
+        buffer, start = self._buffer, self._start
+        end = buffer.find(b"\r\n\r\n", start)
+        if end < 0:
+            # Too long for a head, or ended the lenient way (a bare LF): aiohttp's parser decides.
+            if (
+                len(buffer) - start > _MAX_HEAD
+                or buffer.find(b"\n\n", start) >= 0
+                or buffer.find(b"\n\r\n", start) >= 0
+            ):
+                self._hand_over()
+            return
+        context = self._context
+        request = parse_head(buffer[start:end], context.pipeline.batched and context.azureml.cors is None)
+        if request is None:
+            self._hand_over()
+            return
+        self._consume(end + 4 - start)
+        self._request = request
+        self._body_read = False
+        self._rows = 0
+        self.waiting_since = None
+        # Eager: the request runs at once, up to its first real wait (the batcher), without a loop turn.
+        self._task = asyncio.Task(self._serve(request), loop=asyncio.get_running_loop(), eager_start=True)
+
+    def _hand_over(self) -> None:
+        """This connection is aiohttp's from now on, starting with every byte not yet consumed."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        self._closed = True
+        context = self._context
+        context.connections.lane_closed(self)
+        context.observer.metrics.lane_handovers.inc()
+        protocol = self._aiohttp_protocol()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if self._paused:  # aiohttp's protocol manages reading from here on
+            self._paused = False
+            transport.resume_reading()
+        rest = self._take(self._unconsumed())
+        if rest:
+            protocol.data_received(rest)
+
+    def _unconsumed(self) -> int:
+        return len(self._buffer) - self._start
+
+    def _consume(self, count: int) -> None:
+        self._start += count
+        if self._start >= len(self._buffer):
+            self._buffer, self._start = b"", 0
+
+    def _take(self, count: int) -> bytes:
+        """The next `count` unconsumed bytes (no copy when they are the whole buffer)."""
+        buffer, start = self._buffer, self._start
+        piece = buffer if start == 0 and count == len(buffer) else buffer[start : start + count]
+        self._consume(count)
+        return piece
+
+    def _note_rows(self, rows: int) -> None:
+        self._rows = rows
+
+    async def _read_body(self, reservation: Reservation) -> bytes:
+        """The request's body under the reservation, the size limit and the read timeout (scoring.core.body's
+        rules for a body without Content-Encoding)."""
+        request = self._request
+        assert request is not None
+        settings = self._context.pipeline.settings
+        length = request.length
+        if length > settings.max_body_bytes:
+            raise too_large(length, settings.max_body_bytes)
+        if not reservation.fits(length):
+            raise overloaded(settings.retry_after_s)
+        self._body_read = True
+        if self._unconsumed() >= length:  # the whole body came with the head (every small request)
+            if not reservation.add_bytes(length):
+                raise overloaded(settings.retry_after_s)
+            return self._take(length)
+        waiter = _BodyWait(length, reservation, settings.retry_after_s)
+        received = self._take(self._unconsumed())
+        reservation.set_arriving(True)
+        timer = asyncio.get_running_loop().call_later(
+            settings.body_read_timeout_s,
+            waiter.fail,
+            RequestTimeout(
+                f"request body not received within {settings.body_read_timeout_s:g} s (BODY_READ_TIMEOUT_S)",
+                close=True,
+            ),
+        )
+        try:
+            self._body = waiter
+            waiter.start(received)
+            self._update_reading()
+            return await waiter.future
+        finally:
+            self._body = None
+            timer.cancel()
+            reservation.set_arriving(False)
+
+    async def _read_payload(self, reservation: Reservation) -> bytes:
+        """/score: what run() would get on Azure ML from a POST (empty for the form types)."""
+        body = await self._read_body(reservation)
+        assert self._request is not None
+        return contract.request_data(body, self._request.headers.get("Content-Type"))
+
+    async def _serve(self, request: _Request) -> None:
+        context = self._context
+        observer = context.observer
+        started = time.perf_counter()
+        answered_id = request.ids.request_id if request.ids is not None else request_id(request.headers)
+        answer: _Answer | None = None
+        observer.in_flight += 1
+        try:
+            answer = await (self._score(request) if request.ids is not None else self._infer(request, answered_id))
+        finally:
+            # Before the answer is written, as on aiohttp's path: a client that got its answer finds its line.
+            observer.in_flight -= 1
+            elapsed = time.perf_counter() - started
+            status = 499 if answer is None else answer.status  # None: cancelled at shutdown
+            reason = None if answer is None else answer.reason
+            observer.finished("POST", request.route, status, elapsed, self._rows, answered_id, reason)
+            if observer.tracer is not None:
+                observer.tracer.record(
+                    "POST",
+                    request.route,
+                    status,
+                    elapsed,
+                    answered_id,
+                    scheme="http",
+                    host=request.headers.get("Host", ""),
+                    path=request.path,
+                    rows=self._rows,
+                    headers=request.headers,
+                )
+        answer.headers.extend(observer.answer_headers)
+        close = answer.close or request.close or not self._skip_unread_body()
+        transport = self._transport
+        try:
+            if not self._closed and transport is not None:
+                transport.write(_response(answer.status, answer.body, answer.headers, close))
+        except Exception:  # nothing may leave the connection without its next request being read
+            log.exception("could not write the answer to POST %s", request.path)
+            close = True
+        self._done(close)
+
+    async def _score(self, request: _Request) -> _Answer:
+        """POST /score, answered as aiohttp's route and Azure ML's middleware answer it."""
+        context = self._context
+        try:
+            labels, extra = await score_batched(context.pipeline, request.headers, self._read_payload, self._note_rows)
+            answer = _Answer(200, labels, [*extra.items(), ("Content-Type", "application/json")])
+        except ServiceError as error:
+            refused = azureml_http.error_answer(error)
+            answer = _Answer(refused.status, refused.body, list(refused.headers), error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", request.path)
+            failed = contract.error_answer(500, contract.INTERNAL_ERROR)
+            answer = _Answer(500, failed.body, list(failed.headers))
+        assert request.ids is not None
+        answer.headers.extend(request.ids.headers())
+        if context.azureml.server_version:
+            answer.headers.append((contract.SERVER_VERSION_HEADER, context.azureml.server_version))
+        return answer
+
+    async def _infer(self, request: _Request, answered_id: str) -> _Answer:
+        """POST /v2/.../infer, answered as aiohttp's route and json_errors answer it."""
+        context = self._context
+        assert request.target is not None
+        try:
+            body, content_type, extra = await v2.infer_answer(
+                context.pipeline, context.model_name, request.target, request.headers, self._read_body, self._note_rows
+            )
+            answer = _Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
+        except ServiceError as error:
+            headers = [*error.headers.items(), ("Content-Type", "application/json")]
+            answer = _Answer(error.status, error_body(error.message), headers, error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", request.path)
+            answer = _Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
+        answer.headers.append(("x-request-id", answered_id))
+        return answer
+
+    def _skip_unread_body(self) -> bool:
+        """Whether the connection can go on: the body was read, or it is all here and is dropped."""
+        request = self._request
+        if self._body_read or request is None:
+            return True
+        if self._unconsumed() >= request.length:
+            self._consume(request.length)
+            return True
+        return False
+
+    def _done(self, close: bool) -> None:
+        self._request = None
+        self._task = None
+        transport = self._transport
+        if transport is None:
+            return
+        if close or self._closed:
+            transport.close()
+            return
+        self.waiting_since = time.monotonic()
+        self._update_reading()
+        if self._unconsumed():  # a pipelined request: started from the loop, not from inside this task
+            asyncio.get_running_loop().call_soon(self._next)
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    close: bool = False
+    reason: str | None = None  # scoring_rejected_total's label, for a refusal
