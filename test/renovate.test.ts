@@ -26,6 +26,9 @@ interface RenovateConfig {
   readonly packageRules: readonly {
     readonly groupName?: string;
     readonly matchPackageNames?: readonly string[];
+    readonly matchManagers?: readonly string[];
+    readonly matchFileNames?: readonly string[];
+    readonly enabled?: boolean;
   }[];
 }
 
@@ -159,7 +162,15 @@ describe(".github/renovate.json finds every pin it is meant to update", () => {
         `${file} is not read`,
       );
     }
-    // The locks are made by scripts/lock-python.sh (lock-refresh.yml), never edited package by package.
-    assert.ok(!patterns.some((p) => p.test("app/requirements.txt")));
+    // The locks are made by scripts/lock-python.sh (lock-refresh.yml), never edited package by package;
+    // Renovate's own default patterns match them, so a rule must turn the manager off for them.
+    const off = config.packageRules.find(
+      (rule) => rule.enabled === false && (rule.matchManagers ?? []).includes("pip_requirements"),
+    );
+    assert.deepEqual([...(off?.matchFileNames ?? [])].sort(), [
+      "app/requirements-overrides.txt",
+      "app/requirements-test.txt",
+      "app/requirements.txt",
+    ]);
   });
 });
