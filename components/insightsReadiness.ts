@@ -54,13 +54,16 @@ export function destinationTables(streams: readonly string[]): string[] {
   return streams.map((stream) => {
     const match = /^Microsoft-([A-Za-z0-9_]+)$/.exec(stream);
     if (match === null)
-      throw new Error(`${stream} is not a standard Microsoft-<Table> stream; name its outputStream table instead`);
+      throw new Error(
+        `${stream} is not a standard Microsoft-<Table> stream; name its outputStream table instead`,
+      );
     return match[1];
   });
 }
 
 function readError(error: unknown): string {
-  if (error instanceof ArmError) return error.status === 404 ? "not found (404)" : `${error.code} (HTTP ${error.status})`;
+  if (error instanceof ArmError)
+    return error.status === 404 ? "not found (404)" : `${error.code} (HTTP ${error.status})`;
   return `no answer (${error instanceof Error ? error.message : String(error)})`;
 }
 
@@ -71,7 +74,11 @@ function stateOf(body: unknown): string | undefined {
 }
 
 /** Asks once: what is not ready yet, each with ARM's answer (empty when the rule can be created). */
-export async function notReady(get: ArmGet, workspaceId: string, tables: readonly string[]): Promise<string[]> {
+export async function notReady(
+  get: ArmGet,
+  workspaceId: string,
+  tables: readonly string[],
+): Promise<string[]> {
   const pending: string[] = [];
   const query = `?api-version=${LOG_ANALYTICS_API_VERSION}`;
   try {
@@ -84,7 +91,8 @@ export async function notReady(get: ArmGet, workspaceId: string, tables: readonl
     try {
       const state = stateOf(await get(`${workspaceId}/tables/${table}${query}`));
       // 2022-10-01 reports Updating, InProgress, Succeeded or Deleting; an absent state is an existing table.
-      if (state !== undefined && state !== "Succeeded") pending.push(`table ${table}: provisioningState ${state}`);
+      if (state !== undefined && state !== "Succeeded")
+        pending.push(`table ${table}: provisioningState ${state}`);
     } catch (error) {
       pending.push(`table ${table}: ${readError(error)}`);
     }

@@ -34,11 +34,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { alertGroups } from "./alertRules";
 import { GPU_TAINT, METRICS_PORT_NAME, MONITORING_NAMESPACE } from "./appContract";
 import { DCGM_APP_LABEL, DCGM_METRICS_PORT, DcgmExporter } from "./dcgmExporter";
-import {
-  destinationTables,
-  INSIGHTS_WAIT_TIMEOUT_MS,
-  waitForInsightsDestination,
-} from "./insightsReadiness";
+import { destinationTables, INSIGHTS_WAIT_TIMEOUT_MS, waitForInsightsDestination } from "./insightsReadiness";
 import { azureNameSuffix } from "./naming";
 import { networkPolicies, type PolicySpec } from "./networkPolicy";
 import { armReader } from "./preflight/arm";
@@ -199,32 +195,34 @@ export class Monitoring extends pulumi.ComponentResource {
     const logsDestination = "ciworkspace";
     const readyWorkspaceId = pulumi.runtime.isDryRun()
       ? pulumi.output(args.logAnalyticsWorkspaceId)
-      : pulumi.all([args.logAnalyticsWorkspaceId, args.deployerArmToken]).apply(async ([workspaceId, token]) => {
-          let told = false;
-          const { waitedMs } = await waitForInsightsDestination(
-            armReader(token),
-            workspaceId,
-            destinationTables(CONTAINER_INSIGHTS_STREAMS),
-            {
-              // One line when the wait begins and one when it ends, not one per attempt.
-              onWait: (pending) => {
-                if (told) return;
-                told = true;
-                void pulumi.log.info(
-                  `waiting for the new Log Analytics workspace's tables before creating the Container Insights ` +
-                    `rule (this gives up after ${INSIGHTS_WAIT_TIMEOUT_MS / 60_000} minutes): ${pending.join("; ")}`,
-                  this,
-                );
+      : pulumi
+          .all([args.logAnalyticsWorkspaceId, args.deployerArmToken])
+          .apply(async ([workspaceId, token]) => {
+            let told = false;
+            const { waitedMs } = await waitForInsightsDestination(
+              armReader(token),
+              workspaceId,
+              destinationTables(CONTAINER_INSIGHTS_STREAMS),
+              {
+                // One line when the wait begins and one when it ends, not one per attempt.
+                onWait: (pending) => {
+                  if (told) return;
+                  told = true;
+                  void pulumi.log.info(
+                    `waiting for the new Log Analytics workspace's tables before creating the Container Insights ` +
+                      `rule (this gives up after ${INSIGHTS_WAIT_TIMEOUT_MS / 60_000} minutes): ${pending.join("; ")}`,
+                    this,
+                  );
+                },
               },
-            },
-          );
-          if (waitedMs > 0)
-            void pulumi.log.info(
-              `the Log Analytics workspace takes the Container Insights rule after ${Math.round(waitedMs / 1000)} s`,
-              this,
             );
-          return workspaceId;
-        });
+            if (waitedMs > 0)
+              void pulumi.log.info(
+                `the Log Analytics workspace takes the Container Insights rule after ${Math.round(waitedMs / 1000)} s`,
+                this,
+              );
+            return workspaceId;
+          });
     const insightsRule = new monitor.DataCollectionRule(
       `${name}-insights-dcr`,
       {

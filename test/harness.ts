@@ -246,7 +246,8 @@ class AzureModel {
 
   /** Refuses a data collection rule whose streams' tables its Log Analytics destination lacks (400, not retried). */
   dataCollectionRuleCreate(name: string, inputs: Record<string, unknown>): void {
-    const destinations = (inputs.destinations as { logAnalytics?: { name?: string }[] } | undefined)?.logAnalytics;
+    const destinations = (inputs.destinations as { logAnalytics?: { name?: string }[] } | undefined)
+      ?.logAnalytics;
     const logNames = new Set((destinations ?? []).map((destination) => destination.name));
     const flows = (inputs.dataFlows ?? []) as { streams?: string[]; destinations?: string[] }[];
     for (const flow of flows) {
