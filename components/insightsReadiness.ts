@@ -16,9 +16,11 @@
  * AnotherOperationInProgress, with azcore's default of three retries (20 s, 60 s, 120 s back-off). A 400
  * InvalidOutputTable fails the update at once, and a 500 that outlasts about three minutes fails it too.
  *
- * What it waits for: the workspace's provisioningState is Succeeded, and each table the rule's streams write
- * exists (GET .../workspaces/{ws}/tables/{table}, Microsoft.OperationalInsights 2022-10-01, answers 404 for a
- * table the workspace does not have) with provisioningState Succeeded where it reports one. A standard
+ * What it waits for: the workspace's provisioningState is Succeeded (2022-10-01 also reports Creating and
+ * ProvisioningAccount), and each table the rule's streams write exists (Tables_Get, GET
+ * .../workspaces/{ws}/tables/{table}, Azure/azure-rest-api-specs operationalinsights stable/2022-10-01
+ * Tables.json; a missing table is ARM's 404 ResourceNotFound) and is not "Updating" ("table schema is still
+ * being built") or "Deleting"; "InProgress" is "schema is stable, table data is being updated". A standard
  * stream `Microsoft-<Table>` writes the table `<Table>` unless the data flow names another outputStream
  * (Azure Monitor docs, "Structure of a data collection rule", dataFlows; the Container insights tables
  * ContainerLogV2, KubeEvents and KubePodInventory in the Azure Monitor tables reference).
@@ -90,8 +92,9 @@ export async function notReady(
   for (const table of tables) {
     try {
       const state = stateOf(await get(`${workspaceId}/tables/${table}${query}`));
-      // 2022-10-01 reports Updating, InProgress, Succeeded or Deleting; an absent state is an existing table.
-      if (state !== undefined && state !== "Succeeded")
+      // Updating: the schema is still being built; Deleting: going away. Succeeded, InProgress (schema stable,
+      // data being updated) or no state: the table is there to write to.
+      if (state === "Updating" || state === "Deleting")
         pending.push(`table ${table}: provisioningState ${state}`);
     } catch (error) {
       pending.push(`table ${table}: ${readError(error)}`);

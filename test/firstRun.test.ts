@@ -412,8 +412,8 @@ describe("finding 8: the Container Insights rule waits for the new Log Analytics
       if (calls === 1) throw new Error("ECONNRESET");
       if (!path.includes("/tables/")) return { properties: { provisioningState: "Succeeded" } };
       if (now < 20_000) throw new ArmError(404, "ResourceNotFound", path, "not found");
-      if (now < 30_000) return { properties: { provisioningState: "InProgress" } };
-      return { properties: {} };
+      if (now < 30_000) return { properties: { provisioningState: "Updating" } };
+      return { properties: { provisioningState: "InProgress" } };
     };
     const done = await waitForInsightsDestination(get, ws, ["KubeEvents"], { clock, intervalMs: 10_000 });
     assert.deepEqual(done, { attempts: 4, waitedMs: 30_000 });
