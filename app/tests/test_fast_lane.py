@@ -98,7 +98,8 @@ def test_an_over_long_request_id_is_aiohttps_431() -> None:
 @pytest.fixture(scope="module")
 def servers(make_server: MakeServer) -> tuple[Server, Server]:
     """(lane on, lane off), otherwise identical."""
-    env = {"MAX_BODY_BYTES": str(MAX_BODY)}
+    # A byte budget whose JSON limit (MAX_PENDING_BYTES / 19, scoring/core/large_json.py) takes MAX_BODY.
+    env = {"MAX_BODY_BYTES": str(MAX_BODY), "MAX_PENDING_BYTES": str(19 * MAX_BODY)}
     return make_server(env), make_server({**env, "FAST_LANE": "false"})
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from aiohttp import web
 
 from scoring.core.admission import Reservation
-from scoring.core.decode import DecodeError, check_structure, decode_scoring_bodies
+from scoring.core.decode import DecodeError, check_structure, decode_scoring_bodies, decode_scoring_body
 from scoring.core.encoding import labels_json
 from scoring.core.errors import BadRequest
 from scoring.core.keys import PIPELINE, SWAGGER
@@ -40,7 +40,7 @@ async def default_options(request: web.Request) -> web.Response:
 
 @routes.get("/ready")
 async def readiness(request: web.Request) -> web.Response:
-    request.app[PIPELINE].check_ready()
+    request.app[PIPELINE].check_pod_ready()
     return web.Response(text="Ready")
 
 
@@ -114,6 +114,7 @@ async def score_batched(
                 payload,
                 partial(check_structure, row_length=row_length),
                 _many_decoder(row_length, pipeline.settings.device),
+                process_decode=partial(decode_scoring_body, row_length=row_length),
             )
         except BadRequest:
             azureml_http.check_utf8(payload)  # Azure ML's own 400 for a body that is not UTF-8

@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import orjson
 from aiohttp import web
 
-from scoring.core.decode import DecodeError
+from scoring.core.decode import DecodeError, min_row_bytes
 from scoring.core.encoding import labels_json
 from scoring.core.errors import NotFound
 from scoring.core.keys import MODEL_NAME, PIPELINE
+from scoring.core.large_json import STRUCTURE_CHECK_BYTES, punctuation
 from scoring.core.pipeline import Pipeline, ReadBody
 from scoring.model.signature import DATATYPES, Signature
 
@@ -105,6 +107,52 @@ def _loads(header: bytes | memoryview) -> Any:  # Any: a JSON document
         raise InferError("inference request is not valid JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InferError(f"inference request is not valid JSON: {exc}") from None
+
+
+# A valid request has a handful of objects (the request, its tensor, outputs, parameters) and strings
+# (their keys and names); the limits leave room for every optional field the protocol defines.
+_MAX_OBJECTS = 32
+_MAX_QUOTES = 512
+# '[' beyond one per row: inputs, shape, data, outputs, and a margin.
+_EXTRA_OPENS = 16
+
+
+def check_infer_structure(json_part: bytes | memoryview, row_length: int) -> None:
+    """Refuses, before any object is built, JSON whose punctuation no valid inference request has:
+    more '[' than it could hold rows of row_length numbers, or more objects or strings than the
+    protocol's fields. `{"inputs":[{"data":[[],[],...]}]}` would otherwise make the parser build a
+    list per three bytes (33x the body in memory)."""
+    size = len(json_part)
+    if size < STRUCTURE_CHECK_BYTES:
+        return
+    counts = punctuation(json_part)
+    most_rows = size // min_row_bytes(row_length) + 1
+    if counts.opens > most_rows + _EXTRA_OPENS:
+        raise InferError(
+            f"request has {counts.opens} '[' but {size} bytes hold at most {most_rows} rows of {row_length} numbers; "
+            f"expected data as numbers, flat or nested [n][{row_length}]"
+        )
+    if counts.objects > _MAX_OBJECTS or counts.quotes > _MAX_QUOTES:
+        raise InferError(
+            f"request holds {counts.objects} objects and {counts.quotes // 2} strings; an inference request has at "
+            f"most {_MAX_OBJECTS} and {_MAX_QUOTES // 2}"
+        )
+
+
+def json_length(body_size: int, header_length: str | None) -> int:
+    """How many bytes of the body are JSON: the binary extension's header, else all of it. A header
+    length that is not a valid split counts the whole body (parse_infer refuses it anyway)."""
+    if header_length is None:
+        return body_size
+    try:
+        split = int(header_length)
+    except ValueError:
+        return body_size
+    return split if 0 <= split <= body_size else body_size
+
+
+def _precheck(body: bytes, json_bytes: int, row_length: int) -> None:
+    check_infer_structure(memoryview(body)[:json_bytes], row_length)
 
 
 def parse_infer(body: bytes, header_length: str | None, signature: Signature) -> InferRequest:
@@ -263,7 +311,7 @@ async def live(request: web.Request) -> web.Response:
 
 @routes.get("/v2/health/ready")
 async def ready(request: web.Request) -> web.Response:
-    request.app[PIPELINE].check_ready()
+    request.app[PIPELINE].check_pod_ready()
     return web.json_response({"ready": True})
 
 
@@ -315,7 +363,16 @@ async def infer_answer(
     signature = pipeline.signature
     with pipeline.admitted() as reservation:
         body = await read(reservation)
-        parsed = await pipeline.decode(reservation, lambda raw: parse_infer(raw, header_length, signature), body)
+        json_bytes = json_length(len(body), header_length)
+        decode = partial(parse_infer, header_length=header_length, signature=signature)  # picklable
+        parsed = await pipeline.decode(
+            reservation,
+            decode,
+            body,
+            partial(_precheck, json_bytes=json_bytes, row_length=signature.row_length),
+            process_decode=decode,
+            json_bytes=json_bytes,
+        )
         note_rows(parsed.rows.shape[0])
         if pipeline.batched:
             labels = await pipeline.score(reservation, parsed.rows)
