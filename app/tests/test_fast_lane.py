@@ -45,7 +45,7 @@ def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, 
     assert (request.route, request.target, request.length, request.close) == (route, target, 12, False)
     assert request.headers["authorization"] == "Bearer k"
     assert (request.ids is not None) == (path == "/score")
-    closing = parse_head(head(f"POST {path} HTTP/1.1", "Content-Length: 0", "connection: Close"), True)
+    closing = parse_head(head(f"POST {path} HTTP/1.1", "Host: x", "Content-Length: 0", "connection: Close"), True)
     assert closing is not None and closing.close
 
 
@@ -76,6 +76,17 @@ def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, 
         ("POST  /score HTTP/1.1", "Content-Length: 0"),
         ("POST /score HTTP/1.1", "Content-Length: 0", "X-Long: " + "a" * 8190),  # past aiohttp's line limit
         ("POST /score HTTP/1.1", "Content-Length: 0", *(f"X-{i}: v" for i in range(128))),  # past its 128 fields
+        # What aiohttp refuses or treats differently: no Host, or a singleton field twice.
+        ("POST /score HTTP/1.1", "Content-Length: 0"),
+        ("POST /score HTTP/1.1", "Host: a", "Host: b", "Content-Length: 0"),
+        (
+            "POST /score HTTP/1.1",
+            "Host: a",
+            "Content-Type: application/json",
+            "content-type: text/plain",
+            "Content-Length: 0",
+        ),
+        ("POST /score HTTP/1.1", "Host: a", "User-Agent: a", "User-Agent: b", "Content-Length: 0"),
     ],
 )
 def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
@@ -85,7 +96,7 @@ def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
 def test_score_is_aiohttps_while_the_lane_does_not_serve_it() -> None:
     # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.protocols.azureml_http serves them).
     assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), False) is None
-    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Content-Length: 0"), False) is not None
+    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Host: x", "Content-Length: 0"), False) is not None
 
 
 def test_an_over_long_request_id_is_aiohttps_431() -> None:
@@ -312,9 +323,42 @@ def test_malformed_heads_get_aiohttps_answer(servers: tuple[Server, Server]) -> 
         b"POST /score HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
         b"POST /score HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}",
         b"POST /score HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}",
+        b"POST /score HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",  # no Host
+        b"POST /score HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\nContent-Length: 2\r\n\r\n{}",
     ):
         on, off = exchange(lane.port, data), exchange(plain.port, data)
         assert [r.status for r in on] == [r.status for r in off], data
+    # A second request after one that closes the connection: answered (or not) as aiohttp does.
+    closing = (
+        b"POST /score HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+        b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    on, off = exchange(lane.port, closing, answers=2), exchange(plain.port, closing, answers=2)
+    assert [r.status for r in on] == [r.status for r in off]
+
+
+def test_a_head_trickled_in_pieces_is_found_once_complete(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The end of a head split across reads (even inside its blank line) is found, though each read
+    searches only the bytes not searched before."""
+    lane, _ = servers
+    body = seed_body(heldout[0][:1])
+    data = score_head(len(body)) + body
+    blank = data.index(b"\r\n\r\n")
+    cuts = [5, blank - 1, blank + 1, blank + 3, len(data)]
+    handed_over = lane.metric("scoring_lane_handovers_total")
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        start = 0
+        for cut in cuts:
+            sock.sendall(data[start:cut])
+            start = cut
+            time.sleep(0.05)
+        (reply,) = read_answers(sock, 1)
+    assert reply.status == 200
+    assert reply.json() == expected_labels(lane, heldout[0][:1])
+    assert lane.metric("scoring_lane_handovers_total") == handed_over  # served by the lane itself
 
 
 def test_connection_close_and_a_cut_off_body(

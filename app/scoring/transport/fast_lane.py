@@ -83,6 +83,22 @@ _INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + 
 _SCORE = b"/score"
 _INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
 _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
+# Fields aiohttp refuses to see twice (aiohttp 3.14 http_parser.SINGLETON_HEADERS, December 2026): a
+# head repeating one is aiohttp's to refuse, as is an HTTP/1.1 head without exactly one Host.
+_SINGLETONS = frozenset(
+    (
+        "content-length",
+        "content-location",
+        "content-range",
+        "content-type",
+        "etag",
+        "host",
+        "max-forwards",
+        "server",
+        "transfer-encoding",
+        "user-agent",
+    )
+)
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
@@ -159,11 +175,19 @@ def parse_head(head: bytes, score_served: bool) -> _Request | None:
     if len(lines) > _MAX_FIELDS:
         return None
     pairs: list[tuple[str, str]] = []
+    singletons: set[str] = set()
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not line.isprintable() or not _is_token(name):
             return None
+        lower = name.lower()
+        if lower in _SINGLETONS:
+            if lower in singletons:
+                return None
+            singletons.add(lower)
         pairs.append((name, value.strip(_OWS)))
+    if "host" not in singletons:
+        return None
     fields: CIMultiDict[str] = CIMultiDict(pairs)
     if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
         return None
@@ -271,6 +295,9 @@ class FastLane(asyncio.Protocol):
         # pipelining many requests would otherwise have the rest of its bytes copied once per request.
         self._buffer = b""
         self._start = 0
+        # How far the buffer was searched for the end of the next head: a head trickled in many reads
+        # is searched once over, not once per read.
+        self._scanned = 0
         self._request: _Request | None = None  # the request being answered
         self._body_read = False
         self._body: _BodyWait | None = None
@@ -303,8 +330,10 @@ class FastLane(asyncio.Protocol):
                 return
         if not self._buffer:
             self._buffer = data
+            self._scanned = 0
         else:
             self._buffer = self._buffer[self._start :] + data
+            self._scanned = max(self._scanned - self._start, 0)
             self._start = 0
         if self._request is not None:
             self._update_reading()
@@ -352,19 +381,23 @@ class FastLane(asyncio.Protocol):
         if self._closed or self._request is not None or self._write_paused:
             return  # resume_writing calls again
         buffer, start = self._buffer, self._start
-        end = buffer.find(b"\r\n\r\n", start)
+        # Only bytes not searched yet (and the 3 before them, where an end may have begun).
+        since = max(start, self._scanned - 3)
+        end = buffer.find(b"\r\n\r\n", since)
         if end < 0:
+            self._scanned = len(buffer)
             # Too long for a head, or ended the lenient way (a bare LF): aiohttp's parser decides.
             if (
                 len(buffer) - start > _MAX_HEAD
-                or buffer.find(b"\n\n", start) >= 0
-                or buffer.find(b"\n\r\n", start) >= 0
+                or buffer.find(b"\n\n", since) >= 0
+                or buffer.find(b"\n\r\n", since) >= 0
             ):
                 self._hand_over()
             return
         context = self._context
         request = parse_head(buffer[start:end], context.pipeline.batched and context.azureml.cors is None)
-        if request is None:
+        if request is None or (request.close and len(buffer) > end + 4 + request.length):
+            # Bytes after a request that closes the connection are aiohttp's to refuse.
             self._hand_over()
             return
         self._consume(end + 4 - start)
@@ -400,7 +433,7 @@ class FastLane(asyncio.Protocol):
     def _consume(self, count: int) -> None:
         self._start += count
         if self._start >= len(self._buffer):
-            self._buffer, self._start = b"", 0
+            self._buffer, self._start, self._scanned = b"", 0, 0
 
     def _take(self, count: int) -> bytes:
         """The next `count` unconsumed bytes (no copy when they are the whole buffer)."""
