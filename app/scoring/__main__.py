@@ -70,11 +70,10 @@ async def serve(settings: Settings, worker: int | None) -> int:
     from scoring.core.pipeline import Pipeline
     from scoring.model.entry import EntryScriptError, load_entry_script
     from scoring.observability.metrics import Metrics
-    from scoring.protocols.azureml_http import AZUREML
     from scoring.transport.connections import Connections, ReusePortSite, raise_open_file_limit
     from scoring.transport.fast_lane import LaneContext, lane_factory
     from scoring.transport.observer import Observer
-    from scoring.transport.server import build_app, build_metrics_app
+    from scoring.transport.server import build_app, build_metrics_app, lane_routes
 
     try:
         entry = load_entry_script(settings.entry_script)
@@ -115,7 +114,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
     shared = worker is not None
     lane = None
     if settings.fast_lane:
-        lane = lane_factory(LaneContext(pipeline, observer, connections, settings.model_name, app[AZUREML]))
+        lane = lane_factory(LaneContext(pipeline, observer, connections, lane_routes(app)))
     site = ReusePortSite(runner, settings.host, settings.port, connections, reuse_port=shared, lane=lane)
     await site.start()
     metrics_runner: web.AppRunner | None = None

@@ -8,15 +8,30 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 from conftest import PRIMARY_KEY, MakeServer, Reply, Server, parse_response, raw_request, seed_body
 
+from scoring.core.exchange import LaneRoutes
+from scoring.core.pipeline import Pipeline
+from scoring.protocols.azureml import AzureMLLane
+from scoring.protocols.azureml_http import AzureML
+from scoring.protocols.v2 import V2Lane
 from scoring.transport.fast_lane import parse_head
 
 INFER = "/v2/models/mnist/infer"
 MAX_BODY = 1 << 20
+
+
+def routes(score_served: bool) -> tuple[LaneRoutes, ...]:
+    """The two protocols' lane routes, as the server builds them; /score is the lane's only while the
+    script is batched (and CORS is off)."""
+    pipeline = cast(Pipeline, SimpleNamespace(batched=score_served))
+    azureml = cast(AzureML, SimpleNamespace(cors=None, server_version=None))
+    return (AzureMLLane(pipeline, azureml), V2Lane(pipeline, "mnist"))
 
 
 def head(*lines: str) -> bytes:
@@ -40,12 +55,16 @@ COMMON = ("Host: 127.0.0.1:5001", "Authorization: Bearer k", "Content-Type: appl
     ],
 )
 def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, str | None] | None) -> None:
-    request = parse_head(head(f"POST {path} HTTP/1.1", *COMMON, "Content-Length: 12", "Connection: keep-alive"), True)
+    request = parse_head(
+        head(f"POST {path} HTTP/1.1", *COMMON, "Content-Length: 12", "Connection: keep-alive"), routes(True)
+    )
     assert request is not None
-    assert (request.route, request.target, request.length, request.close) == (route, target, 12, False)
+    assert (request.matched.route, request.length, request.close) == (route, 12, False)
     assert request.headers["authorization"] == "Bearer k"
-    assert (request.ids is not None) == (path == "/score")
-    closing = parse_head(head(f"POST {path} HTTP/1.1", "Host: x", "Content-Length: 0", "connection: Close"), True)
+    assert request.matched.request_id
+    closing = parse_head(
+        head(f"POST {path} HTTP/1.1", "Host: x", "Content-Length: 0", "connection: Close"), routes(True)
+    )
     assert closing is not None and closing.close
 
 
@@ -90,17 +109,20 @@ def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, 
     ],
 )
 def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
-    assert parse_head(head(*lines), True) is None
+    assert parse_head(head(*lines), routes(True)) is None
 
 
 def test_score_is_aiohttps_while_the_lane_does_not_serve_it() -> None:
     # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.protocols.azureml_http serves them).
-    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), False) is None
-    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Host: x", "Content-Length: 0"), False) is not None
+    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), routes(False)) is None
+    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Host: x", "Content-Length: 0"), routes(False)) is not None
 
 
 def test_an_over_long_request_id_is_aiohttps_431() -> None:
-    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0", "x-request-id: " + "a" * 101), True) is None
+    assert (
+        parse_head(head("POST /score HTTP/1.1", "Content-Length: 0", "x-request-id: " + "a" * 101), routes(True))
+        is None
+    )
 
 
 # ---- against real servers: the lane's answers are aiohttp's ----

@@ -10,6 +10,8 @@ is this request's 400 and never reaches the model. Errors use the protocol's {"e
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -18,13 +20,16 @@ from typing import Any
 import numpy as np
 import orjson
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from scoring.core.decode import DecodeError, min_row_bytes
 from scoring.core.encoding import labels_json
-from scoring.core.errors import NotFound
+from scoring.core.errors import INTERNAL_ERROR, NotFound, ServiceError, error_body
+from scoring.core.exchange import Answer, Matched, NoteRows
 from scoring.core.keys import MODEL_NAME, PIPELINE
 from scoring.core.large_json import STRUCTURE_CHECK_BYTES, punctuation
 from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.core.request_ids import request_id
 from scoring.model.signature import DATATYPES, Signature
 
 # The one model version this server serves (the Open Inference Protocol lets a server hold several).
@@ -32,6 +37,8 @@ MODEL_VERSION = "1"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # Nested "data" deeper than a tensor of rank 2 is refused before numpy walks it.
 _MAX_DEPTH = 64
+
+log = logging.getLogger("scoring")
 
 routes = web.RouteTableDef()
 
@@ -405,3 +412,54 @@ for _prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
     routes.get(_prefix)(model_metadata)
     routes.get(_prefix + "/ready")(model_ready)
     routes.post(_prefix + "/infer")(infer)
+
+
+# ---- on a transport's own path (the fast lane) ----
+
+# aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
+# that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
+_SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
+_INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
+_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
+
+
+class V2Lane:
+    """POST /v2/models/{model}[/versions/{version}]/infer for the fast lane: the protocol's answer, its
+    {"error": ...} refusals and x-request-id, as the aiohttp route and json_errors give them."""
+
+    def __init__(self, pipeline: Pipeline, model_name: str) -> None:
+        self.pipeline = pipeline
+        self.model_name = model_name
+
+    def match(self, raw_path: bytes, headers: CIMultiDictProxy[str]) -> Matched | None:
+        infer = _INFER.fullmatch(raw_path)
+        if infer is None:
+            return None
+        model, version = infer[1].decode("ascii"), infer[2]
+        target = (model, None if version is None else version.decode("ascii"))
+        answered_id = request_id(headers)
+        return Matched(
+            _INFER_ROUTES[version is not None], answered_id, partial(self._answer, headers, target, answered_id)
+        )
+
+    async def _answer(
+        self,
+        headers: Mapping[str, str],
+        target: tuple[str, str | None],
+        answered_id: str,
+        read_body: ReadBody,
+        note_rows: NoteRows,
+    ) -> Answer:
+        try:
+            body, content_type, extra = await infer_answer(
+                self.pipeline, self.model_name, target, headers, read_body, note_rows
+            )
+            answer = Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
+        except ServiceError as error:
+            refused = [*error.headers.items(), ("Content-Type", "application/json")]
+            answer = Answer(error.status, error_body(error.message), refused, error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", _INFER_ROUTES[target[1] is not None])
+            answer = Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
+        answer.headers.append(("x-request-id", answered_id))
+        return answer
