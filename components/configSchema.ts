@@ -246,3 +246,12 @@ export const configSchema = {
 export type ConfigKey = keyof typeof configSchema;
 
 export const configKeys = Object.keys(configSchema) as ConfigKey[];
+
+/**
+ * The `type` Pulumi.yaml declares for a key. Pulumi's project schema has no `number` (it allows string,
+ * integer, boolean, array and object, and the CLI refuses the whole file otherwise), so decimal keys are
+ * declared untyped there and parsed by components/config.
+ */
+export function pulumiYamlType(type: ConfigType): Exclude<ConfigType, "number"> | undefined {
+  return type === "number" ? undefined : type;
+}

@@ -117,5 +117,9 @@ export function readStackSettings(): StackSettings {
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
   }
-  return parseStackSettings(raw, { providerLocation: pulumi.runtime.allConfig()["azure-native:location"] });
+  try {
+    return parseStackSettings(raw, { providerLocation: pulumi.runtime.allConfig()["azure-native:location"] });
+  } catch (error) {
+    throw error instanceof ConfigError ? error.reportedToPulumi() : error;
+  }
 }

@@ -11,9 +11,27 @@ export type RawConfig = Readonly<Partial<Record<string, string | undefined>>>;
 
 /** Raised for bad stack config; pulumi.RunError prints the message without a stack trace. */
 export class ConfigError extends pulumi.RunError {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid stack configuration (${problems.length} problem(s)):\n  - ${problems.join("\n  - ")}`);
+  constructor(
+    readonly problems: readonly string[],
+    message = `Invalid stack configuration (${problems.length} problem(s)):\n  - ${problems.join("\n  - ")}`,
+  ) {
+    super(message);
     this.name = "ConfigError";
+  }
+
+  /**
+   * For a Pulumi run: logs each problem as its own error diagnostic and returns the error to throw, whose
+   * message only sums them up. Thrown with the list in it, the Automation API would print the list twice
+   * (its unhandled-rejection handler logs a RunError, then the engine prints the run's error again:
+   * @pulumi/pulumi 3.276 automation/server.js); the CLI's nodejs host prints it once. Logged here, each
+   * problem is on screen exactly once either way.
+   */
+  reportedToPulumi(): ConfigError {
+    for (const problem of this.problems) pulumi.log.error(problem);
+    return new ConfigError(
+      this.problems,
+      `Invalid stack configuration: ${this.problems.length} problem(s), each shown above with its fix; nothing was created`,
+    );
   }
 }
 
