@@ -19,11 +19,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from scoring.core.pipeline import Pipeline  # noqa: E402
-from scoring.protocols.azureml import AzureMLLane  # noqa: E402
-from scoring.protocols.azureml_http import AzureML  # noqa: E402
-from scoring.protocols.v2 import V2Lane  # noqa: E402
-from scoring.transport.fast_lane import parse_head  # noqa: E402
+from scoring.core.pipeline import Pipeline
+from scoring.protocols.azureml import AzureMLLane
+from scoring.protocols.azureml_http import AzureML
+from scoring.protocols.v2 import V2Lane
+from scoring.transport.fast_lane import parse_head
 
 HEAD = (
     b"POST /score HTTP/1.1\r\nHost: 10.0.0.4:5001\r\nUser-Agent: python-requests/2.32.3\r\n"
@@ -81,17 +81,57 @@ class _Reused:
         return None
 
 
+_SINGLETONS = frozenset(("content-length", "content-type", "host", "user-agent", "transfer-encoding", "etag", "server"))
+
+
+def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+    """httptools with what the lane must still check itself to hand over exactly what aiohttp refuses
+    or treats differently: printable values without tabs, no singleton twice, one Host, none of
+    Transfer-Encoding/Content-Encoding/Expect/Upgrade, a plain path."""
+    collect = _Collect()
+    parser = httptools.HttpRequestParser(collect)
+    try:
+        parser.feed_data(head + b"\r\n\r\n")
+    except httptools.HttpParserError:
+        return None
+    if parser.get_method() != b"POST" or parser.get_http_version() != "1.1" or b"?" in collect.url:
+        return None
+    seen: set[str] = set()
+    for name, value in collect.headers:
+        if not value.isprintable():
+            return None
+        lower = name.lower()
+        if lower in _SINGLETONS:
+            if lower in seen:
+                return None
+            seen.add(lower)
+    if "host" not in seen:
+        return None
+    headers = CIMultiDictProxy(CIMultiDict(collect.headers))
+    if "transfer-encoding" in headers or "content-encoding" in headers or "expect" in headers or "upgrade" in headers:
+        return None
+    for route in routes:
+        matched = route.match(collect.url, headers)
+        if matched is not None:
+            return matched
+    return None
+
+
 def main() -> None:
     pipeline = cast(Pipeline, SimpleNamespace(batched=True))
-    routes = (AzureMLLane(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None))), V2Lane(pipeline, "mnist"))
+    routes = (
+        AzureMLLane(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None))),
+        V2Lane(pipeline, "mnist"),
+    )
     assert parse_head(HEAD, routes) is not None and httptools_head(HEAD, routes) is not None
     reused = _Reused()
     whole = HEAD + b"\r\n\r\n" + b"x" * 5123
-    assert reused.head(whole, routes) is not None
+    assert reused.head(whole, routes) is not None and httptools_checked(HEAD, routes) is not None
     cases = (
         ("lane parse_head", lambda: parse_head(HEAD, routes)),
         ("httptools, new parser", lambda: httptools_head(HEAD, routes)),
         ("httptools, reused", lambda: reused.head(whole, routes)),
+        ("httptools + lane checks", lambda: httptools_checked(HEAD, routes)),
         ("route match alone", lambda: routes[0].match(b"/score", CIMultiDictProxy(CIMultiDict()))),
     )
     for name, call in cases:
