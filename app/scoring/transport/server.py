@@ -30,7 +30,7 @@ def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Ap
     app[MODEL_NAME] = model_name
     app[SWAGGER] = orjson.dumps(openapi_document(settings, pipeline.signature))
     azureml_http.setup_app(app, analyze_run(pipeline.entry.run))
-    app.add_routes(azureml.routes)
+    azureml_http.register_routes(app, azureml.routes)
     app.add_routes(v2.routes)
     return app
 
