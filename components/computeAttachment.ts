@@ -12,23 +12,83 @@
  */
 import * as kubernetesconfiguration from "@pulumi/azure-native/kubernetesconfiguration";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
-import type * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import { inferenceRouterTls } from "./inferenceRouterTls";
 
-/** Namespace the Azure ML extension and its workloads use. */
+/** Namespace the Azure ML extension itself runs in (`az k8s-extension create` always uses it). */
 export const AZUREML_NAMESPACE = "azureml";
+
+/**
+ * Namespace the compute target's Azure ML workloads run in: their own, not the extension's system
+ * namespace (issue 21, finding 8), so a job or endpoint the workspace schedules never shares a namespace,
+ * quotas or network policies with the extension's operators. Azure ML needs it to exist before the
+ * attach ("how-to-attach-kubernetes-to-workspace": the namespace must already exist), so it is created here.
+ */
+export const AZUREML_WORKLOAD_NAMESPACE = "azureml-workloads";
+
+/**
+ * AKS counts toward "small scale" below three nodes: `az k8s-extension create` then adds clusterPurpose
+ * DevTest and inferenceRouterHA false (AzureMLKubernetes.py, Create).
+ */
+const SMALL_SCALE_NODES = 3;
+
+export interface ExtensionSettingsInput {
+  readonly clusterId: string;
+  readonly clusterName: string;
+  readonly location: string;
+  /** Nodes of every pool together, as the CLI sums agentPoolProfiles[].count. */
+  readonly nodeCount: number;
+}
+
+/**
+ * The configuration settings `az k8s-extension create --cluster-type managedClusters --extension-type
+ * Microsoft.AzureML.Kubernetes` adds to the user's (Azure/azure-cli-extensions, src/k8s-extension/
+ * azext_k8s_extension/partner_extensions/AzureMLKubernetes.py, AzureMLKubernetes.Create and _dereference,
+ * read December 2026): cluster_name (the cluster's ARM id) dereferenced into clusterId and
+ * prometheus.prometheusSpec.externalLabels.cluster_name; domain `<location>.cloudapp.azure.com`; location and
+ * jobSchedulerLocation (the cluster's location, lower case); cluster_name_friendly; servicebus.enabled
+ * "false"; for managedClusters relayserver.enabled "false" and nginxIngress.enabled "true"; on a cluster of
+ * fewer than three nodes clusterPurpose "DevTest" and inferenceRouterHA "false". An ARM-direct install
+ * without them is reported to fail the extension's pre-install health check
+ * (hashicorp/terraform-provider-azurerm#24547), and Microsoft's own Terraform and ARM templates
+ * (Azure/AML-Kubernetes) send the same keys. This program calls ARM itself, so it sends what the CLI sends.
+ */
+export function cliGeneratedSettings(input: ExtensionSettingsInput): Record<string, string> {
+  const location = input.location.toLowerCase();
+  return {
+    cluster_name: input.clusterId,
+    clusterId: input.clusterId,
+    "prometheus.prometheusSpec.externalLabels.cluster_name": input.clusterId,
+    domain: `${location}.cloudapp.azure.com`,
+    location,
+    jobSchedulerLocation: location,
+    cluster_name_friendly: input.clusterName,
+    "servicebus.enabled": "false",
+    "relayserver.enabled": "false",
+    "nginxIngress.enabled": "true",
+    ...(input.nodeCount < SMALL_SCALE_NODES ? { clusterPurpose: "DevTest" } : {}),
+  };
+}
 
 export interface ComputeAttachmentArgs {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly location: string;
   readonly clusterName: pulumi.Input<string>;
   readonly clusterId: pulumi.Input<string>;
+  /** Nodes of both pools together (the CLI's small-scale rule). */
+  readonly nodeCount: number;
   readonly workspaceName: pulumi.Input<string>;
   readonly computeName: string;
+  /** The AKS operation before the extension's (gpuCluster.ts CLUSTER_OPERATIONS): never run two at once. */
+  readonly after: pulumi.Resource;
+  /** The cluster's Kubernetes provider, for the workload namespace. */
+  readonly provider: k8s.Provider;
 }
 
 export interface ComputeAttachment {
   readonly extension: kubernetesconfiguration.Extension;
+  readonly namespace: k8s.core.v1.Namespace;
   readonly compute: machinelearningservices.Compute;
 }
 
@@ -55,18 +115,32 @@ export function attachClusterToWorkspace(
       // none for managedClusters (Azure/azure-cli-extensions, src/k8s-extension/azext_k8s_extension/
       // custom.py, __create_identity: "We do not create any identities for managedClusters").
       scope: { cluster: { releaseNamespace: AZUREML_NAMESPACE } },
-      configurationSettings: {
-        enableTraining: "False",
-        enableInference: "True",
-        inferenceRouterServiceType: "ClusterIP",
-        inferenceRouterHA: "False",
-        // HTTPS on the router (inferenceRouterTls.ts says which keys the extension takes and why the
-        // certificate is generated there): allowInsecureConnections "False" and sslCname.
-        ...routerTls.settings,
-      },
+      configurationSettings: pulumi
+        .all([args.clusterId, args.clusterName])
+        .apply(([clusterId, clusterName]) => ({
+          ...cliGeneratedSettings({
+            clusterId,
+            clusterName,
+            location: args.location,
+            nodeCount: args.nodeCount,
+          }),
+          enableTraining: "False",
+          enableInference: "True",
+          inferenceRouterServiceType: "ClusterIP",
+          inferenceRouterHA: "False",
+          // HTTPS on the router (inferenceRouterTls.ts says which keys the extension takes and why the
+          // certificate is generated there): allowInsecureConnections "False" and sslCname.
+          ...routerTls.settings,
+        })),
       configurationProtectedSettings: routerTls.protectedSettings,
     },
-    { parent },
+    { parent, dependsOn: [args.after] },
+  );
+
+  const namespace = new k8s.core.v1.Namespace(
+    `${name}-azureml-workloads`,
+    { metadata: { name: AZUREML_WORKLOAD_NAMESPACE, labels: { "app.kubernetes.io/managed-by": "pulumi" } } },
+    { parent, provider: args.provider },
   );
 
   const compute = new machinelearningservices.Compute(
@@ -80,13 +154,13 @@ export function attachClusterToWorkspace(
         computeType: "Kubernetes",
         resourceId: args.clusterId,
         description: "AKS GPU cluster serving the scoring service",
-        properties: { namespace: AZUREML_NAMESPACE },
+        properties: { namespace: namespace.metadata.name },
       },
     },
     {
       parent,
       // The attach is refused until the extension runs on the cluster; no input carries that fact.
-      dependsOn: [extension],
+      dependsOn: [extension, namespace],
       // Compute_Delete requires an `underlyingResourceAction` query parameter (Delete or Detach: a
       // required argument in every generated SDK, e.g. Azure/azure-rest-api-specs-examples
       // .../Microsoft.MachineLearningServices/.../examples-java/Compute/delete.java), which azure-native's
@@ -96,5 +170,5 @@ export function attachClusterToWorkspace(
       retainOnDelete: true,
     },
   );
-  return { extension, compute };
+  return { extension, namespace, compute };
 }

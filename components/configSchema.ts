@@ -27,7 +27,7 @@ export const configSchema = {
   },
   kubernetesVersion: {
     type: "string",
-    default: "1.35",
+    default: "1.36",
     description:
       "AKS Kubernetes version (major.minor or major.minor.patch), 1.35 or later; the preflight checks AKS offers it in the region.",
   },
@@ -71,12 +71,14 @@ export const configSchema = {
   replicaCpu: {
     type: "number",
     default: 2,
-    description: "CPU cores each scoring pod requests and is limited to (the seed's cpu_cores).",
+    description:
+      "CPU cores each scoring pod requests and, unless replicaCpuLimit is set, is limited to (the seed's cpu_cores).",
   },
   replicaMemoryGiB: {
     type: "number",
     default: 4,
-    description: "Memory (GiB) each scoring pod requests and is limited to (the seed's memory_gb).",
+    description:
+      "Memory (GiB) each scoring pod requests and, unless replicaMemoryLimitGiB is set, is limited to (the seed's memory_gb).",
   },
   namespace: {
     type: "string",
@@ -240,6 +242,225 @@ export const configSchema = {
     default: 1,
     description:
       "Share of requests (above 0, at most 1) sent to Application Insights when appInsightsTracing is true; Application Insights extrapolates its counts from the rest.",
+  },
+  autoscale: {
+    type: "boolean",
+    default: false,
+    description:
+      "Scale the scoring pods on load between autoscaleMinReplicas and autoscaleMaxReplicas (the AKS KEDA add-on: CPU utilization, and in-flight requests from managed Prometheus) and the GPU pool between gpuNodeMinCount and gpuNodeMaxCount (cluster autoscaler); replicas and gpuNodeCount are then unused (the seed's autoscale_enabled).",
+  },
+  autoscaleMinReplicas: {
+    type: "integer",
+    default: 2,
+    description:
+      "Fewest scoring pods when autoscale is true (the seed's autoscale_min_replicas; Azure ML's default is 1, this project's availability policy asks for 2 so a node failure or upgrade never takes the endpoint down).",
+  },
+  autoscaleMaxReplicas: {
+    type: "integer",
+    default: 10,
+    description:
+      "Most scoring pods when autoscale is true; they must fit gpuNodeMaxCount nodes (the seed's autoscale_max_replicas).",
+  },
+  autoscaleRefreshSeconds: {
+    type: "integer",
+    default: 15,
+    description:
+      "Seconds between KEDA's reads of the pods' in-flight requests (its pollingInterval; the seed's autoscale_refresh_seconds); the HPA reads CPU and acts every 15 s on AKS, and pods are scraped every 30 s, so less than 15 buys nothing.",
+  },
+  autoscaleTargetUtilization: {
+    type: "integer",
+    default: 70,
+    description:
+      "Percent of its CPU request the autoscaler keeps each scoring pod at (the seed's autoscale_target_utilization); in-flight requests past replicaMaxConcurrentRequests add pods at once besides.",
+  },
+  gpuNodeMinCount: {
+    type: "integer",
+    default: 1,
+    description: "Fewest GPU nodes the cluster autoscaler keeps when autoscale is true.",
+  },
+  gpuNodeMaxCount: {
+    type: "integer",
+    default: 10,
+    description:
+      "Most GPU nodes the cluster autoscaler may add when autoscale is true; the preflight checks the quota covers them.",
+  },
+  autoscaleWarmReplicas: {
+    type: "integer",
+    default: 0,
+    description:
+      "Placeholder pods the size of one scoring pod, at a priority below it, that keep booted GPU nodes ready when autoscale is true: a scale-up then takes seconds instead of a node boot. Each bills a GPU node's share around the clock.",
+  },
+  replicaMaxConcurrentRequests: {
+    type: "integer",
+    default: 32,
+    description:
+      "Requests one scoring pod scores at once; more wait up to maxRequestWaitTimeMs (app env MAX_CONCURRENT_REQUESTS; the seed's replica_max_concurrent_requests). With autoscale, mean in-flight requests past it add pods at once.",
+  },
+  maxRequestWaitTimeMs: {
+    type: "integer",
+    default: 500,
+    description:
+      "Milliseconds a request may wait for one of a pod's replicaMaxConcurrentRequests slots before it is answered 503 with Retry-After (app env MAX_REQUEST_WAIT_TIME_MS; the seed's max_request_wait_time).",
+  },
+  scoringTimeoutMs: {
+    type: "integer",
+    default: 60000,
+    description:
+      "Milliseconds a request may take to be scored before it is answered with an error (app env SCORING_TIMEOUT_MS; the seed's scoring_timeout_ms).",
+  },
+  livenessPeriodSeconds: {
+    type: "integer",
+    default: 10,
+    description: "Seconds between liveness probes (GET /; the seed's period_seconds).",
+  },
+  livenessInitialDelaySeconds: {
+    type: "integer",
+    default: 10,
+    description:
+      "Seconds after a container starts before the first liveness probe (the seed's initial_delay_seconds).",
+  },
+  livenessTimeoutSeconds: {
+    type: "integer",
+    default: 2,
+    description: "Seconds a liveness probe may take (the seed's timeout_seconds).",
+  },
+  livenessFailureThreshold: {
+    type: "integer",
+    default: 3,
+    description:
+      "Failed liveness probes in a row after which the container restarts (the seed's failure_threshold).",
+  },
+  readinessPeriodSeconds: {
+    type: "integer",
+    default: 5,
+    description: "Seconds between readiness probes (GET /ready).",
+  },
+  readinessInitialDelaySeconds: {
+    type: "integer",
+    default: 0,
+    description: "Seconds after a container starts before the first readiness probe.",
+  },
+  readinessTimeoutSeconds: {
+    type: "integer",
+    default: 2,
+    description: "Seconds a readiness probe may take.",
+  },
+  readinessSuccessThreshold: {
+    type: "integer",
+    default: 1,
+    description:
+      "Passed readiness probes in a row before a pod receives traffic again (the seed's success_threshold; Kubernetes allows only 1 for liveness).",
+  },
+  readinessFailureThreshold: {
+    type: "integer",
+    default: 2,
+    description: "Failed readiness probes in a row after which a pod stops receiving traffic.",
+  },
+  replicaCpuLimit: {
+    type: "number",
+    default: 0,
+    description:
+      "CPU cores each scoring pod may burst to; 0 (the default) limits it to replicaCpu (Guaranteed QoS).",
+  },
+  replicaMemoryLimitGiB: {
+    type: "number",
+    default: 0,
+    description:
+      "Memory (GiB) each scoring pod may use; 0 (the default) limits it to replicaMemoryGiB (Guaranteed QoS).",
+  },
+  deployerObjectId: {
+    type: "string",
+    default: "",
+    description:
+      "Entra object id of the identity that runs pulumi up (the CI service principal under GitOps; az ad sp show --id <client id> --query id -o tsv). Its cluster-admin, AcrPush and Grafana grants then stay the same whoever previews or runs the program; empty takes whoever runs it, which plans to replace those grants when another identity previews.",
+  },
+  authMode: {
+    type: "string",
+    default: "keys",
+    description:
+      "What a caller presents in Authorization: Bearer: keys (the two scoring keys, Azure ML's auth_enabled), tokens (an Entra ID access token for tokenAudience, Azure ML's token_auth_enabled) or both; the app verifies tokens (docs/auth-versions.md).",
+  },
+  tokenTenantId: {
+    type: "string",
+    default: "",
+    description:
+      "Entra tenant whose access tokens are accepted when authMode is tokens or both; empty: the deploying identity's tenant.",
+  },
+  tokenAudience: {
+    type: "string",
+    default: "",
+    description:
+      "The scoring app registration's client id or Application ID URI (api://...): the audience accepted tokens must carry; required when authMode is tokens or both.",
+  },
+  candidateModelVersion: {
+    type: "string",
+    default: "",
+    description:
+      "A second registered model version served beside modelVersion by its own Deployment (a traffic split); empty: one version.",
+  },
+  candidateModelFile: {
+    type: "string",
+    default: "",
+    description:
+      "Model file (relative to the project) registered as candidateModelVersion; empty: modelFile.",
+  },
+  candidateTrafficPercent: {
+    type: "integer",
+    default: 0,
+    description:
+      "Percent of requests (0-100) routed to the candidate version; the current version gets the rest. 100 then a modelVersion change promotes it; 0 rolls back.",
+  },
+  candidateReplicas: {
+    type: "integer",
+    default: 2,
+    description:
+      "Scoring pods of the candidate version (they need GPUs beside the current version's replicas).",
+  },
+  mirrorToCandidate: {
+    type: "boolean",
+    default: false,
+    description:
+      "Also send a copy of every request to the candidate version (its answers are discarded): compare versions on live traffic before shifting any.",
+  },
+  collectModelData: {
+    type: "boolean",
+    default: false,
+    description:
+      "Capture a sample of scored requests' inputs and outputs to the workspace storage's model-data container (Azure ML's collect_model_data), written by the pods with their workload identity.",
+  },
+  captureSamplePercent: {
+    type: "integer",
+    default: 10,
+    description: "Percent (1-100) of scored requests captured when collectModelData is true.",
+  },
+  captureMaxSampleKiB: {
+    type: "integer",
+    default: 256,
+    description:
+      "Largest captured sample in KiB; a larger request is recorded without its inputs, marked truncated.",
+  },
+  captureRetentionDays: {
+    type: "integer",
+    default: 30,
+    description: "Days captured samples are kept before a storage lifecycle rule deletes them.",
+  },
+  tags: {
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated name=value tags (Kubernetes label syntax) set on the Azure resources, the registered model version and the scoring Kubernetes objects (labels).",
+  },
+  properties: {
+    type: "string",
+    default: "",
+    description:
+      "Comma-separated name=value properties set as annotations on the scoring Kubernetes objects (Azure ML's webservice properties).",
+  },
+  description: {
+    type: "string",
+    default: "",
+    description:
+      "A description of the deployment, set on the Azure ML workspace and as the scoring Kubernetes objects' description annotation.",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

@@ -26,8 +26,14 @@ import type * as azureInputs from "@pulumi/azure-native/types/input";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPU_NODE_LABEL, GPU_TAINT_TEXT } from "./appContract";
+import {
+  ACCESS_WAIT_TIMEOUT_MS,
+  clusterAccessEnvironment,
+  PROGRAM_NEEDS,
+  waitForClusterAccess,
+} from "./clusterAccess";
 import { attachClusterToWorkspace } from "./computeAttachment";
-import type { MaintenanceSettings } from "./config";
+import type { ClusterAutoscale, MaintenanceSettings } from "./config";
 import { SYSTEM_POOL_MAX_SURGE } from "./config/kubernetes";
 import { azureNameSuffix } from "./naming";
 import { CLUSTER_CIDRS } from "./networkPolicy";
@@ -44,6 +50,11 @@ export interface GpuClusterArgs {
   readonly gpuNodeCount: number;
   /** Extra GPU nodes an upgrade may add (the preflight checked the quota for them); 0 drains one at a time. */
   readonly gpuMaxSurge: number;
+  /**
+   * When given (stack config autoscale), the GPU pool's cluster autoscaler keeps it between minCount and
+   * maxCount and the KEDA add-on runs (autoscaling.ts); gpuNodeCount is then unused.
+   */
+  readonly autoscale?: ClusterAutoscale;
   /** The weekly window for Kubernetes patch and node OS upgrades. */
   readonly maintenance: MaintenanceSettings;
   /** Tags on the cluster; the preflight finds this stack's own cluster (and its quota use) by them. */
@@ -61,7 +72,8 @@ export interface GpuClusterArgs {
   readonly apiServerAuthorizedIpRanges: readonly string[];
   /**
    * Fetches an Entra access token of the deploying identity for the AKS server application
-   * (AKS_SERVER_APP_ID); called once the cluster and its grants exist, so the token is fresh then.
+   * (AKS_SERVER_APP_ID); called once the cluster and its grants exist, only during `pulumi up`, to ask the API
+   * server whether the grants have arrived (clusterAccess.ts). The provider itself signs in with kubelogin.
    */
   readonly deployerAksToken: () => pulumi.Output<string>;
   /** When given, the Container Insights agent (to this Log Analytics workspace) and the managed Prometheus collector run. */
@@ -90,14 +102,33 @@ export const KEY_VAULT_SECRETS_ADDON = {
 export const AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630";
 
 /**
- * A kubeconfig for the Kubernetes provider: the cluster's server and CA from AKS's cluster-user
- * kubeconfig, and a bearer token instead of its user entry. That entry is a kubelogin `exec` plugin
- * (format "exec"), which needs the kubelogin binary on every machine that runs Pulumi, CI included, or
- * the legacy `azure` auth-provider (format "azure"), which client-go removed in Kubernetes 1.26 and the
- * provider therefore cannot run. A token the deployer's own Azure credentials mint for the AKS server
- * app (azure-native getClientToken with that audience) needs neither.
+ * The kubelogin exec entry every runner uses: `--login azurecli` signs in as whoever `az login` made
+ * current (a laptop); kubelogin reads AAD_LOGIN_METHOD after its flags and lets it override --login
+ * (Azure/kubelogin, pkg/internal/token/options.go UpdateFromEnv, checked December 2026), so CI sets
+ * AAD_LOGIN_METHOD=workloadidentity and, inside GitHub Actions, kubelogin asks GitHub for a fresh OIDC
+ * token at every sign-in (pkg/internal/token/provider.go: workloadidentity with ACTIONS_ID_TOKEN_REQUEST_*
+ * set uses GithubActionsCredential). The kubeconfig is therefore the same string on every runner.
  */
-export function tokenKubeconfig(userKubeconfig: string, token: string): string {
+export const KUBELOGIN_EXEC = {
+  apiVersion: "client.authentication.k8s.io/v1beta1",
+  command: "kubelogin",
+  args: ["get-token", "--login", "azurecli", "--server-id", AKS_SERVER_APP_ID],
+  interactiveMode: "Never",
+  installHint:
+    "kubelogin signs the Kubernetes provider in with Entra ID: install it with `az aks install-cli` " +
+    "(or https://azure.github.io/kubelogin/install.html) and sign in with `az login`; CI installs it itself.",
+} as const;
+
+/**
+ * A kubeconfig for the Kubernetes provider (issue 21, findings 5 and 6): the cluster's server and CA from
+ * AKS's cluster-user kubeconfig, and an exec entry that runs kubelogin whenever client-go needs a token.
+ * No token is stored in the state, so a `pulumi refresh` or `destroy` hours later signs in afresh instead
+ * of presenting an expired bearer token (which, with deleteUnreachable, would drop every Kubernetes
+ * resource from the state), and a slow first `up` renews its token as it goes. It names no principal, so a
+ * preview by another identity sees the same kubeconfig and plans no provider replacement.
+ * The price: kubelogin must be on PATH wherever Pulumi runs (README prerequisites; deploy.yml installs it).
+ */
+export function execKubeconfig(userKubeconfig: string): string {
   const server = /^\s*server:\s*(\S+)\s*$/m.exec(userKubeconfig)?.[1];
   const ca = /^\s*certificate-authority-data:\s*(\S+)\s*$/m.exec(userKubeconfig)?.[1];
   if (server === undefined || ca === undefined)
@@ -106,11 +137,57 @@ export function tokenKubeconfig(userKubeconfig: string, token: string): string {
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: "aks", cluster: { server, "certificate-authority-data": ca } }],
-    users: [{ name: "deployer", user: { token } }],
+    users: [{ name: "deployer", user: { exec: { ...KUBELOGIN_EXEC, args: [...KUBELOGIN_EXEC.args] } } }],
     contexts: [{ name: "aks", context: { cluster: "aks", user: "deployer" } }],
     "current-context": "aks",
   });
 }
+
+/**
+ * With autoscaling on: the KEDA add-on (autoscaling.ts says why KEDA) and the cluster autoscaler's
+ * profile. The profile values are AKS's documented defaults, written out because the scale-up latency
+ * and the cost of idle GPU nodes depend on them (learn.microsoft.com/azure/aks/cluster-autoscaler,
+ * "Cluster autoscaler profile settings", checked December 2026): an unneeded node is removed after
+ * 10 minutes, not sooner than 10 minutes after a scale-up, and a node that is not ready 15 minutes
+ * after it was asked for counts as failed. Nodes with emptyDir volumes (the scoring pods' model and
+ * /tmp) may be removed: the pods fetch their model again wherever they land.
+ */
+export function clusterAutoscalerSettings(): Pick<
+  containerservice.ManagedClusterArgs,
+  "workloadAutoScalerProfile" | "autoScalerProfile"
+> {
+  return {
+    workloadAutoScalerProfile: { keda: { enabled: true } },
+    autoScalerProfile: {
+      scaleDownUnneededTime: "10m",
+      scaleDownDelayAfterAdd: "10m",
+      maxNodeProvisionTime: "15m",
+      skipNodesWithLocalStorage: "false",
+    },
+  };
+}
+
+/** The server and CA a kubeconfig names (what the access wait connects to). */
+export function kubeconfigEndpoint(kubeconfig: string): { server: string; caData: string } {
+  const parsed = JSON.parse(kubeconfig) as { clusters: { cluster: Record<string, string> }[] };
+  const cluster = parsed.clusters[0].cluster;
+  return { server: cluster.server, caData: cluster["certificate-authority-data"] };
+}
+
+/**
+ * AKS runs one operation per cluster at a time and answers a second PUT or DELETE on the cluster or its
+ * children with 409 OperationNotAllowed, which azure-native does not retry (it retries 409 only for
+ * AnotherOperationInProgress: pulumi/pulumi-azure-native provider/pkg/azure/client_azcore.go, checked
+ * December 2026; the same failure in Azure/telescope#1213). These children of the cluster each start an
+ * AKS operation; the program chains them in this order with dependsOn, so they are created one after the
+ * other and, since Pulumi deletes dependents first, destroyed one after the other in reverse.
+ */
+export const CLUSTER_OPERATIONS = [
+  "upgrade-window",
+  "node-os-window",
+  "gpu-pool",
+  "azureml-extension",
+] as const;
 
 export class GpuCluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
@@ -211,6 +288,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         // The Key Vault secrets provider (when a certificate is brought) runs as an add-on beside them.
         ...(addonProfiles === undefined ? {} : { addonProfiles }),
         ...(args.monitoring === undefined ? {} : { azureMonitorProfile: { metrics: { enabled: true } } }),
+        ...(args.autoscale === undefined ? {} : clusterAutoscalerSettings()),
       },
       parent,
     );
@@ -221,11 +299,13 @@ export class GpuCluster extends pulumi.ComponentResource {
       utcOffset: args.maintenance.utcOffset,
       durationHours: args.maintenance.durationHours,
     };
+    // One AKS operation at a time (CLUSTER_OPERATIONS): each of these waits for the one before it.
+    let previousOperation: pulumi.Resource = cluster;
     for (const [suffix, configName] of [
       ["upgrade-window", "aksManagedAutoUpgradeSchedule"],
       ["node-os-window", "aksManagedNodeOSUpgradeSchedule"],
     ] as const) {
-      new containerservice.MaintenanceConfiguration(
+      previousOperation = new containerservice.MaintenanceConfiguration(
         `${name}-${suffix}`,
         {
           resourceGroupName: args.resourceGroupName,
@@ -233,7 +313,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           configName,
           maintenanceWindow: window,
         },
-        parent,
+        { parent: this, dependsOn: [previousOperation] },
       );
     }
 
@@ -245,7 +325,14 @@ export class GpuCluster extends pulumi.ComponentResource {
         agentPoolName: "gpu",
         mode: containerservice.AgentPoolMode.User,
         vmSize: args.gpuVmSize,
-        count: args.gpuNodeCount,
+        ...(args.autoscale === undefined
+          ? { count: args.gpuNodeCount }
+          : {
+              enableAutoScaling: true,
+              minCount: args.autoscale.minCount,
+              maxCount: args.autoscale.maxCount,
+              count: args.autoscale.initialCount,
+            }),
         osType: containerservice.OSType.Linux,
         type: containerservice.AgentPoolType.VirtualMachineScaleSets,
         orchestratorVersion: args.kubernetesVersion,
@@ -260,7 +347,10 @@ export class GpuCluster extends pulumi.ComponentResource {
             ? { maxSurge: String(args.gpuMaxSurge), maxUnavailable: "0" }
             : { maxSurge: "0", maxUnavailable: "1" },
       },
-      parent,
+      // The cluster autoscaler owns the node count once it is on: a later `up` must not reset it.
+      args.autoscale === undefined
+        ? { parent: this, dependsOn: [previousOperation] }
+        : { parent: this, dependsOn: [previousOperation], ignoreChanges: ["count"] },
     );
 
     const kubeletObjectId = cluster.identityProfile.apply((profile) => {
@@ -313,16 +403,48 @@ export class GpuCluster extends pulumi.ComponentResource {
       if (!encoded) throw new Error("AKS returned no user kubeconfig for the cluster");
       return Buffer.from(encoded, "base64").toString("utf8");
     });
-    // The token is minted once the grants exist (so every Kubernetes call waits for them), and lives
-    // about an hour: a single `pulumi up` must finish its Kubernetes work within that.
-    const token = pulumi.all(adminGrants.map((grant) => grant.id)).apply(() => args.deployerAksToken());
-    const kubeconfig = pulumi.secret(
-      pulumi.all([userKubeconfig, token]).apply(([config, bearer]) => tokenKubeconfig(config, bearer)),
-    );
+    const kubeconfig = userKubeconfig.apply(execKubeconfig);
+    // The provider gets its kubeconfig only once the API server grants the deployer what the program needs
+    // (clusterAccess.ts), so no Kubernetes object is sent while the grant propagates. A preview does not wait
+    // and does not depend on the grants: a grant being replaced must not make the kubeconfig unknown.
+    const grantedKubeconfig = pulumi.runtime.isDryRun()
+      ? kubeconfig
+      : pulumi.all([kubeconfig, ...adminGrants.map((grant) => grant.id)]).apply(([config]) =>
+          pulumi.all([args.deployerAksToken(), args.deployerObjectId]).apply(async ([token, principal]) => {
+            const post = clusterAccessEnvironment.connect({ ...kubeconfigEndpoint(config), token });
+            let told = false;
+            const { waitedMs } = await waitForClusterAccess(post, PROGRAM_NEEDS, {
+              principal,
+              // One line when the wait begins and one when it ends, not one per attempt.
+              onWait: (denied) => {
+                if (told) return;
+                told = true;
+                void pulumi.log.info(
+                  `waiting for the cluster-admin grant to reach the Kubernetes API (Azure documents up to five ` +
+                    `minutes; this gives up after ${ACCESS_WAIT_TIMEOUT_MS / 60_000} minutes): ${denied[0]}`,
+                  this,
+                );
+              },
+            });
+            if (waitedMs > 0)
+              void pulumi.log.info(
+                `the Kubernetes API grants the deployer access after ${Math.round(waitedMs / 1000)} s`,
+                this,
+              );
+            return config;
+          }),
+        );
 
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig, deleteUnreachable: true },
+      {
+        kubeconfig: grantedKubeconfig,
+        // The provider is replaced only when this changes (pulumi-kubernetes Provider.clusterIdentifier): the
+        // cluster's ARM id, the same for every runner, so a kubeconfig change never replaces the provider
+        // and everything under it. No deleteUnreachable: a cluster that cannot be reached (kubelogin missing,
+        // a closed authorized IP range) must fail a refresh, not silently empty the state.
+        clusterIdentifier: cluster.id,
+      },
       { parent: this },
     );
 
@@ -335,8 +457,12 @@ export class GpuCluster extends pulumi.ComponentResource {
           location: args.location,
           clusterName: cluster.name,
           clusterId: cluster.id,
+          nodeCount: args.systemNodeCount + args.gpuNodeCount,
           workspaceName: args.workspace.name,
           computeName: args.workspace.computeName,
+          // The extension is the last AKS operation in the chain (CLUSTER_OPERATIONS).
+          after: gpuPool,
+          provider: this.provider,
         },
         this,
       );

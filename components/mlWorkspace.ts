@@ -17,6 +17,50 @@ import * as pulumi from "@pulumi/pulumi";
 import { modelFileDigest } from "./modelFile";
 import { azureNameSuffix } from "./naming";
 
+/** The container model data collection writes to (app/scoring/core/capture.py), and the lifecycle rule's prefix. */
+export const CAPTURE_CONTAINER = "model-data";
+
+/** One registered model version: its file in the models container and its registration. */
+export interface RegisteredVersion {
+  readonly version: pulumi.Output<string>;
+  /** azureml://... datastore URI of its file. */
+  readonly uri: pulumi.Output<string>;
+  readonly blobUrl: pulumi.Output<string>;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+}
+
+/**
+ * The storage lifecycle policy that deletes captured samples `retentionDays` after they were written
+ * (Azure Storage lifecycle management; one policy per account, named "default"; blob filters match a
+ * `<container>/<prefix>` path; Microsoft.Storage ManagementPolicy, azure-native 3.28.0).
+ */
+export function captureRetentionPolicy(retentionDays: number): {
+  rules: {
+    name: string;
+    enabled: boolean;
+    type: "Lifecycle";
+    definition: {
+      filters: { blobTypes: string[]; prefixMatch: string[] };
+      actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: number } } };
+    };
+  }[];
+} {
+  return {
+    rules: [
+      {
+        name: "model-data-retention",
+        enabled: true,
+        type: "Lifecycle",
+        definition: {
+          filters: { blobTypes: ["blockBlob"], prefixMatch: [`${CAPTURE_CONTAINER}/`] },
+          actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: retentionDays } } },
+        },
+      },
+    ],
+  };
+}
+
 export interface MlWorkspaceArgs {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly location: string;
@@ -25,6 +69,14 @@ export interface MlWorkspaceArgs {
   /** Tenant of the deploying identity: the key vault trusts it. */
   readonly tenantId: pulumi.Input<string>;
   readonly model: { readonly name: string; readonly version: string; readonly file: string };
+  /** A second version registered beside `model` (a traffic split's candidate). */
+  readonly candidateModel?: { readonly version: string; readonly file: string };
+  /** Model data collection on: the capture container and its retention rule. */
+  readonly capture?: { readonly retentionDays: number };
+  /** The config's tags: on every Azure resource here and on the registered model versions. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** The config's description: the workspace's description. */
+  readonly description?: string;
 }
 
 export class MlWorkspace extends pulumi.ComponentResource {
@@ -55,11 +107,17 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly modelSizeBytes: number;
   /** Resource id of the models container: the scoring identity's read scope. */
   readonly modelsContainerId: pulumi.Output<string>;
+  /** The candidate version's registration, when one is configured. */
+  readonly candidate?: RegisteredVersion;
+  /** The capture container (resource id: the write grant's scope; URL: where the pods write), when on. */
+  readonly captureContainer?: { readonly id: pulumi.Output<string>; readonly url: pulumi.Output<string> };
 
   constructor(name: string, args: MlWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpu-inference-aks:ml:MlWorkspace", name, {}, opts);
     const parent = { parent: this };
-    const common = { resourceGroupName: args.resourceGroupName, location: args.location };
+    const tags =
+      args.tags === undefined || Object.keys(args.tags).length === 0 ? {} : { tags: { ...args.tags } };
+    const common = { resourceGroupName: args.resourceGroupName, location: args.location, ...tags };
     // Logical names follow this component's name; Azure names start with the prefix (storage and
     // registry names allow only lowercase letters and digits) and end in one random suffix per stack.
     const suffix = azureNameSuffix(name, this);
@@ -173,6 +231,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
         identity: { type: machinelearningservices.ManagedServiceIdentityType.SystemAssigned },
         sku: { name: "Basic", tier: "Basic" },
         friendlyName: `${args.namePrefix} GPU inference`,
+        ...(args.description ? { description: args.description } : {}),
         storageAccount: account.id,
         keyVault: vault.id,
         applicationInsights: insights.id,
@@ -192,20 +251,6 @@ export class MlWorkspace extends pulumi.ComponentResource {
       },
       parent,
     );
-    const fileName = args.model.file.split("/").pop() ?? args.model.file;
-    const blob = new storage.Blob(
-      `${name}-model-file`,
-      {
-        resourceGroupName: args.resourceGroupName,
-        accountName: account.name,
-        containerName: models.name,
-        blobName: `${args.model.name}/${args.model.version}/${fileName}`,
-        type: storage.BlobType.Block,
-        source: new pulumi.asset.FileAsset(args.model.file),
-      },
-      parent,
-    );
-
     // The models container as a workspace datastore, so the version can point at its file the way Azure ML
     // consumers resolve it: azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/
     // <name>/paths/<path>, the long form of azureml://datastores/<name>/paths/<path> (Azure ML "Work with
@@ -229,14 +274,6 @@ export class MlWorkspace extends pulumi.ComponentResource {
       },
       parent,
     );
-    const digest = modelFileDigest(args.model.file);
-    const datastoreUri = pulumi
-      .all([workspace.id, workspace.name, datastore.name, blob.name])
-      .apply(([workspaceId, workspaceName, datastoreName, blobName]) => {
-        const [, , subscription, , resourceGroup] = workspaceId.split("/");
-        return `azureml://subscriptions/${subscription}/resourcegroups/${resourceGroup}/workspaces/${workspaceName}/datastores/${datastoreName}/paths/${blobName}`;
-      });
-
     const container = new machinelearningservices.ModelContainer(
       `${name}-model`,
       {
@@ -247,30 +284,100 @@ export class MlWorkspace extends pulumi.ComponentResource {
       },
       parent,
     );
-    const version = new machinelearningservices.ModelVersion(
-      `${name}-model-version`,
-      {
-        resourceGroupName: args.resourceGroupName,
-        workspaceName: workspace.name,
-        name: container.name,
-        version: args.model.version,
-        properties: {
-          modelType: "custom_model",
-          modelUri: datastoreUri,
-          // What the scoring pods verify the download against (and what `az ml model show` displays).
-          properties: { sha256: digest.sha256, sizeBytes: String(digest.sizeBytes) },
-          description: `${fileName}: the seed's 784-100-100-10 MLP weights`,
+    // Each version's file and registration are named by version, so a promotion (the candidate's version
+    // becoming modelVersion) keeps the very resources that registered it, and only the version no longer
+    // configured is deleted. The current version also answers to its pre-issue-23 names (aliases), so an
+    // existing stack's registration is adopted, not replaced.
+    const register = (version: string, file: string, isCurrent: boolean): RegisteredVersion => {
+      const aliases = (old: string) => (isCurrent ? { aliases: [{ name: old }] } : {});
+      const fileName = file.split("/").pop() ?? file;
+      const blob = new storage.Blob(
+        `${name}-model-file-${version}`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          accountName: account.name,
+          containerName: models.name,
+          blobName: `${args.model.name}/${version}/${fileName}`,
+          type: storage.BlobType.Block,
+          source: new pulumi.asset.FileAsset(file),
         },
-      },
-      {
-        ...parent,
-        // A registered version stands for fixed bytes: a new file location or digest under the same version
-        // replaces the registration (deleted first, since the new one takes the same name) instead of
-        // editing a version's path in place, which Azure ML assets are not meant to allow.
-        replaceOnChanges: ["properties.modelUri", "properties.properties"],
-        deleteBeforeReplace: true,
-      },
-    );
+        { ...parent, ...aliases(`${name}-model-file`) },
+      );
+      const digest = modelFileDigest(file);
+      const uri = pulumi
+        .all([workspace.id, workspace.name, datastore.name, blob.name])
+        .apply(([workspaceId, workspaceName, datastoreName, blobName]) => {
+          const [, , subscription, , resourceGroup] = workspaceId.split("/");
+          return `azureml://subscriptions/${subscription}/resourcegroups/${resourceGroup}/workspaces/${workspaceName}/datastores/${datastoreName}/paths/${blobName}`;
+        });
+      const registration = new machinelearningservices.ModelVersion(
+        `${name}-model-version-${version}`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          workspaceName: workspace.name,
+          name: container.name,
+          version,
+          properties: {
+            modelType: "custom_model",
+            modelUri: uri,
+            // What the scoring pods verify the download against (and what `az ml model show` displays).
+            properties: { sha256: digest.sha256, sizeBytes: String(digest.sizeBytes) },
+            description: `${fileName}: the seed's 784-100-100-10 MLP weights`,
+            ...tags,
+          },
+        },
+        {
+          ...parent,
+          ...aliases(`${name}-model-version`),
+          // A registered version stands for fixed bytes: a new file location or digest under the same version
+          // replaces the registration (deleted first, since the new one takes the same name) instead of
+          // editing a version's path in place, which Azure ML assets are not meant to allow.
+          replaceOnChanges: ["properties.modelUri", "properties.properties"],
+          deleteBeforeReplace: true,
+        },
+      );
+      return {
+        version: registration.name,
+        uri,
+        blobUrl: blob.url,
+        sha256: digest.sha256,
+        sizeBytes: digest.sizeBytes,
+      };
+    };
+    const current = register(args.model.version, args.model.file, true);
+    const candidate =
+      args.candidateModel === undefined
+        ? undefined
+        : register(args.candidateModel.version, args.candidateModel.file, false);
+
+    if (args.capture !== undefined) {
+      const capture = new storage.BlobContainer(
+        `${name}-model-data`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          accountName: account.name,
+          containerName: CAPTURE_CONTAINER,
+          publicAccess: storage.PublicAccess.None,
+        },
+        parent,
+      );
+      // Collection never keeps data without end: samples are deleted retentionDays after they were written.
+      new storage.ManagementPolicy(
+        `${name}-model-data-retention`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          accountName: account.name,
+          managementPolicyName: "default",
+          policy: captureRetentionPolicy(args.capture.retentionDays),
+        },
+        parent,
+      );
+      this.captureContainer = {
+        id: capture.id,
+        url: pulumi.interpolate`${account.primaryEndpoints.blob}${capture.name}`,
+      };
+    }
+    this.candidate = candidate;
 
     this.workspaceName = workspace.name;
     this.workspaceId = workspace.id;
@@ -283,11 +390,11 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.storageAccountName = account.name;
     this.keyVaultName = vault.name;
     this.modelName = container.name;
-    this.modelVersion = version.name;
-    this.modelUri = datastoreUri;
-    this.modelBlobUrl = blob.url;
-    this.modelSha256 = digest.sha256;
-    this.modelSizeBytes = digest.sizeBytes;
+    this.modelVersion = current.version;
+    this.modelUri = current.uri;
+    this.modelBlobUrl = current.blobUrl;
+    this.modelSha256 = current.sha256;
+    this.modelSizeBytes = current.sizeBytes;
     this.modelsContainerId = models.id;
     this.registerOutputs({
       workspaceName: this.workspaceName,

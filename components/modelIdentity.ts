@@ -41,6 +41,14 @@ export interface ModelIdentityArgs {
   readonly serviceAccountName: string;
   /** Resource id of the blob container holding the registered model files: the role's scope. */
   readonly modelsContainerId: pulumi.Input<string>;
+  /**
+   * Model data collection on (issue 23): the capture container, on which the identity may write (Storage
+   * Blob Data Contributor, the narrowest built-in data role that creates blobs; scoped to that container, so
+   * the pods can neither read the models container's neighbours nor write the model files).
+   */
+  readonly captureContainerId?: pulumi.Input<string>;
+  /** The config's tags, on the identity. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export class ModelIdentity extends pulumi.ComponentResource {
@@ -56,7 +64,11 @@ export class ModelIdentity extends pulumi.ComponentResource {
 
     const identity = new managedidentity.UserAssignedIdentity(
       `${name}-identity`,
-      { resourceGroupName: args.resourceGroupName, location: args.location },
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        ...(args.tags === undefined || Object.keys(args.tags).length === 0 ? {} : { tags: { ...args.tags } }),
+      },
       parent,
     );
 
@@ -84,9 +96,25 @@ export class ModelIdentity extends pulumi.ComponentResource {
       parent,
     );
 
+    const writer =
+      args.captureContainerId === undefined
+        ? []
+        : [
+            new authorization.RoleAssignment(
+              `${name}-capture-writer`,
+              {
+                scope: args.captureContainerId,
+                principalId: identity.principalId,
+                principalType: authorization.PrincipalType.ServicePrincipal,
+                roleDefinitionId: builtInRoleId(args.subscriptionId, "StorageBlobDataContributor"),
+              },
+              parent,
+            ),
+          ];
+
     this.clientId = identity.clientId;
     this.principalId = identity.principalId;
-    this.grants = [federation, reader];
+    this.grants = [federation, reader, ...writer];
     this.registerOutputs({ clientId: this.clientId });
   }
 }

@@ -16,25 +16,40 @@ import {
   APP_PORT,
   APP_PORT_NAME,
   APP_UID,
-  GPU_RESOURCE,
   GPU_TOLERATION,
   METRICS_PORT,
   METRICS_PORT_NAME,
   MODEL_CREDENTIAL_IN_CLUSTER,
   MODEL_DIRS,
   MODEL_ENV,
-  PROBE_PATHS,
   PUBLIC_ROUTES,
   SCORING_SERVICE_ACCOUNT,
   WORKLOAD_IDENTITY,
   WRITABLE_PATH,
 } from "./appContract";
+import type { ServingSettings } from "./config";
+import {
+  type AppAuth,
+  type AppCapture,
+  annotationsOf,
+  CANDIDATE_SERVICE_NAME,
+  type ModelVersions,
+  type ObjectMetadata,
+  routeBackends,
+  slotLabels,
+  versionDeploymentArgs,
+} from "./modelVersions";
 import { networkPolicies, scoringNamespacePolicies } from "./networkPolicy";
 import { rolloutStrategy, terminationGraceSeconds } from "./rollout";
 import { generateScoringKeys } from "./scoringKeys";
+import { podResources, probes, servingEnv } from "./servingKnobs";
+
+export { cpuQuantity, memoryQuantity } from "./servingKnobs";
 
 /** The scoring Service's name (fixed, so routes and the README's commands can name it). */
 export const SCORING_SERVICE_NAME = "scoring";
+/** The scoring container's name (the autoscaler's CPU trigger names it: autoscaling.ts). */
+export const SCORING_CONTAINER = "scoring";
 /** The Service's port the route targets. */
 export const SCORING_SERVICE_PORT = 80;
 /** Sent on every public answer: browsers and clients that honour it never try plain HTTP again. */
@@ -83,6 +98,14 @@ export interface ScoringServiceArgs {
   readonly namespace: string;
   readonly imageRef: pulumi.Input<string>;
   readonly replicas: number;
+  /**
+   * Replicas follow load (autoscaling.ts): the current version's Deployment then declares no replica
+   * count, so `pulumi up` never resets what the autoscaler chose; `replicas` and `poolGpus` are the
+   * autoscaler's maximum.
+   */
+  readonly autoscaled?: boolean;
+  /** Per-request limits, probes and CPU/memory limits (the seed's serving knobs). */
+  readonly serving: ServingSettings;
   readonly gpusPerReplica: number;
   readonly cpuPerReplica: number;
   readonly memoryGiBPerReplica: number;
@@ -97,6 +120,17 @@ export interface ScoringServiceArgs {
   readonly startAfter: pulumi.Input<pulumi.Resource>[];
   readonly model: ScoringModel;
   readonly telemetry?: ScoringTelemetry;
+  /**
+   * The version slots (modelVersions.ts): the current one is `model`; a candidate runs its own Deployment
+   * and Service behind the same route. Undefined: the current version alone, with no slot variables.
+   */
+  readonly versions?: ModelVersions;
+  /** What callers present (keys, Entra ID tokens or both); undefined: keys. */
+  readonly auth?: AppAuth;
+  /** Model data collection; undefined: off. */
+  readonly capture?: AppCapture;
+  /** The config's tags (labels), properties and description (annotations) for the Kubernetes objects. */
+  readonly metadata?: ObjectMetadata;
   /** The public entry point this service is published through. */
   readonly publicEntry: {
     /** The name clients use (the certificate's name). */
@@ -109,16 +143,6 @@ export interface ScoringServiceArgs {
   };
 }
 
-/** Kubernetes CPU quantity: whole cores as "2", fractions in millicores. */
-export function cpuQuantity(cores: number): string {
-  return Number.isInteger(cores) ? String(cores) : `${Math.round(cores * 1000)}m`;
-}
-
-/** Kubernetes memory quantity: whole GiB as "4Gi", fractions in MiB. */
-export function memoryQuantity(gib: number): string {
-  return Number.isInteger(gib) ? `${gib}Gi` : `${Math.round(gib * 1024)}Mi`;
-}
-
 export class ScoringService extends pulumi.ComponentResource {
   readonly namespaceName: pulumi.Output<string>;
   readonly serviceName: pulumi.Output<string>;
@@ -127,6 +151,8 @@ export class ScoringService extends pulumi.ComponentResource {
   readonly v2BaseUri: pulumi.Output<string>;
   readonly primaryKey: pulumi.Output<string>;
   readonly secondaryKey: pulumi.Output<string>;
+  /** The current version's Deployment name, which the autoscaler targets. */
+  readonly deploymentName: pulumi.Output<string>;
 
   constructor(name: string, args: ScoringServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpu-inference-aks:service:ScoringService", name, {}, opts);
@@ -182,14 +208,17 @@ export class ScoringService extends pulumi.ComponentResource {
     );
 
     const strategy = rolloutStrategy(args.poolGpus, args.replicas, args.gpusPerReplica);
-    const resources = {
-      cpu: cpuQuantity(args.cpuPerReplica),
-      memory: memoryQuantity(args.memoryGiBPerReplica),
-      [GPU_RESOURCE]: String(args.gpusPerReplica),
-    };
+    const resources = podResources({
+      gpus: args.gpusPerReplica,
+      cpu: args.cpuPerReplica,
+      memoryGiB: args.memoryGiBPerReplica,
+      cpuLimit: args.serving.cpuLimit,
+      memoryLimitGiB: args.serving.memoryLimitGiB,
+    });
 
-    new k8s.apps.v1.Deployment(
+    const deployments = this.versionDeployments(
       `${name}-deployment`,
+      args,
       {
         metadata: {
           namespace,
@@ -201,7 +230,7 @@ export class ScoringService extends pulumi.ComponentResource {
           annotations: { "pulumi.com/timeoutSeconds": String(DEPLOYMENT_READY_TIMEOUT_SECONDS) },
         },
         spec: {
-          replicas: args.replicas,
+          ...(args.autoscaled ? {} : { replicas: args.replicas }),
           selector: { matchLabels: labels },
           strategy: { type: "RollingUpdate", rollingUpdate: strategy },
           template: {
@@ -240,7 +269,7 @@ export class ScoringService extends pulumi.ComponentResource {
               terminationGracePeriodSeconds: terminationGraceSeconds(args.preStopSeconds, args.drainSeconds),
               containers: [
                 {
-                  name: "scoring",
+                  name: SCORING_CONTAINER,
                   image: args.imageRef,
                   imagePullPolicy: "IfNotPresent",
                   ports: [
@@ -255,23 +284,14 @@ export class ScoringService extends pulumi.ComponentResource {
                     { name: APP_ENV.device, value: "cuda" },
                     { name: APP_ENV.authEnabled, value: "true" },
                     { name: APP_ENV.drainSeconds, value: String(args.drainSeconds) },
+                    ...servingEnv(args.serving),
                     keyEnv(APP_ENV.primaryKey, "primaryKey"),
                     keyEnv(APP_ENV.secondaryKey, "secondaryKey"),
                     ...telemetryEnv,
                   ],
-                  // Requests equal limits: Guaranteed QoS, the seed's fixed cores and memory per replica.
-                  resources: { requests: resources, limits: resources },
-                  readinessProbe: {
-                    httpGet: { path: PROBE_PATHS.readiness, port: APP_PORT_NAME },
-                    periodSeconds: 5,
-                    failureThreshold: 2,
-                  },
-                  livenessProbe: {
-                    httpGet: { path: PROBE_PATHS.liveness, port: APP_PORT_NAME },
-                    initialDelaySeconds: 10,
-                    periodSeconds: 10,
-                    failureThreshold: 3,
-                  },
+                  // Requests equal limits (Guaranteed QoS) unless the stack asks for larger limits.
+                  resources,
+                  ...probes(args.serving),
                   // Keep serving while the load balancer and kube-proxy stop routing here, then SIGTERM.
                   lifecycle: { preStop: { sleep: { seconds: args.preStopSeconds } } },
                   securityContext: {
@@ -304,6 +324,9 @@ export class ScoringService extends pulumi.ComponentResource {
         customTimeouts: { create: DEPLOYMENT_READY_TIMEOUT, update: DEPLOYMENT_READY_TIMEOUT },
       },
     );
+    const candidate = args.versions?.candidate;
+    const candidateLabels = slotLabels(labels, "candidate");
+    const objectMetadata = args.metadata ?? { labels: {}, annotations: {} };
 
     new k8s.policy.v1.PodDisruptionBudget(
       `${name}-pdb`,
@@ -319,7 +342,12 @@ export class ScoringService extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name: SCORING_SERVICE_NAME, namespace, labels },
+        metadata: {
+          name: SCORING_SERVICE_NAME,
+          namespace,
+          labels: { ...objectMetadata.labels, ...labels },
+          ...annotationsOf(objectMetadata),
+        },
         spec: {
           type: "ClusterIP",
           selector: labels,
@@ -338,9 +366,19 @@ export class ScoringService extends pulumi.ComponentResource {
       scoringNamespacePolicies({ podLabels: labels, entryNamespace: args.publicEntry.gateway.namespace }),
       parent,
     );
+    if (candidate !== undefined) {
+      this.candidateObjects(
+        name,
+        namespace,
+        candidateLabels,
+        args.publicEntry.gateway.namespace,
+        objectMetadata,
+      );
+    }
 
     // The public routes: exact paths and the v2 prefix, to the Service's http port only (never metrics).
     const { hostname, gateway } = args.publicEntry;
+    const backends = routeBackends(service.metadata.name, SCORING_SERVICE_PORT, args.versions);
     const paths = [
       ...PUBLIC_ROUTES.exact.map((value) => ({ path: { type: "Exact", value } })),
       ...(args.publicEntry.publicSwagger ? [{ path: { type: "Exact", value: PUBLIC_ROUTES.swagger } }] : []),
@@ -351,7 +389,12 @@ export class ScoringService extends pulumi.ComponentResource {
       {
         apiVersion: "gateway.networking.k8s.io/v1",
         kind: "HTTPRoute",
-        metadata: { name: "scoring", namespace, labels },
+        metadata: {
+          name: "scoring",
+          namespace,
+          labels: { ...objectMetadata.labels, ...labels },
+          ...annotationsOf(objectMetadata),
+        },
         spec: {
           parentRefs: [
             { name: gateway.name, namespace: gateway.namespace, sectionName: gateway.sectionName },
@@ -362,13 +405,16 @@ export class ScoringService extends pulumi.ComponentResource {
               matches: paths,
               filters: [
                 { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ ...HSTS_HEADER }] } },
+                ...backends.filters,
               ],
-              backendRefs: [{ name: service.metadata.name, port: SCORING_SERVICE_PORT }],
+              backendRefs: backends.backendRefs,
             },
           ],
         },
       },
-      { parent: this, dependsOn: args.publicEntry.ready },
+      // Weight moves to a version only once its Deployment is ready (pulumi-kubernetes waits for the
+      // rollout); a removed version's Deployment is deleted after the route stopped naming it.
+      { parent: this, dependsOn: [...args.publicEntry.ready, ...deployments] },
     );
 
     this.namespaceName = namespace;
@@ -379,7 +425,79 @@ export class ScoringService extends pulumi.ComponentResource {
     this.v2BaseUri = pulumi.interpolate`${base}/v2`;
     this.primaryKey = keys.primaryKey;
     this.secondaryKey = keys.secondaryKey;
+    this.deploymentName = deployments[0].metadata.name;
     this.registerOutputs({ scoringUri: this.scoringUri, swaggerUri: this.swaggerUri });
+  }
+
+  /**
+   * One Deployment per version slot, each from the same base spec (the current slot's, written above) by
+   * modelVersions.ts's versionDeploymentArgs; the current slot keeps the resource name it always had.
+   */
+  private versionDeployments(
+    resourceName: string,
+    args: ScoringServiceArgs,
+    base: k8s.apps.v1.DeploymentArgs,
+    opts: pulumi.CustomResourceOptions,
+  ): k8s.apps.v1.Deployment[] {
+    const versions = args.versions;
+    if (versions === undefined) return [new k8s.apps.v1.Deployment(resourceName, base, opts)];
+    const extras = {
+      auth: args.auth ?? { mode: "keys" as const },
+      capture: args.capture,
+      metadata: args.metadata ?? { labels: {}, annotations: {} },
+      modelVolumeSize,
+    };
+    const slots =
+      versions.candidate === undefined ? [versions.current] : [versions.current, versions.candidate];
+    return slots.map(
+      (slot) =>
+        new k8s.apps.v1.Deployment(
+          slot.slot === "current" ? resourceName : `${resourceName}-candidate`,
+          versionDeploymentArgs(base, slot, extras),
+          opts,
+        ),
+    );
+  }
+
+  /**
+   * The candidate's own Service (the route's second backend), disruption budget and network policies
+   * (the namespace's default deny already covers its pods; these admit the proxies, the scraper and the
+   * egress the current pods have, under names of their own).
+   */
+  private candidateObjects(
+    name: string,
+    namespace: pulumi.Output<string>,
+    labels: Record<string, string>,
+    entryNamespace: string,
+    metadata: ObjectMetadata,
+  ): void {
+    const parent = { parent: this };
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb-candidate`,
+      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+      parent,
+    );
+    new k8s.core.v1.Service(
+      `${name}-service-candidate`,
+      {
+        metadata: {
+          name: CANDIDATE_SERVICE_NAME,
+          namespace,
+          labels: { ...metadata.labels, ...labels },
+          ...annotationsOf(metadata),
+        },
+        spec: {
+          type: "ClusterIP",
+          selector: labels,
+          ports: [{ name: "http", port: SCORING_SERVICE_PORT, targetPort: APP_PORT_NAME, protocol: "TCP" }],
+        },
+      },
+      parent,
+    );
+    const policies = scoringNamespacePolicies({ podLabels: labels, entryNamespace })
+      .filter((policy) => !policy.name.startsWith("default-deny"))
+      .map((policy) => ({ ...policy, name: `${policy.name}-candidate` }));
+    networkPolicies(`${name}-candidate`, namespace, policies, parent);
   }
 
   /**

@@ -5,9 +5,15 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { estimateAutoscaleCost } from "./autoscaleEstimate";
 import { estimateGpuCost } from "./estimate";
 import { estimateMonitoringCost } from "./monitoringEstimate";
-import { gpuCostInputOf, monitoringCostInputOf, stackSettingsFromFiles } from "./stackConfig";
+import {
+  autoscaleCostInputOf,
+  gpuCostInputOf,
+  monitoringCostInputOf,
+  stackSettingsFromFiles,
+} from "./stackConfig";
 
 function main(argv: readonly string[]): number {
   const stack = argv[0];
@@ -25,8 +31,10 @@ function main(argv: readonly string[]): number {
   const settings = stackSettingsFromFiles(root, stack);
   const estimate = estimateGpuCost(gpuCostInputOf(settings));
   const monitoring = estimateMonitoringCost(monitoringCostInputOf(settings));
+  const autoscale = autoscaleCostInputOf(settings);
+  const autoscaleLine = autoscale === undefined ? "" : `\n${estimateAutoscaleCost(autoscale).summary}\n`;
   process.stdout.write(
-    `### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n\n${monitoring.summary}\n`,
+    `### GPU cost of stack \`${stack}\`\n\n${estimate.summary}\n\n${monitoring.summary}\n${autoscaleLine}`,
   );
   return 0;
 }

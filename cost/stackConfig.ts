@@ -7,11 +7,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import {
+  clusterAutoscaleOf,
+  gpuPoolMaxNodes,
   type ParseContext,
   parseStackSettings,
   type RawConfig,
   type StackSettings,
 } from "../components/config";
+import type { AutoscaleCostInput } from "./autoscaleEstimate";
 import type { GpuCostInput } from "./estimate";
 import type { MonitoringCostInput } from "./monitoringEstimate";
 
@@ -64,7 +67,8 @@ export function stackSettingsFromFiles(root: string, stack: string): StackSettin
 export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
   return {
     gpuVmSize: settings.gpuPool.vmSize,
-    gpuNodeCount: settings.gpuPool.nodeCount,
+    // With autoscaling, the most the pool can bill; the autoscaling line states its minimum.
+    gpuNodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
     location: settings.region.location,
   };
 }
@@ -72,11 +76,26 @@ export function gpuCostInputOf(settings: StackSettings): GpuCostInput {
 /** What the monitoring estimate reads of a stack (the preview's cost line and cost/print-estimate.ts). */
 export function monitoringCostInputOf(settings: StackSettings): MonitoringCostInput {
   return {
-    gpuNodeCount: settings.gpuPool.nodeCount,
+    gpuNodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
     gpusPerNode: settings.gpuPool.gpusPerNode,
     systemNodeCount: settings.kubernetes.systemNodeCount,
-    replicas: settings.replicas.count,
+    replicas: settings.autoscale.enabled ? settings.autoscale.maxReplicas : settings.replicas.count,
     managedGrafana: settings.monitoring.managedGrafana,
     requestTelemetryRatio: settings.telemetry.appInsightsTracing ? settings.telemetry.sampleRatio : 0,
+  };
+}
+
+/** What the autoscaling estimate reads of a stack; undefined when autoscale is off. */
+export function autoscaleCostInputOf(settings: StackSettings): AutoscaleCostInput | undefined {
+  const pool = clusterAutoscaleOf(settings.autoscale, settings.gpuPool, settings.replicas);
+  if (pool === undefined) return undefined;
+  return {
+    gpuVmSize: settings.gpuPool.vmSize,
+    location: settings.region.location,
+    minNodes: Math.max(pool.minCount, pool.initialCount - settings.autoscale.warmReplicas),
+    maxNodes: pool.maxCount,
+    warmNodes: settings.autoscale.warmReplicas,
+    maxReplicas: settings.autoscale.maxReplicas,
+    refreshSeconds: settings.autoscale.refreshSeconds,
   };
 }

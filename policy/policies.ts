@@ -15,6 +15,7 @@ import type {
 import type { Props } from "./lib/props";
 import type { StackResource } from "./lib/stackResource";
 import { DEFAULT_GPU_NODE_LABELS, isWorkloadType, type Workload, workloadOf } from "./lib/workloads";
+import { checkAutoscalers } from "./rules/autoscaling";
 import { type AvailabilityConfig, checkAvailability } from "./rules/availability";
 import { checkBlobContainer, checkKeyVault, checkRegistry, checkStorageAccount } from "./rules/azureData";
 import { type ContainerSecurityConfig, checkContainerSecurity } from "./rules/containerSecurity";
@@ -29,6 +30,7 @@ import {
   checkSharedKeys,
   type NetworkPolicyConfig,
 } from "./rules/security";
+import { checkCaptureRetention, checkRouteBackendsExist, checkRouteWeights } from "./rules/versions";
 
 export const PACK_NAME = "gpu-inference-aks";
 export const PACK_ENFORCEMENT: EnforcementLevel = "mandatory";
@@ -300,6 +302,46 @@ const storageSharedKeysOff = stackPolicy(
   (resources) => checkSharedKeys(resources),
 );
 
+const autoscalerWithinGpuPool = stackPolicy(
+  {
+    name: "autoscaler-within-gpu-pool",
+    description:
+      "An autoscaler (KEDA ScaledObject or HPA) over a GPU Deployment never asks for more GPUs than the GPU pool's maximum, nor scales to zero.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkAutoscalers(resources),
+);
+
+const routeBackendsExist = stackPolicy(
+  {
+    name: "route-backends-have-deployments",
+    description:
+      "Every HTTPRoute backend with traffic (and every mirror target) is a Service of the stack selecting a Deployment's pods: no traffic to a version whose Deployment is missing.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkRouteBackendsExist(resources),
+);
+
+const routeWeightsSum = stackPolicy(
+  {
+    name: "route-weights-sum-to-100",
+    description:
+      "An HTTPRoute rule split between versions states every backend's weight, and the weights sum to 100.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkRouteWeights(resources),
+);
+
+const captureRetention = stackPolicy(
+  {
+    name: "model-data-capture-has-retention",
+    description:
+      "A workload that captures model data (CAPTURE_URL) writes to a container a storage lifecycle rule deletes from.",
+    enforcementLevel: "mandatory",
+  },
+  (resources) => checkCaptureRetention(resources),
+);
+
 export const policies: Policies = [
   gpuWorkloadScheduling,
   gpuPoolVmSize,
@@ -316,4 +358,8 @@ export const policies: Policies = [
   noCertificateKubeconfig,
   clusterEntraId,
   storageSharedKeysOff,
+  routeBackendsExist,
+  routeWeightsSum,
+  captureRetention,
+  autoscalerWithinGpuPool,
 ];

@@ -36,9 +36,9 @@ python_half() {
   # halves and the pytest workers already filling the cores they would only spin against each other.
   export OMP_NUM_THREADS=1
   # Four workers on two cores: most of a test's time is a server subprocess starting (importing torch).
-  "$PYTHON_BIN/ruff" check app bench &&
-    "$PYTHON_BIN/ruff" format --check app bench &&
-    "$PYTHON_BIN/mypy" --cache-dir "$PYTHON_ENV_CACHE/mypy-cache" app bench &&
+  "$PYTHON_BIN/ruff" check app bench scripts &&
+    "$PYTHON_BIN/ruff" format --check app bench scripts &&
+    "$PYTHON_BIN/mypy" --cache-dir "$PYTHON_ENV_CACHE/mypy-cache" app bench scripts &&
     "$PYTHON" -m pytest -q -p no:cacheprovider -n 4 app/tests bench/tests
 }
 

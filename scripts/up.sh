@@ -19,6 +19,7 @@ missing=()
 command -v pulumi >/dev/null || missing+=("pulumi ${PULUMI_MIN_VERSION} or later (https://www.pulumi.com/docs/iac/download-install/)")
 command -v az >/dev/null || missing+=("az, the Azure CLI, signed in with 'az login'")
 command -v docker >/dev/null || missing+=("docker with a running engine (builds the CUDA image)")
+command -v kubelogin >/dev/null || missing+=("kubelogin, which Pulumi's Kubernetes provider signs in with ('az aks install-cli' installs it)")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'error: missing prerequisites:\n' >&2
   printf '  - %s\n' "${missing[@]}" >&2

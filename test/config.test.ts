@@ -37,7 +37,7 @@ describe("accepted configs", () => {
       [3, 1, 4, 28, 0],
     );
     assert.deepEqual([s.replicas.count, s.replicas.gpus, s.replicas.cpu, s.replicas.memoryGiB], [3, 1, 2, 4]);
-    assert.equal(s.kubernetes.version, "1.35");
+    assert.equal(s.kubernetes.version, "1.36");
     assert.deepEqual(s.maintenance, {
       day: "Sunday",
       startTime: "02:00",

@@ -6,12 +6,26 @@
  * ARM reads with the recorded responses in test/fixtures/arm (or a test's substitutes) and ACR's
  * token endpoints with an exchanged token that grants push. Resource options, which mocks do not see,
  * are read off the engine request. A file may run the program more than once: each run sets fresh mocks.
+ *
+ * The mocks also model three behaviours Azure documents that break a first `pulumi up` (issue 21):
+ * - a new "Azure Kubernetes Service RBAC Cluster Admin" grant reaches the API server only after a delay
+ *   (up to five minutes: azure-aks-docs entra-id-authorization.md); until then every Kubernetes create and
+ *   every SelfSubjectAccessReview of that principal is refused (403). Time is virtual: the program's access
+ *   wait sleeps on the harness's clock, which jumps ahead instead of waiting.
+ * - AKS runs one operation per cluster: a second create of the cluster's children (agent pool, maintenance
+ *   configuration, cluster extension) while one is in flight fails with 409 OperationNotAllowed, which
+ *   azure-native does not retry.
+ * - the Azure ML extension without the settings `az k8s-extension create` adds fails its pre-install
+ *   health check (hashicorp/terraform-provider-azurerm#24547).
+ * A refused create rejects runProgram with the error Azure would give.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb";
+import { type Clock, clusterAccessEnvironment, type KubePost } from "../components/clusterAccess";
 import { stackFileConfig } from "../cost/stackConfig";
 
 export const PROJECT = "gpu-inference-aks";
@@ -32,6 +46,12 @@ export interface RecordedOptions {
   /** Output names the engine is told to store as secrets (additionalSecretOutputs). */
   readonly additionalSecretOutputs?: readonly string[];
   readonly customTimeouts?: { readonly create: string; readonly update: string; readonly delete: string };
+  /** Input properties a later update leaves alone (ignoreChanges). */
+  readonly ignoreChanges?: readonly string[];
+  /** `<type>::<name>` of each resource this one depends on (dependsOn and data dependencies); see resourceKey. */
+  readonly dependencies: readonly string[];
+  /** Names the resource also answers to (aliases given by name). */
+  readonly aliasNames?: readonly string[];
 }
 
 export interface FetchCall {
@@ -121,6 +141,109 @@ export function devStackConfig(): Record<string, string> {
 /** The principal of a Managed Grafana workspace's system-assigned identity, as Azure would report it. */
 export const MOCK_GRAFANA_PRINCIPAL_ID = "grafana-principal-oid";
 
+/** "Azure Kubernetes Service RBAC Cluster Admin", the grant the Kubernetes API waits for. */
+const AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b";
+/** How long the model's grants take to reach the API server: most of what Azure documents (five minutes). */
+export const MODEL_RBAC_PROPAGATION_MS = 4 * 60 * 1000;
+/** Resource types whose create is an AKS operation on the cluster named by their input. */
+export const CLUSTER_OPERATION_TYPES: Readonly<Record<string, string>> = {
+  "azure-native:containerservice:ManagedCluster": "resourceName",
+  "azure-native:containerservice:AgentPool": "resourceName",
+  "azure-native:containerservice:MaintenanceConfiguration": "resourceName",
+  "azure-native:kubernetesconfiguration:Extension": "clusterName",
+};
+/**
+ * What the Azure ML extension needs beside the user's keys on a managed cluster (what `az k8s-extension
+ * create` adds; Azure/AML-Kubernetes templates send the same): without them the pre-install health check
+ * fails. Written out here, not imported from the program, so the model can catch a program that drops one.
+ */
+const AZUREML_EXTENSION_REQUIRED: Readonly<Record<string, string | undefined>> = {
+  clusterId: undefined,
+  cluster_name: undefined,
+  location: undefined,
+  jobSchedulerLocation: undefined,
+  domain: undefined,
+  cluster_name_friendly: undefined,
+  "relayserver.enabled": "false",
+  "servicebus.enabled": "false",
+};
+
+/** The Azure side the mocks model for one run: virtual time, grants, AKS operations in flight. */
+class AzureModel {
+  now = 0;
+  private readonly grantedAt = new Map<string, number>();
+  private readonly inFlight = new Map<string, string>();
+  constructor(
+    private readonly runner: string,
+    private readonly propagationMs: number,
+  ) {}
+
+  readonly clock: Clock = {
+    now: () => this.now,
+    sleep: async (ms) => {
+      this.now += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+
+  /** Whether the API server already honours a cluster-admin grant of `principal`. */
+  granted(principal: string): boolean {
+    const at = this.grantedAt.get(principal);
+    return at !== undefined && this.now >= at + this.propagationMs;
+  }
+
+  recordGrant(inputs: Record<string, unknown>): void {
+    if (String(inputs.roleDefinitionId ?? "").endsWith(AKS_RBAC_CLUSTER_ADMIN))
+      this.grantedAt.set(String(inputs.principalId), this.now);
+  }
+
+  /** Refuses a Kubernetes create the way AKS does while the runner's grant has not arrived. */
+  kubernetesCreate(type: string, name: string): void {
+    if (!this.granted(this.runner))
+      throw new Error(
+        `403 Forbidden creating ${type} ${name}: User "${this.runner}" cannot create the resource: User does not ` +
+          `have access to the resource in Azure. Update role assignment to allow access.`,
+      );
+  }
+
+  /** A SelfSubjectAccessReview endpoint that answers for the runner (the token's owner). */
+  readonly kubePost: KubePost = async (_path, body) => {
+    const attributes = (body as { spec: { resourceAttributes: Record<string, string> } }).spec
+      .resourceAttributes;
+    if (!this.granted(this.runner))
+      return {
+        status: 201,
+        body: { status: { allowed: false, reason: `no RBAC policy matched ${attributes.verb}` } },
+      };
+    return { status: 201, body: { status: { allowed: true, reason: "Azure RBAC: cluster admin" } } };
+  };
+
+  /** Starts an AKS operation on `cluster`; 409 when another is in flight. Returns the function that ends it. */
+  beginClusterOperation(cluster: string, who: string): () => void {
+    const running = this.inFlight.get(cluster);
+    if (running !== undefined)
+      throw new Error(
+        `409 OperationNotAllowed creating ${who}: Operation is not allowed because there's an in progress ` +
+          `operation (${running}) on managed cluster ${cluster}.`,
+      );
+    this.inFlight.set(cluster, who);
+    return () => this.inFlight.delete(cluster);
+  }
+}
+
+export function checkAzureMlExtension(inputs: Record<string, unknown>): void {
+  if (inputs.extensionType !== "Microsoft.AzureML.Kubernetes") return;
+  const settings = (inputs.configurationSettings ?? {}) as Record<string, unknown>;
+  const wrong = Object.entries(AZUREML_EXTENSION_REQUIRED).filter(([key, value]) =>
+    value === undefined ? typeof settings[key] !== "string" || settings[key] === "" : settings[key] !== value,
+  );
+  if (wrong.length > 0)
+    throw new Error(
+      `ExtensionOperationFailed: release azureml failed, and has been uninstalled due to atomic being set: failed ` +
+        `pre-install: pod healthcheck failed (settings missing or wrong: ${wrong.map(([key]) => key).join(", ")})`,
+    );
+}
+
 function azureName(args: pulumi.runtime.MockResourceArgs): string {
   const inputs = args.inputs as Record<string, unknown>;
   // A child resource's own name field, if given; otherwise Pulumi-style auto-naming from the logical name.
@@ -159,6 +282,9 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
     const id = `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${args.type}/${name}`;
     const state: Record<string, unknown> = { ...inputs, name, id };
     if (args.type === "azure-native:containerregistry:Registry") state.loginServer = `${name}.azurecr.io`;
+    if (args.type === "azure-native:storage:StorageAccount") {
+      state.primaryEndpoints = { blob: `https://${name}.blob.core.windows.net/` };
+    }
     if (args.type === "azure-native:containerservice:ManagedCluster") {
       state.identityProfile = { kubeletidentity: { objectId: MOCK.kubeletObjectId } };
       // AKS creates the Key Vault secrets provider add-on's identity and reports it on the add-on's profile.
@@ -239,12 +365,12 @@ function newResourceState(args: pulumi.runtime.MockResourceArgs): {
   return { id: `${args.name}-id`, state: inputs };
 }
 
-function callResult(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+function callResult(args: pulumi.runtime.MockCallArgs, runner: string): Record<string, unknown> {
   switch (args.token) {
     case "azure-native:authorization:getClientConfig":
       return {
         clientId: "client",
-        objectId: MOCK.deployerObjectId,
+        objectId: runner,
         subscriptionId: MOCK.subscriptionId,
         tenantId: MOCK.tenantId,
       };
@@ -282,6 +408,12 @@ export interface RunOptions {
   readonly preview?: boolean;
   /** ARM answers replacing the recorded healthy ones (test/fixtures/arm), by route. */
   readonly arm?: Partial<Record<ArmRoute, ArmAnswer>>;
+  /** The object id of the identity running the program (getClientConfig); MOCK.deployerObjectId by default. */
+  readonly runner?: string;
+  /** How long a cluster-admin grant takes to reach the API server (virtual ms); MODEL_RBAC_PROPAGATION_MS by default. */
+  readonly rbacPropagationMs?: number;
+  /** Answer every SelfSubjectAccessReview "allowed" at once: a program whose wait checks nothing (the old one). */
+  readonly accessReviewAlwaysAllowed?: boolean;
 }
 
 export interface ProgramRun {
@@ -291,6 +423,8 @@ export interface ProgramRun {
   readonly warnings: string[];
   /** Messages the program logged with pulumi.log.info, in order. */
   readonly infos: string[];
+  /** Virtual milliseconds that passed (the program's waits on the model's clock). */
+  readonly virtualMs: number;
 }
 
 export function findAll(resources: readonly Recorded[], type: string): Recorded[] {
@@ -348,6 +482,36 @@ async function settle(resources: readonly Recorded[]): Promise<void> {
   }
 }
 
+/** How a recorded resource is named in another's dependencies: type and name (names alone repeat across types). */
+export function resourceKey(record: Pick<Recorded, "type" | "name">): string {
+  return `${record.type}::${record.name}`;
+}
+
+/** urn:pulumi:<stack>::<project>::<parent types $ separated>$<type>::<name> → <type>::<name>. */
+function urnKey(urn: string): string {
+  const parts = urn.split("::");
+  const types = parts[2] ?? "";
+  return `${types.slice(types.lastIndexOf("$") + 1)}::${parts.slice(3).join("::")}`;
+}
+
+/**
+ * Runs the program in a child process and returns the message it failed with (or undefined when it
+ * succeeded). For runs the model refuses: Pulumi's outputs then reject in places no one awaits, and those
+ * unhandled rejections would fail whichever test runs in this process.
+ */
+export function programFailure(options: RunOptions): string | undefined {
+  const child = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programChild.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, PROGRAM_OPTIONS: JSON.stringify(options) },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("{"));
+  if (line === undefined) throw new Error(`the child run printed no result: ${child.stderr}`);
+  const result = JSON.parse(line) as { ok: boolean; error?: string };
+  return result.ok ? undefined : result.error;
+}
+
 /** Runs index.ts under mocks with the given config; resolves once every resource has registered. */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: Recorded[] = [];
@@ -393,22 +557,67 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     return Promise.resolve();
   };
 
+  const runner = options.runner ?? MOCK.deployerObjectId;
+  const model = new AzureModel(runner, options.rbacPropagationMs ?? MODEL_RBAC_PROPAGATION_MS);
+  clusterAccessEnvironment.clock = model.clock;
+  clusterAccessEnvironment.connect = (endpoint) => {
+    if (endpoint.server !== MOCK.apiServer) throw new Error(`the access wait asked ${endpoint.server}`);
+    if (endpoint.token !== MOCK.aksAudienceToken)
+      throw new Error("the access wait used a token of another audience");
+    return options.accessReviewAlwaysAllowed === true
+      ? async () => ({ status: 201, body: { status: { allowed: true } } })
+      : model.kubePost;
+  };
+  let refuse: (error: Error) => void = () => {};
+  const refused = new Promise<never>((_resolve, reject) => {
+    refuse = reject;
+  });
+  // Settled even when nothing is refused, so an unobserved rejection never escapes.
+  refused.catch(() => {});
+
   await pulumi.runtime.setMocks(
     {
       newResource: async (args) => {
         if (options.beforeCreate) await options.beforeCreate(args.type, args.name);
+        const inputs = args.inputs as Record<string, unknown>;
+        let endOperation: (() => void) | undefined;
+        try {
+          if (!options.preview) {
+            const clusterKey = CLUSTER_OPERATION_TYPES[args.type];
+            if (clusterKey !== undefined) {
+              const cluster = String(inputs[clusterKey] ?? azureName(args));
+              endOperation = model.beginClusterOperation(cluster, `${args.type} ${args.name}`);
+            }
+            if (args.type === "azure-native:kubernetesconfiguration:Extension") checkAzureMlExtension(inputs);
+            if (args.type.startsWith("kubernetes:")) model.kubernetesCreate(args.type, args.name);
+          }
+        } catch (error) {
+          endOperation?.();
+          refuse(error as Error);
+          throw error;
+        }
         const record: Recorded = {
           type: args.type,
           name: args.name,
           inputs: args.inputs,
           provider: args.provider,
-          options: optionsByName.get(`${args.type}::${args.name}`) ?? { retainOnDelete: false },
+          options: optionsByName.get(`${args.type}::${args.name}`) ?? {
+            retainOnDelete: false,
+            dependencies: [],
+          },
         };
         resources.push(record);
         options.onRegister?.(record);
+        if (args.type === "azure-native:authorization:RoleAssignment") model.recordGrant(inputs);
+        if (endOperation !== undefined) {
+          // An AKS operation takes minutes; here a few real milliseconds, long enough for a sibling sent at
+          // the same time to find it in flight.
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          endOperation();
+        }
         return newResourceState(args);
       },
-      call: (args) => callResult(args),
+      call: (args) => callResult(args, runner),
     },
     PROJECT,
     "dev",
@@ -422,10 +631,16 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     optionsByName.set(`${req.getType()}::${req.getName()}`, {
       retainOnDelete: req.getRetainondelete() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
+      aliasNames: req
+        .getAliasesList()
+        .map((alias) => alias.getSpec()?.getName() ?? "")
+        .filter((name) => name !== ""),
       customTimeouts:
         timeouts === undefined
           ? undefined
           : { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() },
+      dependencies: req.getDependenciesList().map(urnKey),
     });
     return register(req, callback);
   };
@@ -436,10 +651,14 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   // The program is `export = async () => outputs`, exactly what `pulumi up` runs.
   const program = (await import("../index")).default as unknown as () => Promise<Record<string, unknown>>;
   try {
-    const outputs = await program();
-    await Promise.all(Object.values(outputs).map((value) => outputValue(value)));
-    await settle(resources);
-    return { resources, outputs, fetchCalls, warnings, infos };
+    const completed = (async () => {
+      const outputs = await program();
+      await Promise.all(Object.values(outputs).map((value) => outputValue(value)));
+      await settle(resources);
+      return outputs;
+    })();
+    const outputs = await Promise.race([completed, refused]);
+    return { resources, outputs, fetchCalls, warnings, infos, virtualMs: model.now };
   } finally {
     pulumi.log.warn = originalWarn;
     pulumi.log.info = originalInfo;

@@ -171,11 +171,11 @@ describe("each kind of refusal stops the program before any resource", () => {
 
   it("the Kubernetes version not offered by AKS in the region", async () => {
     const versions = recordedArm("kubernetesVersions");
-    versions.values = list(versions, "values").filter((v) => v.version !== "1.35");
+    versions.values = list(versions, "values").filter((v) => v.version !== "1.36");
     const found = await refusals({ kubernetesVersions: ok(versions) });
     assert.deepEqual(found, [
-      "kubernetesVersion 1.35 is not offered by AKS in eastus. Fix: pulumi config set kubernetesVersion 1.36 " +
-        "(offered in eastus: 1.36)",
+      "kubernetesVersion 1.36 is not offered by AKS in eastus. Fix: pulumi config set kubernetesVersion 1.35 " +
+        "(offered in eastus: 1.35)",
     ]);
   });
 
@@ -203,7 +203,7 @@ describe("each kind of refusal stops the program before any resource", () => {
     assert.match(found[0], /Microsoft\.Insights is Unregistering/);
     assert.match(
       found[1],
-      /kubernetesVersion 1\.35 is not offered by AKS in eastus\. Fix: list what AKS offers/,
+      /kubernetesVersion 1\.36 is not offered by AKS in eastus\. Fix: list what AKS offers/,
     );
   });
 
@@ -216,11 +216,12 @@ describe("each kind of refusal stops the program before any resource", () => {
       }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
+        const problems = error.problems.join("\n");
         assert.match(
-          error.message,
+          problems,
           /gpuVmSize = "Standard_NC6": Standard_NC6 .* was retired by Azure on 2023-09-06/,
         );
-        assert.match(error.message, /Fix: pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
+        assert.match(problems, /Fix: pulumi config set gpuVmSize Standard_NC4as_T4_v3/);
         return true;
       },
     );

@@ -159,7 +159,7 @@ describe("GPU cluster component", () => {
     // Kept for the Azure ML extension, which does not support clusters without local accounts.
     assert.equal(get(cluster, "disableLocalAccounts"), false);
     assert.equal(get(cluster, "identity.type"), "SystemAssigned");
-    assert.equal(get(cluster, "kubernetesVersion"), "1.35");
+    assert.equal(get(cluster, "kubernetesVersion"), "1.36");
     const pools = get(cluster, "agentPoolProfiles") as Record<string, unknown>[];
     assert.equal(pools.length, 1);
     assert.deepEqual([pools[0].mode, pools[0].vmSize, pools[0].count], ["System", "Standard_D4s_v5", 2]);
@@ -186,13 +186,27 @@ describe("GPU cluster component", () => {
     );
   });
 
-  it("builds an explicit Kubernetes provider that signs in with the deployer's Entra token, passed as a secret", () => {
+  it("builds an explicit Kubernetes provider that signs in through kubelogin (no token in the state), keyed to the cluster", () => {
     const provider = findOne(run.resources, T.k8sProvider);
-    const kubeconfig = get(provider, "kubeconfig") as Record<string, unknown>;
-    // Secrets reach the engine wrapped with Pulumi's secret signature, never as a bare string.
-    assert.equal(kubeconfig["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
-    const config = JSON.parse(String(kubeconfig.value)) as Record<string, unknown>;
-    assert.deepEqual(config.users, [{ name: "deployer", user: { token: MOCK.aksAudienceToken } }]);
+    const config = JSON.parse(String(get(provider, "kubeconfig"))) as Record<string, unknown>;
+    assert.deepEqual(config.users, [
+      {
+        name: "deployer",
+        user: {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            command: "kubelogin",
+            args: ["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"],
+            interactiveMode: "Never",
+            installHint: (config.users as { user: { exec: { installHint: string } } }[])[0].user.exec
+              .installHint,
+          },
+        },
+      },
+    ]);
+    assert.ok(!String(get(provider, "kubeconfig")).includes(MOCK.aksAudienceToken));
+    assert.match(String(get(provider, "clusterIdentifier")), /managedClusters|ManagedCluster/);
+    assert.equal(get(provider, "deleteUnreachable"), undefined);
     assert.deepEqual(config.clusters, [
       { name: "aks", cluster: { server: MOCK.apiServer, "certificate-authority-data": MOCK.clusterCa } },
     ]);
@@ -527,18 +541,21 @@ describe("stack outputs", () => {
 
   it("logs one line that the preflight passed, then the GPU pool's and the monitoring's cost, and warns about nothing", () => {
     assert.deepEqual(run.warnings, []);
-    assert.equal(run.infos.length, 3);
-    assert.match(run.infos[2], /^Monitoring cost \(estimate\): about \$[\d,.]+ per month\. Metrics: /);
+    // Besides the two lines of the Kubernetes access wait (test/firstRun.test.ts).
+    const infos = run.infos.filter((line) => !/Kubernetes API/.test(line));
+    assert.equal(run.infos.length - infos.length, 2);
+    assert.equal(infos.length, 3);
+    assert.match(infos[2], /^Monitoring cost \(estimate\): about \$[\d,.]+ per month\. Metrics: /);
     assert.match(
-      run.infos[0],
-      /^preflight passed: 8 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
+      infos[0],
+      /^preflight passed: 11 resource providers registered, Standard_NC4as_T4_v3 and Standard_D4s_v5 offered in eastus/,
     );
     assert.match(
-      run.infos[0],
+      infos[0],
       /GPU pool 12 vCPUs of standardNCASv3_T4Family, system pool 12 vCPUs of standardDSv5Family/,
     );
     assert.match(
-      run.infos[1],
+      infos[1],
       /^GPU cost: 3 × Standard_NC4as_T4_v3 \(3 GPU\(s\)\) in eastus: 72 GPU node-hours per day, 2,190 per month, about \$37\.87 per day/,
     );
   });

@@ -26,7 +26,7 @@ import {
   ENTRY_POINT_IMAGES,
   ENVOY_GATEWAY_VERSION,
 } from "../components/entryPointImages";
-import { AKS_SERVER_APP_ID, tokenKubeconfig } from "../components/gpuCluster";
+import { AKS_SERVER_APP_ID, execKubeconfig } from "../components/gpuCluster";
 import {
   devStackConfig,
   findAll,
@@ -446,17 +446,18 @@ describe("cluster access", () => {
     assert.deepEqual([get(groupGrant, "principalId"), get(groupGrant, "principalType")], [group, "Group"]);
   });
 
-  it("no output is a kubeconfig, and the provider's kubeconfig holds an Entra token for the AKS server app, no certificate", () => {
+  it("no output is a kubeconfig, and the provider's kubeconfig signs in with Entra ID for the AKS server app (kubelogin), no certificate or token", () => {
     assert.equal(
       Object.keys(run.outputs).some((key) => /kube/i.test(key)),
       false,
     );
-    const kubeconfig = String(secretInput(get(findOne(run.resources, T.provider), "kubeconfig")));
-    assert.ok(kubeconfig.includes(MOCK.aksAudienceToken));
+    const kubeconfig = String(get(findOne(run.resources, T.provider), "kubeconfig"));
+    assert.ok(kubeconfig.includes(`"--server-id","${AKS_SERVER_APP_ID}"`));
+    assert.ok(!kubeconfig.includes(MOCK.aksAudienceToken));
     assert.ok(!/client-(certificate|key)/.test(kubeconfig));
     assert.equal(AKS_SERVER_APP_ID, "6dae42f8-4368-4678-94ff-3960e28e3630");
     assert.throws(
-      () => tokenKubeconfig("apiVersion: v1\nusers: []\n", "t"),
+      () => execKubeconfig("apiVersion: v1\nusers: []\n"),
       /without server or certificate-authority-data/,
     );
   });

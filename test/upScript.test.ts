@@ -39,7 +39,7 @@ function run(
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin);
   fs.writeFileSync(path.join(bin, "pulumi"), FAKE_PULUMI, { mode: 0o755 });
-  for (const tool of ["az", "docker"])
+  for (const tool of ["az", "docker", "kubelogin"])
     fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const log = path.join(dir, "calls.log");
   fs.writeFileSync(log, "");
@@ -84,7 +84,7 @@ describe("scripts/up.sh", () => {
   it("refuses a Pulumi CLI older than the one it documents", () => {
     const result = run({ FAKE_PULUMI_VERSION: "3.200.1", PULUMI_CONFIG_PASSPHRASE: "p" });
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /Pulumi CLI 3\.200\.1 is older than 3\.270\.0: upgrade it/);
+    assert.match(result.stderr, /Pulumi CLI 3\.200\.1 is older than 3\.276\.0: upgrade it/);
     assert.doesNotMatch(result.log, /pulumi up/);
   });
 

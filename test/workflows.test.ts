@@ -687,3 +687,121 @@ describe("the shared setup action", () => {
     assert.match(steps[install].run ?? "", /npm ci --ignore-scripts\b/);
   });
 });
+
+/** What deploy.yml's up job must do around `pulumi up` (issue 21): free disk first, verify the service after. */
+function deployVerifyProblems(workflow: Workflow): string[] {
+  const steps = workflow.jobs.up?.steps ?? [];
+  const problems: string[] = [];
+  const up = steps.findIndex((step) => usesAction(step, "pulumi/actions") && step.with?.command === "up");
+  const verify = steps.findIndex((step) => /\bscripts\/verify\.sh "\$STACK"/.test(step.run ?? ""));
+  const disk = steps.findIndex((step) => /df --output=avail/.test(step.run ?? ""));
+  if (up < 0) problems.push("no pulumi up step");
+  if (verify < 0) problems.push("no scripts/verify.sh step");
+  else {
+    if (verify < up) problems.push("verify.sh runs before pulumi up");
+    const step = steps[verify] as Step & { shell?: string; "continue-on-error"?: unknown };
+    if (step.shell !== "bash")
+      problems.push("the verify step pipes into tee without shell: bash (pipefail), so a failure would pass");
+    if (step["continue-on-error"] !== undefined)
+      problems.push("the verify step may fail without failing the job");
+  }
+  if (disk < 0 || disk > up) problems.push("no disk space check before pulumi up builds the CUDA image");
+  const relogin = steps.findIndex((step, i) => i > up && usesAction(step, "azure/login"));
+  if (relogin < 0 || relogin > verify)
+    problems.push(
+      "no fresh azure/login between pulumi up and verify.sh (the first CLI session cannot renew)",
+    );
+  return problems;
+}
+
+describe("deploy.yml: the first run (issue 21)", () => {
+  it("frees disk before the CUDA image build and verifies the live service after pulumi up, failing the job", () => {
+    assert.deepEqual(deployVerifyProblems(load(DEPLOY_YML)), []);
+  });
+
+  it("fails a deploy without the verify step, or one whose tee would hide a failing verify", () => {
+    const without = mutate(
+      DEPLOY_YML,
+      '        run: bash scripts/verify.sh "$STACK"',
+      "        run: echo skipped",
+    );
+    assert.match(deployVerifyProblems(load(without)).join("\n"), /no scripts\/verify\.sh step/);
+    const noPipefail = mutate(
+      DEPLOY_YML,
+      "      - name: Verify the live service\n        shell: bash\n",
+      "      - name: Verify the live service\n",
+    );
+    assert.match(deployVerifyProblems(load(noPipefail)).join("\n"), /without shell: bash/);
+    const steps = load(DEPLOY_YML).jobs.up?.steps ?? [];
+    const relogin = steps.find((step, i) => i > 0 && usesAction(step, "azure/login"));
+    assert.ok(relogin?.uses);
+    const withoutRelogin = mutate(DEPLOY_YML, `uses: ${relogin.uses}`, "uses: ./.github/actions/none");
+    assert.match(
+      deployVerifyProblems(load(withoutRelogin)).join("\n"),
+      /no fresh azure\/login between pulumi up and verify\.sh/,
+    );
+  });
+});
+
+describe("the shared setup action: credentials that outlive a long pulumi up (issue 21)", () => {
+  const steps = (parse(SETUP_ACTION_YML) as { runs: { steps: (Step & { name?: string })[] } }).runs.steps;
+  const refresher = steps.findIndex((step) => /AZURE_FEDERATED_TOKEN_FILE/.test(step.run ?? ""));
+  const kubelogin = steps.findIndex((step) =>
+    /az aks install-cli --kubelogin-version v\d+\.\d+\.\d+/.test(step.run ?? ""),
+  );
+  const login = steps.findIndex((step) => /pulumi login/.test(step.run ?? ""));
+
+  it("keeps a token file fresh and installs a pinned kubelogin before the state backend is used", () => {
+    assert.ok(refresher >= 0 && refresher < login, "the token file exists before pulumi login");
+    assert.ok(kubelogin >= 0 && kubelogin < login, "kubelogin is installed before pulumi runs");
+  });
+
+  it("its script writes a fresh token, points the Azure SDKs and kubelogin at it, and keeps renewing it", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "token-refresh-"));
+    const bin = path.join(tmp, "bin");
+    fs.mkdirSync(bin);
+    // curl answers as GitHub's token endpoint does, counting requests; sleep ends the renewal loop at once.
+    fs.writeFileSync(
+      path.join(bin, "curl"),
+      `#!/usr/bin/env bash\nn=$(( $(cat "${tmp}/count" 2>/dev/null || echo 0) + 1 )); echo $n >"${tmp}/count"\necho "$*" >>"${tmp}/curl.log"\nprintf '{"count":1,"value":"github-oidc-token-%s"}' "$n"\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(
+      path.join(bin, "sleep"),
+      '#!/bin/sh\n[ -f "$0.once" ] && exit 1; touch "$0.once"; exit 0\n',
+      { mode: 0o755 },
+    );
+    const githubEnv = path.join(tmp, "github_env");
+    fs.writeFileSync(githubEnv, "");
+    const result = spawnSync("bash", ["-e", "-c", steps[refresher].run ?? ""], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        RUNNER_TEMP: tmp,
+        GITHUB_ENV: githubEnv,
+        ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/id?api-version=2.0",
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: "request-token",
+        ARM_CLIENT_ID: "deploy-client-id",
+        ARM_TENANT_ID: "tenant-id",
+      },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const tokenFile = path.join(tmp, "azure-federated-token");
+    const env = fs.readFileSync(githubEnv, "utf8");
+    assert.match(env, new RegExp(`^AZURE_FEDERATED_TOKEN_FILE=${tokenFile}$`, "m"));
+    assert.match(env, /^AZURE_CLIENT_ID=deploy-client-id$/m);
+    assert.match(env, /^AZURE_TENANT_ID=tenant-id$/m);
+    assert.match(env, /^AAD_LOGIN_METHOD=workloadidentity$/m);
+    assert.match(
+      fs.readFileSync(path.join(tmp, "curl.log"), "utf8"),
+      /audience=api:\/\/AzureADTokenExchange/,
+    );
+    // The background loop renews once (the fake sleep lets it through once) and then ends.
+    const deadline = Date.now() + 10_000;
+    while (fs.readFileSync(tokenFile, "utf8") !== "github-oidc-token-2" && Date.now() < deadline)
+      spawnSync("sleep", ["0.1"]);
+    assert.equal(fs.readFileSync(tokenFile, "utf8"), "github-oidc-token-2");
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+});

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -33,6 +33,10 @@ from scoring.core.settings import Settings, SettingsError, load_settings, worker
 from scoring.model.model_source import fetch_then_start
 from scoring.observability import logs
 from scoring.observability.metrics import MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from scoring.core.pipeline import Pipeline
+    from scoring.observability.metrics import Metrics
 
 log = logging.getLogger("scoring")
 
@@ -95,7 +99,8 @@ async def serve(settings: Settings, worker: int | None) -> int:
         from scoring.observability.tracing import RequestTracer
 
         tracer = RequestTracer(settings.telemetry, worker)
-    observer = Observer(metrics, connections, request_log, tracer)
+    observer = Observer(metrics, connections, request_log, tracer, settings.deployment)
+    background = _start_auth_versions_capture(settings, pipeline, metrics)
     # lingering_time=0: after refusing a request (401/408/413/503) close the connection at once
     # instead of reading and discarding the rest of an upload for up to 10 s. keepalive_timeout is
     # also the header timeout (scoring/transport/connections.py). auto_decompress=False: scoring/core/body.py
@@ -173,10 +178,48 @@ async def serve(settings: Settings, worker: int | None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     await pipeline.close()
+    await _stop_background(background, pipeline)
     if tracer is not None:  # after the drain: every admitted request's span is queued by now
         await tracer.close()
     log.info("stopped", extra={"event": "stopped", "code": code})
     return code
+
+
+def _start_auth_versions_capture(settings: Settings, pipeline: Pipeline, metrics: Metrics) -> list[asyncio.Task[None]]:
+    """Token verification's key refresh, the deployment info metric and model data collection (issue 23):
+    each only where settings turn it on, each a background task that never blocks a request."""
+    from scoring.core.auth import Authenticator
+    from scoring.core.tokens import TokenVerifier
+    from scoring.observability.deployment import publish_deployment
+    from scoring.observability.metrics import multiprocess
+
+    tasks: list[asyncio.Task[None]] = []
+    registry = None if multiprocess() else metrics.registry
+    publish_deployment(registry, settings.deployment)
+    if settings.tokens is not None:
+        verifier = TokenVerifier(settings.tokens)
+        pipeline.auth = Authenticator(settings.keys, settings.auth_enabled, settings.auth_mode, verifier)
+        tasks.append(asyncio.get_running_loop().create_task(verifier.refresh_forever(), name="jwks"))
+    if settings.capture is not None:
+        from scoring.core.capture import Capture
+
+        deployment = settings.deployment
+        pipeline.capture = Capture(
+            settings.capture,
+            model=deployment.model if deployment and deployment.model else settings.model_name,
+            version=deployment.version if deployment and deployment.version else "unversioned",
+            deployment=deployment.name if deployment else "",
+            registry=registry,
+        )
+        tasks.append(asyncio.get_running_loop().create_task(pipeline.capture.run(), name="capture"))
+    return tasks
+
+
+async def _stop_background(tasks: list[asyncio.Task[None]], pipeline: Pipeline) -> None:
+    for task in tasks:
+        task.cancel()
+    if pipeline.capture is not None:  # after the drain: every admitted request's sample is buffered
+        await pipeline.capture.close()
 
 
 def supervise(settings: Settings, env: Mapping[str, str]) -> int:

@@ -42,6 +42,8 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_metric_names.py",
         "test_reliability_fuzz.py",
         "test_reliability_overload.py",
+        "test_tokens.py",
+        "test_capture.py",
     }
 )
 # The longest modules (tens of seconds each, mostly one test or one fixture), started first: xdist hands
@@ -49,6 +51,7 @@ SHARED_FIXTURE_MODULES = frozenset(
 SLOW_MODULES_FIRST = (
     "test_bench_short.py",
     "test_model_source.py",
+    "test_capture.py",
     "test_azureml_server.py",
     "test_training.py",
     "test_decode.py",

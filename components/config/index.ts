@@ -15,32 +15,52 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "../configSchema";
 import { type AccessSettings, accessSection } from "./access";
+import { type AuthSettings, authSection } from "./auth";
+import { type AutoscaleSettings, autoscaleChecks, autoscaleSection } from "./autoscale";
 import { capacityChecks } from "./capacity";
+import { type CaptureSettings, captureSection } from "./capture";
+import { type DeployerSettings, deployerSection } from "./deployer";
 import { type GpuPoolSettings, gpuPoolSection } from "./gpuPool";
 import { type KeySettings, keysSection } from "./keys";
 import { type KubernetesSettings, kubernetesSection } from "./kubernetes";
 import { type MaintenanceSettings, maintenanceSection } from "./maintenance";
+import { type MetadataSettings, metadataSection } from "./metadata";
 import { type FileExists, type ModelSettings, modelSection } from "./model";
 import { type MonitoringSettings, monitoringSection } from "./monitoring";
 import { ConfigError, type RawConfig, Reader } from "./reader";
 import { type RegionSettings, regionSection } from "./region";
 import { type ReplicaSettings, replicasSection } from "./replicas";
 import { type ServiceSettings, serviceSection } from "./service";
+import { type ServingSettings, servingChecks, servingSection } from "./serving";
 import { type TelemetrySettings, telemetrySection } from "./telemetry";
+import { type VersionSettings, versionsSection } from "./versions";
 import { type WorkspaceAttachSettings, workspaceSection } from "./workspace";
 
 export { type AccessSettings, ANYONE, type KeyVaultCertificate } from "./access";
+export { AUTH_MODES, type AuthMode, type AuthSettings, entraIssuer, tokenAudiences } from "./auth";
+export {
+  type AutoscaleSettings,
+  type ClusterAutoscale,
+  clusterAutoscaleOf,
+  gpuPoolMaxNodes,
+  gpuPoolMinNodes,
+} from "./autoscale";
+export type { CaptureSettings } from "./capture";
+export type { DeployerSettings } from "./deployer";
 export type { GpuPoolSettings } from "./gpuPool";
 export type { KeySettings } from "./keys";
 export type { KubernetesSettings } from "./kubernetes";
 export type { MaintenanceSettings, Weekday } from "./maintenance";
+export type { MetadataSettings } from "./metadata";
 export type { ModelSettings } from "./model";
 export type { MonitoringSettings } from "./monitoring";
 export { ConfigError, type RawConfig } from "./reader";
 export type { RegionSettings } from "./region";
 export type { ReplicaSettings } from "./replicas";
 export type { ServiceSettings } from "./service";
+export type { ProbeSettings, ServingSettings } from "./serving";
 export type { TelemetrySettings } from "./telemetry";
+export type { CandidateSettings, VersionSettings } from "./versions";
 export type { WorkspaceAttachSettings } from "./workspace";
 
 export interface StackSettings {
@@ -56,6 +76,13 @@ export interface StackSettings {
   readonly access: AccessSettings;
   readonly monitoring: MonitoringSettings;
   readonly telemetry: TelemetrySettings;
+  readonly autoscale: AutoscaleSettings;
+  readonly serving: ServingSettings;
+  readonly deployer: DeployerSettings;
+  readonly auth: AuthSettings;
+  readonly versions: VersionSettings;
+  readonly capture: CaptureSettings;
+  readonly metadata: MetadataSettings;
 }
 
 /** What parsing needs besides the project's own keys. */
@@ -85,13 +112,23 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
   const replicas = replicasSection(r);
   capacityChecks(r, gpuPool, replicas);
   const service = serviceSection(r);
-  const model = modelSection(r, context.fileExists ?? ((file) => fs.existsSync(path.resolve(file))));
+  const fileExists = context.fileExists ?? ((file: string) => fs.existsSync(path.resolve(file)));
+  const model = modelSection(r, fileExists);
   const workspace = workspaceSection(r);
   const keys = keysSection(r);
   const maintenance = maintenanceSection(r);
   const access = accessSection(r);
   const monitoring = monitoringSection(r);
   const telemetry = telemetrySection(r);
+  const autoscale = autoscaleSection(r);
+  const serving = servingSection(r);
+  servingChecks(r, serving, replicas);
+  const deployer = deployerSection(r);
+  const auth = authSection(r);
+  const versions = versionsSection(r, model, gpuPool, replicas, fileExists);
+  autoscaleChecks(r, autoscale, gpuPool, replicas, versions.candidate?.replicas ?? 0);
+  const capture = captureSection(r);
+  const metadata = metadataSection(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     region,
@@ -106,6 +143,13 @@ export function parseStackSettings(raw: RawConfig, context: ParseContext = {}): 
     access,
     monitoring,
     telemetry,
+    autoscale,
+    serving,
+    deployer,
+    auth,
+    versions,
+    capture,
+    metadata,
   };
 }
 

@@ -45,6 +45,17 @@ export class Reader {
     return value === undefined || value.trim() === "" ? undefined : value.trim();
   }
 
+  /**
+   * The value when the stack sets one that differs from the schema's default, else undefined. The real
+   * CLI hands the program every key of Pulumi.yaml with its default filled in (test/engine), so "set at
+   * all" cannot be told from "left alone"; a key that only matters beside another is checked this way.
+   */
+  nonDefault(key: ConfigKey): string | undefined {
+    const value = this.rawValue(key);
+    const spec = configSchema[key];
+    return value === undefined || ("default" in spec && String(spec.default) === value) ? undefined : value;
+  }
+
   problem(key: ConfigKey, value: unknown, message: string, fix: string): void {
     this.problems.push(`${key} = ${JSON.stringify(value)}: ${message}. Fix: ${fix}`);
   }

@@ -33,7 +33,12 @@ const asCount = (value: unknown): number | undefined => {
 const eqi = (a: string | undefined, b: string): boolean =>
   a !== undefined && a.toLowerCase() === b.toLowerCase();
 
-/** The resource providers this stack's resources belong to. */
+/**
+ * The resource providers this stack's resources belong to. Microsoft.Monitor (the Azure Monitor workspace
+ * for managed Prometheus), Microsoft.AlertsManagement (its Prometheus rule groups), Microsoft.ManagedIdentity
+ * (the model identity and its federated credential) were missing until issue 21; an unregistered one fails
+ * `pulumi up` after the cluster is built (MissingSubscriptionRegistration).
+ */
 export const REQUIRED_PROVIDERS = [
   "Microsoft.ContainerService",
   "Microsoft.MachineLearningServices",
@@ -43,16 +48,26 @@ export const REQUIRED_PROVIDERS = [
   "Microsoft.Storage",
   "Microsoft.OperationalInsights",
   "Microsoft.Insights",
+  "Microsoft.Monitor",
+  "Microsoft.AlertsManagement",
+  "Microsoft.ManagedIdentity",
 ] as const;
 
-export function checkProviders(body: unknown, subscriptionId: string): string[] {
+/** Microsoft.Dashboard (Azure Managed Grafana): needed only with managedGrafana on. */
+export const GRAFANA_PROVIDER = "Microsoft.Dashboard";
+
+export function checkProviders(
+  body: unknown,
+  subscriptionId: string,
+  required: readonly string[] = REQUIRED_PROVIDERS,
+): string[] {
   const states = new Map<string, string>();
   for (const entry of asList(asObject(body).value)) {
     const namespace = asText(asObject(entry).namespace);
     if (namespace !== undefined)
       states.set(namespace.toLowerCase(), asText(asObject(entry).registrationState) ?? "Unknown");
   }
-  return REQUIRED_PROVIDERS.flatMap((namespace) => {
+  return required.flatMap((namespace) => {
     const state = states.get(namespace.toLowerCase()) ?? "NotRegistered";
     if (state === "Registered") return [];
     return [
@@ -226,6 +241,77 @@ export function checkKubernetesVersion(body: unknown, wanted: string, location: 
     ];
   }
   return [];
+}
+
+/**
+ * The AKS Kubernetes release calendar (learn.microsoft.com/azure/aks/supported-kubernetes-versions, "AKS
+ * Kubernetes release calendar"; AKS supports a GA minor for 12 months; checked December 2026): the month
+ * each minor reaches end of life on the Free tier's standard support. ARM's version list has no dates, so
+ * they are kept here; a minor missing from the table is not judged. Update it with each AKS GA.
+ */
+export const AKS_END_OF_LIFE: Readonly<Record<string, string>> = {
+  "1.35": "2027-03",
+  "1.36": "2027-06",
+  "1.37": "2027-10",
+};
+
+/** Warn this many days before a minor's end of life. */
+export const END_OF_LIFE_WARNING_DAYS = 90;
+
+const monthName = (yearMonth: string): string =>
+  new Date(`${yearMonth}-01T00:00:00Z`).toLocaleString("en-US", {
+    month: "long",
+    year: "numeric",
+    timeZone: "UTC",
+  });
+
+/**
+ * The calendar check at preview (issue 21, finding 8): notes (not failures) when the chosen minor reaches
+ * end of life within END_OF_LIFE_WARNING_DAYS, or when AKS offers a GA minor in the region whose support
+ * lasts longer. A minor already past its end of life is a failure.
+ */
+export function checkKubernetesCalendar(
+  body: unknown,
+  wanted: string,
+  location: string,
+  today: Date,
+): { failures: string[]; notes: string[] } {
+  const minor = wanted.split(".").slice(0, 2).join(".");
+  const endOfLife = AKS_END_OF_LIFE[minor];
+  if (endOfLife === undefined) return { failures: [], notes: [] };
+  const end = new Date(`${endOfLife}-01T00:00:00Z`);
+  const official = (v: Json): boolean =>
+    asList(asObject(v.capabilities).supportPlan).some((p) => p === "KubernetesOfficial") &&
+    v.isPreview !== true;
+  const longer = asList(asObject(body).values)
+    .map(asObject)
+    .filter(official)
+    .map((v) => asText(v.version) ?? "")
+    .filter((v) => AKS_END_OF_LIFE[v] !== undefined && AKS_END_OF_LIFE[v] > endOfLife)
+    .sort((a, b) => AKS_END_OF_LIFE[a].localeCompare(AKS_END_OF_LIFE[b]))
+    .pop();
+  const switchTo =
+    longer === undefined
+      ? ""
+      : ` Fix: pulumi config set kubernetesVersion ${longer} (offered in ${location}, supported until ${monthName(AKS_END_OF_LIFE[longer])})`;
+  if (today >= end)
+    return {
+      failures: [
+        `kubernetesVersion ${wanted} reached its AKS end of life in ${monthName(endOfLife)}.${switchTo}`,
+      ],
+      notes: [],
+    };
+  const daysLeft = Math.floor((end.getTime() - today.getTime()) / 86_400_000);
+  const notes: string[] = [];
+  if (daysLeft <= END_OF_LIFE_WARNING_DAYS)
+    notes.push(
+      `Kubernetes ${minor} reaches its AKS end of life in ${monthName(endOfLife)} (${daysLeft} days).${switchTo}`,
+    );
+  else if (longer !== undefined)
+    notes.push(
+      `Kubernetes ${minor} is supported until ${monthName(endOfLife)}; ${longer} until ${monthName(AKS_END_OF_LIFE[longer])}.${switchTo}`,
+    );
+  return { failures: [], notes };
 }
 
 /**

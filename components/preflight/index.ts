@@ -8,14 +8,16 @@
  * offers there. Every failure is one line; all of them are reported together.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { StackSettings } from "../config";
+import { gpuPoolMaxNodes, type StackSettings } from "../config";
 import { SYSTEM_POOL_MAX_SURGE } from "../config/kubernetes";
 import type { ArmGet } from "./arm";
 import {
+  checkKubernetesCalendar,
   checkKubernetesVersion,
   checkProviders,
   checkQuotas,
   checkSku,
+  GRAFANA_PROVIDER,
   heldByCluster,
   type OfferedSize,
   type PoolDemand,
@@ -24,7 +26,7 @@ import {
 
 export { ARM_ENDPOINT, ArmError, type ArmGet, armReader } from "./arm";
 export type { PoolDemand } from "./checks";
-export { REQUIRED_PROVIDERS } from "./checks";
+export { GRAFANA_PROVIDER, REQUIRED_PROVIDERS } from "./checks";
 
 export interface PreflightInput {
   readonly subscriptionId: string;
@@ -33,6 +35,10 @@ export interface PreflightInput {
   readonly pools: readonly PoolDemand[];
   /** Tags the program puts on its AKS cluster: they find this stack's own cluster on a re-run. */
   readonly clusterTags: Readonly<Record<string, string>>;
+  /** The resource providers the stack's resources need (REQUIRED_PROVIDERS, and Microsoft.Dashboard with Grafana). */
+  readonly providers?: readonly string[];
+  /** The date the Kubernetes calendar is checked against; today by default. */
+  readonly today?: Date;
 }
 
 /** What the preflight checks for a stack: both pools with the surge their upgrade settings allow. */
@@ -49,7 +55,8 @@ export function preflightInputOf(
       {
         role: "GPU pool",
         vmSize: settings.gpuPool.vmSize,
-        nodeCount: settings.gpuPool.nodeCount,
+        // With autoscaling, the quota must cover the most nodes the cluster autoscaler may add.
+        nodeCount: gpuPoolMaxNodes(settings.autoscale, settings.gpuPool),
         surgeNodes: settings.gpuPool.maxSurge,
         sizeKey: "gpuVmSize",
       },
@@ -62,6 +69,7 @@ export function preflightInputOf(
       },
     ],
     clusterTags,
+    providers: [...REQUIRED_PROVIDERS, ...(settings.monitoring.managedGrafana ? [GRAFANA_PROVIDER] : [])],
   };
 }
 
@@ -115,7 +123,8 @@ export async function runPreflight(input: PreflightInput, get: ArmGet): Promise<
     read("the subscription's AKS clusters", paths.managedClusters),
   ]);
 
-  if (providers !== undefined) failures.push(...checkProviders(providers, input.subscriptionId));
+  const required = input.providers ?? REQUIRED_PROVIDERS;
+  if (providers !== undefined) failures.push(...checkProviders(providers, input.subscriptionId, required));
   const sized: { pool: PoolDemand; size: OfferedSize }[] = [];
   if (skus !== undefined) {
     for (const pool of input.pools) {
@@ -129,8 +138,18 @@ export async function runPreflight(input: PreflightInput, get: ArmGet): Promise<
       clusters === undefined ? new Map() : heldByCluster(clusters, skus, input.clusterTags, input.location);
     failures.push(...checkQuotas(usages, sized, input.location, held));
   }
-  if (versions !== undefined)
+  const notes: string[] = [];
+  if (versions !== undefined) {
     failures.push(...checkKubernetesVersion(versions, input.kubernetesVersion, input.location));
+    const calendar = checkKubernetesCalendar(
+      versions,
+      input.kubernetesVersion,
+      input.location,
+      input.today ?? new Date(),
+    );
+    failures.push(...calendar.failures);
+    notes.push(...calendar.notes);
+  }
 
   if (failures.length > 0) throw new PreflightError(failures);
   const quota = sized
@@ -140,8 +159,9 @@ export async function runPreflight(input: PreflightInput, get: ArmGet): Promise<
     )
     .join(", ");
   return (
-    `preflight passed: ${REQUIRED_PROVIDERS.length} resource providers registered, ` +
+    `preflight passed: ${required.length} resource providers registered, ` +
     `${input.pools.map((p) => p.vmSize).join(" and ")} offered in ${input.location}, quota covers ${quota} ` +
-    `(with upgrade surge), Kubernetes ${input.kubernetesVersion} offered by AKS`
+    `(with upgrade surge), Kubernetes ${input.kubernetesVersion} offered by AKS` +
+    notes.map((note) => ` Note: ${note}`).join("")
   );
 }

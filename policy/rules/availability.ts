@@ -6,6 +6,7 @@
 import { asArray, asNumber, asObject, asString, at, type Props } from "../lib/props";
 import type { StackFinding, StackResource } from "../lib/stackResource";
 import { workloadOf } from "../lib/workloads";
+import { autoscalerOf, autoscalersOf } from "./autoscaling";
 
 export interface AvailabilityConfig {
   readonly minReplicas: number;
@@ -16,7 +17,7 @@ const PDB_TYPES = new Set([
   "kubernetes:policy/v1beta1:PodDisruptionBudget",
 ]);
 
-function selects(selector: Props | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selects(selector: Props | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (selector === undefined) return false;
   const matchLabels = asObject(selector.matchLabels) ?? {};
   const expressions = asArray(selector.matchExpressions);
@@ -69,16 +70,32 @@ export function checkAvailability(
       spec: asObject(r.props.spec) ?? {},
     }));
   const findings: StackFinding[] = [];
+  const autoscalers = autoscalersOf(resources);
+  const placeholderClasses = new Set(
+    resources
+      .filter(
+        (r) =>
+          r.type === "kubernetes:scheduling.k8s.io/v1:PriorityClass" && (asNumber(r.props.value) ?? 0) < 0,
+      )
+      .flatMap((r) => [asString(at(r.props, "metadata", "name")) ?? r.name]),
+  );
   for (const resource of resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment")) {
     const workload = workloadOf(resource.type, resource.name, resource.props);
     if (workload === undefined) continue;
-    const replicas = asNumber(at(resource.props, "spec", "replicas")) ?? 1;
+    // Placeholders below every workload's priority (warm headroom) exist to be evicted: nothing to keep up.
+    const priorityClass = asString(workload.podSpec.priorityClassName);
+    if (priorityClass !== undefined && [...placeholderClasses].some((c) => priorityClass.startsWith(c)))
+      continue;
+    // An autoscaled Deployment declares no count: the autoscaler's minimum is what it runs at its lowest.
+    const replicas =
+      autoscalerOf(resource, autoscalers)?.min ?? asNumber(at(resource.props, "spec", "replicas")) ?? 1;
     if (replicas < config.minReplicas) {
       findings.push({
         urn: resource.urn,
         message:
           `${workload.label} runs ${replicas} replica(s); at least ${config.minReplicas} are needed so one ` +
-          `can be lost to a node failure or upgrade without an outage. Raise spec.replicas (config: replicas).`,
+          `can be lost to a node failure or upgrade without an outage. Raise spec.replicas (config: replicas), ` +
+          `or the autoscaler's minimum (config: autoscaleMinReplicas).`,
       });
     }
     const budget = budgets.find(

@@ -27,7 +27,7 @@ function upShRepository(copy: ProjectCopy): { bin: string } {
   fs.writeFileSync(path.join(copy.dir, "node_modules", ".lock-sha256"), `${lockHash.stdout.split(" ")[0]}\n`);
   const bin = path.join(path.dirname(copy.dir), "stand-ins");
   fs.mkdirSync(bin);
-  for (const tool of ["az", "docker"])
+  for (const tool of ["az", "docker", "kubelogin"])
     fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   return { bin };
 }

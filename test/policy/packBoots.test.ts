@@ -80,8 +80,9 @@ describe("the policy pack as the Pulumi engine runs it", { timeout: BOOT_TIMEOUT
     assert.equal(info.getName(), "gpu-inference-aks");
     assert.equal(info.getVersion(), "0.1.0");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
-    // The 10 of issue 10 and the 5 of issue 11 (policy/rules/security.ts).
-    assert.equal(policies.length, 15);
+    // The 10 of issue 10, the 5 of issue 11 (policy/rules/security.ts), the 3 of issue 23 (rules/versions.ts),
+    // the 1 of issue 22 (rules/autoscaling.ts).
+    assert.equal(policies.length, 19);
     for (const [name, level] of policies) assert.equal(level, pb.EnforcementLevel.MANDATORY, String(name));
   });
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -22,6 +22,7 @@ from aiohttp import web
 from scoring.core.admission import Admission, Reservation
 from scoring.core.auth import Authenticator
 from scoring.core.body import overloaded, read_body
+from scoring.core.concurrency import ConcurrencyLimit, process_share
 from scoring.core.decode import DecodeError
 from scoring.core.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
 from scoring.core.large_json import (
@@ -38,6 +39,9 @@ from scoring.core.threads import name_os_thread
 from scoring.model.batching import Batcher, BatchError
 from scoring.model.entry import EntryScript
 from scoring.observability.metrics import Metrics
+
+if TYPE_CHECKING:  # set only when model data collection is on (scoring/__main__.py)
+    from scoring.core.capture import Capture
 
 log = logging.getLogger("scoring")
 
@@ -67,6 +71,13 @@ class Pipeline:
         self.signature = entry.signature
         self.metrics = metrics
         self.admission = Admission(settings.max_pending_bytes, settings.max_pending_rows)
+        # MAX_CONCURRENT_REQUESTS (the pod's, shared by its workers) / MAX_REQUEST_WAIT_TIME_MS: held around
+        # every call into the model.
+        self.concurrency = ConcurrencyLimit(
+            process_share(settings.max_concurrent_requests, settings.workers),
+            settings.max_request_wait_s,
+            settings.retry_after_s,
+        )
         self.auth = Authenticator(settings.keys, settings.auth_enabled)
         # One thread owns the device: init(), run() and every large batch run there, one at a time.
         self.device = ThreadPoolExecutor(
@@ -90,6 +101,8 @@ class Pipeline:
         # Why the model is not loaded yet, once a load attempt failed: /ready says it, so
         # `kubectl describe pod` shows the cause next to the failing readiness probe.
         self.not_ready_reason: str | None = None
+        # Model data collection (scoring/core/capture.py): offered every scored request's rows and labels.
+        self.capture: Capture | None = None
 
     # ---- lifecycle ----
 
@@ -143,6 +156,8 @@ class Pipeline:
             raise Unavailable("server is shutting down; retry on another replica", retry, close=True)
         if not self.ready:
             raise Unavailable(self.not_ready_reason or "model is still loading; retry shortly", retry, close=True)
+        if (reason := self.auth.not_ready_reason()) is not None:
+            raise Unavailable(reason, retry, close=True)
 
     def check_pod_ready(self) -> None:
         """The readiness probe's check: this worker is ready, and so is every other worker of the pod."""
@@ -243,14 +258,19 @@ class Pipeline:
     async def score(self, reservation: Reservation, rows: np.ndarray) -> np.ndarray:
         """The labels for these validated rows, through the batcher, within SCORING_TIMEOUT_S."""
         assert self.batcher is not None
-        self.admit_rows(reservation, rows.shape[0])
-        return await self._await(self.batcher.submit(rows))
+        async with self.concurrency.slot():
+            self.admit_rows(reservation, rows.shape[0])
+            labels = await self._await(self.batcher.submit(rows))
+        if self.capture is not None:
+            self.capture.offer(rows, labels)
+        return labels
 
     async def run_script(self, text: str) -> object:
         """The seed's path: the script's run(raw_data) on the device thread, one request at a time."""
-        future = asyncio.get_running_loop().run_in_executor(self.device, self.entry.run, text)
         try:
-            return await self._await(future)
+            async with self.concurrency.slot():
+                future = asyncio.get_running_loop().run_in_executor(self.device, self.entry.run, text)
+                return await self._await(future)
         except ServiceError:
             raise
         except CLIENT_ERRORS as exc:
@@ -266,6 +286,8 @@ class Pipeline:
         labels = np.asarray(result, dtype=np.int64).reshape(-1)
         if labels.shape[0] != rows.shape[0]:
             raise ScoringFailed(f"the entry script returned {labels.shape[0]} labels for {rows.shape[0]} rows")
+        if self.capture is not None:
+            self.capture.offer(rows, labels)
         return labels
 
     async def _await(self, future: asyncio.Future[T]) -> T:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scoring.core.capture_settings import CaptureSettings, capture_from_env
+from scoring.core.tokens import AUTH_MODES, AuthMode, TokenSettings, valid_jwks_uri
 from scoring.model.model_source import MODEL_CREDENTIALS, ModelCredential, ModelSource
+from scoring.observability.deployment import ModelDeployment, deployment_from_env
 from scoring.observability.telemetry import Telemetry
 
 # app/ (the folder holding scoring/, score.py and model/): relative defaults resolve against it so
@@ -63,6 +66,16 @@ class Settings:
     fast_lane: bool = True
     # None: no request telemetry (the default); else where scoring/observability/tracing.py sends it.
     telemetry: Telemetry | None = None
+    # Requests scored at once (0: no limit) and how long the next may wait for a slot (scoring/core/concurrency.py).
+    max_concurrent_requests: int = 0
+    max_request_wait_s: float = 0.5
+    # What a bearer credential may be (scoring/core/tokens.py); tokens: set unless auth_mode is keys.
+    auth_mode: AuthMode = "keys"
+    tokens: TokenSettings | None = None
+    # Which model deployment (version slot) this process is; None: not named (local runs).
+    deployment: ModelDeployment | None = None
+    # Sampled request capture to storage (scoring/core/capture.py); None: off (the default).
+    capture: CaptureSettings | None = None
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -312,10 +325,57 @@ def _telemetry(env: Mapping[str, str]) -> Telemetry | None:
     return Telemetry(connection_string=connection_string, sample_ratio=sample_ratio, service_name=service_name)
 
 
+def _scoring_timeout_s(env: Mapping[str, str]) -> float:
+    """Every request's scoring deadline: SCORING_TIMEOUT_S, else Azure ML's SCORING_TIMEOUT_MS (the stack's
+    scoringTimeoutMs; above 0, as 0 or less means "no limit" only to Azure ML's run()), else 30 s."""
+    if env.get("SCORING_TIMEOUT_S", "").strip() or not env.get("SCORING_TIMEOUT_MS", "").strip():
+        return _seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001)
+    ms = _seconds(env, "SCORING_TIMEOUT_MS", 30.0, 0.0, scale=0.001)
+    return ms if ms > 0 else 30.0
+
+
+def _auth_mode(env: Mapping[str, str]) -> AuthMode:
+    raw = env.get("AUTH_MODE", "").strip().lower() or "keys"
+    for mode in AUTH_MODES:
+        if raw == mode:
+            return mode
+    raise SettingsError(f"AUTH_MODE={raw!r} is not one of {', '.join(AUTH_MODES)}")
+
+
+def _tokens(env: Mapping[str, str], mode: AuthMode) -> TokenSettings | None:
+    """TOKEN_ISSUERS and TOKEN_AUDIENCES (comma-separated) and TOKEN_JWKS_URI, required unless AUTH_MODE=keys."""
+    if mode == "keys":
+        return None
+    issuers = tuple(part.strip() for part in env.get("TOKEN_ISSUERS", "").split(",") if part.strip())
+    audiences = tuple(part.strip() for part in env.get("TOKEN_AUDIENCES", "").split(",") if part.strip())
+    jwks_uri = env.get("TOKEN_JWKS_URI", "").strip()
+    if not issuers or not audiences:
+        raise SettingsError(
+            f"AUTH_MODE={mode} needs TOKEN_ISSUERS and TOKEN_AUDIENCES (comma-separated): the tenant's issuer "
+            "(https://login.microsoftonline.com/<tenant>/v2.0) and the app registration's audience"
+        )
+    if not valid_jwks_uri(jwks_uri):
+        raise SettingsError(
+            f"TOKEN_JWKS_URI={jwks_uri!r} is not an https URL: use https://login.microsoftonline.com/<tenant>/"
+            "discovery/v2.0/keys (plain http only to a loopback test issuer)"
+        )
+    return TokenSettings(issuers=issuers, audiences=audiences, jwks_uri=jwks_uri)
+
+
+def _parsed[T](parse: Callable[[Mapping[str, str]], T], env: Mapping[str, str]) -> T:
+    """A section parsed by its own module, whose ValueError (naming variable, value and fix) becomes ours."""
+    try:
+        return parse(env)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _default_device) -> Settings:
     """Parses env; raises SettingsError naming the first bad variable."""
     auth_enabled = _bool(env, "AUTH_ENABLED", True)
-    keys = _keys(env, auth_enabled)
+    auth_mode = _auth_mode(env)
+    # Tokens only: no key is needed (and any key set is ignored, never accepted).
+    keys = () if auth_mode == "tokens" else _keys(env, auth_enabled)
     model_name = env.get("MODEL_NAME", "").strip() or "mnist"
     if not all(ch.isalnum() or ch in "-_." for ch in model_name):
         raise SettingsError(
@@ -339,7 +399,7 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         max_pending_rows=_int(env, "MAX_PENDING_ROWS", 16 * max_batch_rows, 1),
         max_pending_bytes=_int(env, "MAX_PENDING_BYTES", 4 * max_body_bytes, 1024),
         body_read_timeout_s=_seconds(env, "BODY_READ_TIMEOUT_S", 30.0, 0.001),
-        scoring_timeout_s=_seconds(env, "SCORING_TIMEOUT_S", 30.0, 0.001),
+        scoring_timeout_s=_scoring_timeout_s(env),
         drain_seconds=_seconds(env, "DRAIN_SECONDS", 20.0, 0.0),
         retry_after_s=_int(env, "RETRY_AFTER_S", 1, 0, 3600),
         model_source=_model_source(env, model_dir),
@@ -350,6 +410,12 @@ def load_settings(env: Mapping[str, str], detect_device: Callable[[], str] = _de
         log_requests=_bool(env, "LOG_REQUESTS", True),
         fast_lane=_bool(env, "FAST_LANE", True),
         telemetry=_telemetry(env),
+        max_concurrent_requests=_int(env, "MAX_CONCURRENT_REQUESTS", 0, 0, 1 << 20),
+        max_request_wait_s=_seconds(env, "MAX_REQUEST_WAIT_TIME_MS", 0.5, 0.0, scale=0.001),
+        auth_mode=auth_mode,
+        tokens=_tokens(env, auth_mode) if auth_enabled else None,
+        deployment=_parsed(deployment_from_env, env),
+        capture=_parsed(capture_from_env, env),
     )
     if settings.max_pending_bytes < settings.max_body_bytes:
         raise SettingsError(

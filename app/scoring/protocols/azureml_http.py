@@ -269,6 +269,13 @@ async def score_unbatched(request: web.Request, pipeline: Pipeline) -> web.Respo
 
 
 async def _call(pipeline: Pipeline, state: AzureML, inputs: Mapping[str, object], headers: Mapping[str, str]) -> Answer:
+    async with pipeline.concurrency.slot():  # MAX_CONCURRENT_REQUESTS, as on every path into the model
+        return await _call_run(pipeline, state, inputs, headers)
+
+
+async def _call_run(
+    pipeline: Pipeline, state: AzureML, inputs: Mapping[str, object], headers: Mapping[str, str]
+) -> Answer:
     call = InterruptibleCall(partial(_timed, state.run, inputs, headers))
     future = asyncio.get_running_loop().run_in_executor(pipeline.device, call)
     limit_s = (

@@ -486,6 +486,7 @@ class FastLane(asyncio.Protocol):
         if answer is None:
             self._done(True)
             return
+        answer.headers.extend(observer.answer_headers)
         close = answer.close or request.close or not self._skip_unread_body()
         transport = self._transport
         try:

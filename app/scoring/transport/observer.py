@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 from scoring.core.errors import json_errors
 from scoring.core.pipeline import Pipeline
 from scoring.core.request_ids import request_id
+from scoring.observability.deployment import ModelDeployment
 from scoring.observability.logs import RequestLog
 from scoring.observability.metrics import GAUGE_SAMPLE_S, Metrics
 from scoring.protocols import azureml_http
@@ -34,8 +35,12 @@ class Observer:
         connections: Connections,
         request_log: RequestLog | None,
         tracer: RequestTracer | None = None,
+        deployment: ModelDeployment | None = None,
     ) -> None:
         self.metrics = metrics
+        # Headers on every answer of both paths (which model deployment answered) and the log line's fields.
+        self.answer_headers: list[tuple[str, str]] = deployment.headers() if deployment else []
+        self._log_fields: dict[str, str] = deployment.log_fields() if deployment else {}
         self.connections = connections
         # None when LOG_REQUESTS=false.
         self.request_log = request_log
@@ -68,6 +73,7 @@ class Observer:
                     "ms": round(elapsed * 1e3, 3),
                     "rows": rows,
                     "request_id": request_id,
+                    **self._log_fields,
                 },
             )
 
@@ -85,6 +91,8 @@ class Observer:
             if not azureml_http.answered_ids(request):  # Azure ML's routes carry Azure ML's ids
                 answered_id = request_id(request.headers)
                 response.headers["x-request-id"] = answered_id
+            for name, value in self.answer_headers:
+                response.headers[name] = value
             return response
         finally:
             self.in_flight -= 1
