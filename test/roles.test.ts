@@ -27,6 +27,8 @@ const OPTIONS: Record<string, Record<string, string>> = {
   },
   managedGrafana: { managedGrafana: "true" },
   attachToWorkspaceOff: { attachToWorkspace: "false" },
+  collectModelData: { collectModelData: "true" },
+  autoscale: { autoscale: "true", gpuNodeMaxCount: "5", autoscaleMaxReplicas: "5" },
 };
 
 const runs = new Map<string, ProgramRun>();
@@ -69,6 +71,9 @@ describe("the roles the program assigns", () => {
     assert.ok(!guids("defaults").includes(builtInRoles.KeyVaultSecretsUser));
     assert.ok(guids("managedGrafana").includes(builtInRoles.GrafanaAdmin));
     assert.ok(guids("managedGrafana").includes(builtInRoles.MonitoringDataReader));
+    assert.ok(guids("collectModelData").includes(builtInRoles.StorageBlobDataContributor));
+    assert.ok(!guids("defaults").includes(builtInRoles.StorageBlobDataContributor));
+    assert.ok(guids("autoscale").includes(builtInRoles.MonitoringDataReader));
     assert.equal(
       guids("clusterAdminGroupObjectId").filter((g) => g === builtInRoles.AksRbacClusterAdmin).length,
       2,

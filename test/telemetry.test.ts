@@ -117,8 +117,8 @@ describe("request telemetry on (appInsightsTracing)", () => {
     }
   });
 
-  it("uses the names the app reads (app/scoring/settings.py)", () => {
-    const settings = fs.readFileSync(path.join(ROOT, "app", "scoring", "settings.py"), "utf8");
+  it("uses the names the app reads (app/scoring/core/settings.py)", () => {
+    const settings = fs.readFileSync(path.join(ROOT, "app", "scoring", "core", "settings.py"), "utf8");
     for (const name of [APP_ENV.appInsightsConnectionString, APP_ENV.appInsightsSampleRatio]) {
       assert.ok(settings.includes(`"${name}"`), `${name} is not read by the app`);
     }
