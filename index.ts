@@ -321,6 +321,7 @@ export = async () => {
         email: settings.monitoring.alertEmail,
       },
       grafana: settings.monitoring.managedGrafana ? { adminObjectId: deployer.objectId } : undefined,
+      deployerArmToken: armToken.token,
     },
     { providers: [cluster.provider] },
   );

@@ -43,6 +43,7 @@ APP = REPO / "app"
 sys.path.insert(0, str(APP))
 sys.path.insert(0, str(REPO / "bench"))
 
+import thread_cpu  # noqa: E402
 from loadgen import Request, Result, Scenario, http_request, run_scenario  # noqa: E402
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
@@ -296,6 +297,10 @@ def shapes(short: bool) -> list[Shape]:
         Shape("json-64x64", "JSON /score, 64 rows, 64 clients", "json", 64, 64),
         Shape("bin-1x64", "v2 binary uint8, 1 row, 64 clients", "binary", 64, 1),
         Shape("bin-1024x16", "v2 binary uint8, 1,024 rows, 16 clients", "binary", 16, 1024),
+        # Many clients (issue 24): throughput should hold at its 64-client level with bounded p99.
+        Shape("json-1x256", "JSON /score, 1 row, 256 clients", "json", 256, 1),
+        Shape("bin-1x256", "v2 binary uint8, 1 row, 256 clients", "binary", 256, 1),
+        Shape("bin-1x1024", "v2 binary uint8, 1 row, 1,024 clients", "binary", 1024, 1),
     ]
 
 
@@ -495,6 +500,11 @@ def main() -> int:
                 "labels",
             ),
         )
+        # One worker on the same two cores: what the second worker adds (issue 24: at least 1.8x).
+        specs.insert(
+            1,
+            Spec(f"{this.name} (WORKERS=1)", this.command, APP, {**this.env, "WORKERS": "1"}, all_keys, "labels"),
+        )
     notes: list[str] = []
     if args.peers or not (args.short or args.no_peers):
         peers, notes = peer_specs(common_env)
@@ -520,6 +530,8 @@ def main() -> int:
         specs = [spec for spec in specs if spec.name in args.servers.split(",")]
     results: dict[tuple[str, str], Result] = {}
     breakdown: dict[str, str] = {}
+    # Cores used per process and thread (bench/thread_cpu.py), for this server's variants.
+    cpu_profile: list[str] = []
     for spec in specs:
         command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
         log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
@@ -557,11 +569,19 @@ def main() -> int:
                     answer,
                 )
                 before, began = scrape(server), time.perf_counter()
+                cpu_before = thread_cpu.sample(server.process.pid)
                 results[(spec.name, shape.key)] = run_scenario(
                     server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1
                 )
+                wall = time.perf_counter() - began
+                if spec.name.startswith("this server"):
+                    used = thread_cpu.cores_used(
+                        cpu_before, thread_cpu.sample(server.process.pid), wall, server.process.pid
+                    )
+                    cpu_profile.append(f"- {spec.name}, {shape.key}: {used}")
+                    print(f"  cpu: {used}", flush=True)
                 if spec.name == "this server":
-                    breakdown[shape.key] = where_time_went(before, scrape(server), time.perf_counter() - began)
+                    breakdown[shape.key] = where_time_went(before, scrape(server), wall)
         finally:
             stop(server)
 
@@ -630,6 +650,8 @@ def main() -> int:
     lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
     for shape_key, note in breakdown.items():
         lines.append(f"- {titles[shape_key]}: {note}")
+    if cpu_profile:
+        lines += ["", "Cores this server used, by process and thread (bench/thread_cpu.py):", "", *cpu_profile]
     lines += [f"- note: {note}" for note in notes]
     text = "\n".join(lines)
     print(text)

@@ -39,7 +39,7 @@ export const APP_UID = 10001;
 /** Probe routes: liveness answers 200 `Healthy` as Azure ML's server does; readiness 200 once warmed. */
 export const PROBE_PATHS = { liveness: "/", readiness: "/ready" } as const;
 
-/** Environment variable names the app reads (app/scoring/settings.py). */
+/** Environment variable names the app reads (app/scoring/core/settings.py). */
 export const APP_ENV = {
   port: "PORT",
   metricsPort: "METRICS_PORT",
@@ -49,7 +49,7 @@ export const APP_ENV = {
   drainSeconds: "DRAIN_SECONDS",
   primaryKey: "SCORING_PRIMARY_KEY",
   secondaryKey: "SCORING_SECONDARY_KEY",
-  /** Turns the app's request telemetry on (scoring/tracing.py); from a Secret, never a plain value. */
+  /** Turns the app's request telemetry on (scoring/observability/tracing.py); from a Secret, never a plain value. */
   appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
   appInsightsSampleRatio: "APP_INSIGHTS_SAMPLE_RATIO",
   /** The seed's replica_max_concurrent_requests and max_request_wait_time (scoring/core/concurrency.py). */
@@ -80,7 +80,7 @@ export const MODEL_DIRS = {
 } as const;
 
 /**
- * The app's model-source variables (app/scoring/settings.py, ModelSource): the blob of the registered
+ * The app's model-source variables (app/scoring/core/settings.py, ModelSource): the blob of the registered
  * version, its size and sha256 recorded at registration, the credential to fetch it with and the writable
  * view of MODEL_DIR. `emulatorConnectionString` is for Azurite and local runs only: the program never sets it.
  */

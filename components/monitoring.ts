@@ -34,8 +34,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { alertGroups } from "./alertRules";
 import { GPU_TAINT, METRICS_PORT_NAME, MONITORING_NAMESPACE } from "./appContract";
 import { DCGM_APP_LABEL, DCGM_METRICS_PORT, DcgmExporter } from "./dcgmExporter";
+import { destinationTables, INSIGHTS_WAIT_TIMEOUT_MS, waitForInsightsDestination } from "./insightsReadiness";
 import { azureNameSuffix } from "./naming";
 import { networkPolicies, type PolicySpec } from "./networkPolicy";
+import { armReader } from "./preflight/arm";
 import { SCRAPE_CONFIGMAP, SCRAPE_JOBS, scrapeConfigText } from "./scrapeConfig";
 
 /** The Container Insights streams collected: logs and events, no performance counters. */
@@ -120,6 +122,11 @@ export interface MonitoringArgs {
   };
   /** When given, an Azure Managed Grafana workspace; the deployer gets Grafana Admin on it. */
   readonly grafana?: { readonly adminObjectId: pulumi.Input<string> };
+  /**
+   * The deployer's ARM token (getClientToken): during `up`, the Container Insights rule waits until the
+   * workspace and its tables answer as ready (insightsReadiness.ts).
+   */
+  readonly deployerArmToken: pulumi.Input<string>;
 }
 
 export class Monitoring extends pulumi.ComponentResource {
@@ -181,8 +188,41 @@ export class Monitoring extends pulumi.ComponentResource {
       parent,
     );
 
-    // Container Insights: logs and events to Log Analytics.
+    // Container Insights: logs and events to Log Analytics. On `up` the rule names the workspace only once
+    // the workspace and the streams' tables answer as ready: Azure refuses a rule whose table a minutes-old
+    // workspace does not have yet, and azure-native does not retry that (insightsReadiness.ts). A preview
+    // neither waits nor reads.
     const logsDestination = "ciworkspace";
+    const readyWorkspaceId = pulumi.runtime.isDryRun()
+      ? pulumi.output(args.logAnalyticsWorkspaceId)
+      : pulumi
+          .all([args.logAnalyticsWorkspaceId, args.deployerArmToken])
+          .apply(async ([workspaceId, token]) => {
+            let told = false;
+            const { waitedMs } = await waitForInsightsDestination(
+              armReader(token),
+              workspaceId,
+              destinationTables(CONTAINER_INSIGHTS_STREAMS),
+              {
+                // One line when the wait begins and one when it ends, not one per attempt.
+                onWait: (pending) => {
+                  if (told) return;
+                  told = true;
+                  void pulumi.log.info(
+                    `waiting for the new Log Analytics workspace's tables before creating the Container Insights ` +
+                      `rule (this gives up after ${INSIGHTS_WAIT_TIMEOUT_MS / 60_000} minutes): ${pending.join("; ")}`,
+                    this,
+                  );
+                },
+              },
+            );
+            if (waitedMs > 0)
+              void pulumi.log.info(
+                `the Log Analytics workspace takes the Container Insights rule after ${Math.round(waitedMs / 1000)} s`,
+                this,
+              );
+            return workspaceId;
+          });
     const insightsRule = new monitor.DataCollectionRule(
       `${name}-insights-dcr`,
       {
@@ -208,7 +248,7 @@ export class Monitoring extends pulumi.ComponentResource {
           ],
         },
         destinations: {
-          logAnalytics: [{ workspaceResourceId: args.logAnalyticsWorkspaceId, name: logsDestination }],
+          logAnalytics: [{ workspaceResourceId: readyWorkspaceId, name: logsDestination }],
         },
         dataFlows: [{ streams: [...CONTAINER_INSIGHTS_STREAMS], destinations: [logsDestination] }],
       },

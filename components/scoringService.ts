@@ -86,7 +86,7 @@ export function modelVolumeSize(sizeBytes: number): string {
   return `${Math.ceil((2 * sizeBytes) / 2 ** 20) + 64}Mi`;
 }
 
-/** Request telemetry to Application Insights (app: scoring/tracing.py); absent: the pods send none. */
+/** Request telemetry to Application Insights (app: scoring/observability/tracing.py); absent: the pods send none. */
 export interface ScoringTelemetry {
   /** Application Insights' connection string; stored only in the telemetry Secret. */
   readonly connectionString: pulumi.Input<string>;

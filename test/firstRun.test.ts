@@ -1,8 +1,9 @@
 /**
  * The first `pulumi up` completes in one run (issue 21). The harness models what Azure documents (a new
  * cluster-admin grant reaches the API server minutes later; one AKS operation per cluster at a time; the
- * Azure ML extension refuses an install without the settings the CLI adds), and these tests show the
- * program surviving each, and the old wiring failing under the same model.
+ * Azure ML extension refuses an install without the settings the CLI adds; a new Log Analytics workspace
+ * lacks its tables for minutes and a data collection rule naming a missing table is refused), and these tests
+ * show the program surviving each, and the old wiring failing under the same model.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -16,13 +17,24 @@ import {
 import { AZUREML_WORKLOAD_NAMESPACE, cliGeneratedSettings } from "../components/computeAttachment";
 import { CLUSTER_OPERATIONS } from "../components/gpuCluster";
 import {
+  destinationTables,
+  INSIGHTS_POLL_INTERVAL_MS,
+  InsightsDestinationError,
+  LOG_ANALYTICS_API_VERSION,
+  waitForInsightsDestination,
+} from "../components/insightsReadiness";
+import { CONTAINER_INSIGHTS_STREAMS } from "../components/monitoring";
+import { ArmError, type ArmGet } from "../components/preflight/arm";
+import {
   CLUSTER_OPERATION_TYPES,
   checkAzureMlExtension,
   devStackConfig,
   findOne,
   get,
+  logAnalyticsReadOf,
   MOCK,
   MODEL_RBAC_PROPAGATION_MS,
+  MODEL_TABLES_DELAY_MS,
   type ProgramRun,
   programFailure,
   type Recorded,
@@ -310,5 +322,117 @@ describe("finding 6: no token in the state", () => {
         !JSON.stringify(r.inputs).includes(MOCK.aksAudienceToken),
         `${r.type} ${r.name} holds the token`,
       );
+  });
+});
+
+describe("finding 8: the Container Insights rule waits for the new Log Analytics workspace's tables", () => {
+  const DCR = "azure-native:monitor:DataCollectionRule";
+  const LOGS = "azure-native:operationalinsights:Workspace";
+
+  it("the streams' tables are ContainerLogV2, KubeEvents and KubePodInventory; a custom stream is refused", () => {
+    assert.deepEqual(destinationTables(CONTAINER_INSIGHTS_STREAMS), [
+      "ContainerLogV2",
+      "KubeEvents",
+      "KubePodInventory",
+    ]);
+    assert.throws(() => destinationTables(["Custom-MyTable_CL"]), /not a standard Microsoft-<Table> stream/);
+  });
+
+  it("a first up reads the workspace and each table as the deployer until they exist, says so twice, then creates the rule", () => {
+    // The model refuses the rule before the tables exist, so reaching here means it came after them.
+    assert.ok(run.insightsVirtualMs >= MODEL_TABLES_DELAY_MS, `waited ${run.insightsVirtualMs} ms`);
+    assert.ok(run.insightsVirtualMs < MODEL_TABLES_DELAY_MS + 2 * INSIGHTS_POLL_INTERVAL_MS);
+    const lines = run.infos.filter((line) => /Container Insights rule/.test(line));
+    assert.equal(lines.length, 2);
+    assert.match(
+      lines[0],
+      /^waiting for the new Log Analytics workspace's tables before creating the Container Insights rule \(this gives up after 10 minutes\): workspace: provisioningState ProvisioningAccount; table ContainerLogV2: not found \(404\); table KubeEvents: not found \(404\); table KubePodInventory: not found \(404\)$/,
+    );
+    assert.match(lines[1], /^the Log Analytics workspace takes the Container Insights rule after 180 s$/);
+
+    const reads = run.fetchCalls.filter((c) => logAnalyticsReadOf(c.url) !== undefined);
+    const tables = new Set(reads.map((c) => logAnalyticsReadOf(c.url)?.table).filter((t) => t !== undefined));
+    assert.deepEqual([...tables].sort(), ["ContainerLogV2", "KubeEvents", "KubePodInventory"]);
+    // The mocks' id of the workspace (no own name field: `<logical name>abc123`), which the program read.
+    const workspaceId = `/subscriptions/${MOCK.subscriptionId}/resourceGroups/rg/providers/${LOGS}/${findOne(run.resources, LOGS).name}abc123`;
+    for (const call of reads) {
+      assert.equal(call.method, "GET");
+      assert.equal(call.authorization, `Bearer ${MOCK.armToken}`);
+      assert.equal(new URL(call.url).searchParams.get("api-version"), LOG_ANALYTICS_API_VERSION);
+      assert.ok(new URL(call.url).pathname.startsWith(workspaceId), call.url);
+    }
+    const rule = findOne(run.resources, DCR, "monitoring-insights-dcr");
+    const destination = get(rule, "destinations.logAnalytics") as { workspaceResourceId: string }[];
+    assert.equal(destination.length, 1);
+    assert.equal(destination[0].workspaceResourceId, workspaceId);
+    for (const r of run.resources)
+      assert.ok(!JSON.stringify(r.inputs).includes(MOCK.armToken), `${r.type} ${r.name} holds the ARM token`);
+  });
+
+  it("the old program, which created the rule as soon as the workspace existed, fails with 400 InvalidOutputTable under the same model", () => {
+    // Reads that answer "ready" at once are the old program: its rule meets the workspace without tables.
+    assert.match(
+      programFailure({ config: devStackConfig(), logAnalyticsAlwaysReady: true }) ?? "it succeeded",
+      /400 InvalidPayload creating data collection rule monitoring-insights-dcr: .*InvalidOutputTable: Table for output stream 'Microsoft-ContainerLogV2' is not available for destination 'ciworkspace'/,
+    );
+  });
+
+  it("a table that never appears stops the update within the bound, naming the table and what to check", () => {
+    const error =
+      programFailure({ config: devStackConfig(), missingLogAnalyticsTables: ["KubeEvents"] }) ??
+      "it succeeded";
+    assert.match(
+      error,
+      /is still not ready for the Container Insights data collection rule after 600 s and 41 attempts/,
+    );
+    assert.match(error, /: table KubeEvents: not found \(404\)\. /);
+    assert.doesNotMatch(error, /table ContainerLogV2|table KubePodInventory|workspace: provisioningState/);
+    assert.match(error, /run pulumi up again once the tables show/);
+  });
+
+  it("a preview neither waits nor reads the workspace", async () => {
+    const preview = await runProgram({ config: devStackConfig(), preview: true });
+    assert.equal(preview.insightsVirtualMs, 0);
+    assert.equal(preview.fetchCalls.filter((c) => logAnalyticsReadOf(c.url) !== undefined).length, 0);
+    assert.equal(preview.infos.filter((line) => /Container Insights rule/.test(line)).length, 0);
+  });
+
+  it("waitForInsightsDestination: retries 404s, other errors and unfinished states, resolves when all are ready, bounded", async () => {
+    let now = 0;
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+    };
+    const ws = "/subscriptions/s/resourceGroups/g/providers/Microsoft.OperationalInsights/workspaces/w";
+    let calls = 0;
+    const get: ArmGet = async (path) => {
+      calls += 1;
+      if (calls === 1) throw new Error("ECONNRESET");
+      if (!path.includes("/tables/")) return { properties: { provisioningState: "Succeeded" } };
+      if (now < 20_000) throw new ArmError(404, "ResourceNotFound", path, "not found");
+      if (now < 30_000) return { properties: { provisioningState: "Updating" } };
+      return { properties: { provisioningState: "InProgress" } };
+    };
+    const done = await waitForInsightsDestination(get, ws, ["KubeEvents"], { clock, intervalMs: 10_000 });
+    assert.deepEqual(done, { attempts: 4, waitedMs: 30_000 });
+
+    now = 0;
+    const forbidden: ArmGet = async (path) => {
+      throw new ArmError(403, "AuthorizationFailed", path, "no read");
+    };
+    await assert.rejects(
+      waitForInsightsDestination(forbidden, ws, ["KubeEvents"], {
+        clock,
+        intervalMs: 10_000,
+        timeoutMs: 60_000,
+      }),
+      (error: unknown) =>
+        error instanceof InsightsDestinationError &&
+        /after 60 s and 7 attempts: workspace: AuthorizationFailed \(HTTP 403\); table KubeEvents: AuthorizationFailed \(HTTP 403\)\./.test(
+          error.message,
+        ),
+    );
   });
 });

@@ -17,6 +17,11 @@
  *   azure-native does not retry.
  * - the Azure ML extension without the settings `az k8s-extension create` adds fails its pre-install
  *   health check (hashicorp/terraform-provider-azurerm#24547).
+ * - a new Log Analytics workspace reports provisioningState ProvisioningAccount for a moment and answers 404 for
+ *   its tables for minutes; a data collection rule created before its streams' tables exist is refused with 400
+ *   InvalidOutputTable (hashicorp/terraform-provider-azurerm#28709, #21897), which azure-native does not retry.
+ *   This runs on its own virtual timeline (insightsNow): in a real `up` the two waits run side by side, and one
+ *   shared counter would add their sleeps together.
  * A refused create rejects runProgram with the error Azure would give.
  */
 import { spawnSync } from "node:child_process";
@@ -26,6 +31,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb";
 import { type Clock, clusterAccessEnvironment, type KubePost } from "../components/clusterAccess";
+import { insightsReadinessEnvironment } from "../components/insightsReadiness";
 import { stackFileConfig } from "../cost/stackConfig";
 
 export const PROJECT = "gpu-inference-aks";
@@ -78,6 +84,18 @@ export function armRouteOf(url: string): ArmRoute | undefined {
   if (pathname.endsWith("/kubernetesVersions")) return "kubernetesVersions";
   if (pathname.endsWith("/providers/Microsoft.ContainerService/managedClusters")) return "managedClusters";
   return undefined;
+}
+
+/**
+ * A Log Analytics workspace or table read: `table` is set for .../tables/<table>. Matches the real ARM id and
+ * the mocks' id of the workspace (`.../providers/azure-native:operationalinsights:Workspace/<name>`).
+ */
+export function logAnalyticsReadOf(url: string): { readonly table?: string } | undefined {
+  const match =
+    /\/(?:Microsoft\.OperationalInsights\/workspaces|azure-native:operationalinsights:Workspace)\/[^/]+(?:\/tables\/([^/]+))?$/i.exec(
+      new URL(url).pathname,
+    );
+  return match === null ? undefined : { table: match[1] };
 }
 
 /** The recorded healthy answer (test/fixtures/arm/<route>.json), parsed fresh so tests may change it. */
@@ -145,6 +163,10 @@ export const MOCK_GRAFANA_PRINCIPAL_ID = "grafana-principal-oid";
 const AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b";
 /** How long the model's grants take to reach the API server: most of what Azure documents (five minutes). */
 export const MODEL_RBAC_PROPAGATION_MS = 4 * 60 * 1000;
+/** How long a new workspace reports ProvisioningAccount before Succeeded (virtual ms). */
+export const MODEL_WORKSPACE_PROVISIONING_MS = 30 * 1000;
+/** How long a new workspace's tables answer 404 (virtual ms): "wait a few minutes" in the reports. */
+export const MODEL_TABLES_DELAY_MS = 3 * 60 * 1000;
 /** Resource types whose create is an AKS operation on the cluster named by their input. */
 export const CLUSTER_OPERATION_TYPES: Readonly<Record<string, string>> = {
   "azure-native:containerservice:ManagedCluster": "resourceName",
@@ -173,10 +195,73 @@ class AzureModel {
   now = 0;
   private readonly grantedAt = new Map<string, number>();
   private readonly inFlight = new Map<string, string>();
+  /** The Log Analytics timeline (virtual ms): advanced only by the program's wait for the workspace. */
+  insightsNow = 0;
+  private workspaceCreatedAt: number | undefined;
   constructor(
     private readonly runner: string,
     private readonly propagationMs: number,
+    private readonly tablesDelayMs = MODEL_TABLES_DELAY_MS,
+    private readonly missingTables: readonly string[] = [],
   ) {}
+
+  readonly insightsClock: Clock = {
+    now: () => this.insightsNow,
+    sleep: async (ms) => {
+      this.insightsNow += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+
+  recordWorkspace(): void {
+    this.workspaceCreatedAt = this.insightsNow;
+  }
+
+  private tableExists(table: string): boolean {
+    return (
+      this.workspaceCreatedAt !== undefined &&
+      this.insightsNow >= this.workspaceCreatedAt + this.tablesDelayMs &&
+      !this.missingTables.includes(table)
+    );
+  }
+
+  /** ARM's answer to a read of the workspace or one of its tables. */
+  logAnalyticsAnswer(read: { readonly table?: string }): { status: number; body: unknown } {
+    if (this.workspaceCreatedAt === undefined)
+      return { status: 404, body: { error: { code: "ResourceNotFound", message: "workspace not found" } } };
+    if (read.table === undefined) {
+      const provisioning = this.insightsNow < this.workspaceCreatedAt + MODEL_WORKSPACE_PROVISIONING_MS;
+      return {
+        status: 200,
+        body: { properties: { provisioningState: provisioning ? "ProvisioningAccount" : "Succeeded" } },
+      };
+    }
+    if (!this.tableExists(read.table))
+      return {
+        status: 404,
+        body: { error: { code: "ResourceNotFound", message: `The table ${read.table} was not found.` } },
+      };
+    return { status: 200, body: { name: read.table, properties: { provisioningState: "Succeeded" } } };
+  }
+
+  /** Refuses a data collection rule whose streams' tables its Log Analytics destination lacks (400, not retried). */
+  dataCollectionRuleCreate(name: string, inputs: Record<string, unknown>): void {
+    const destinations = (inputs.destinations as { logAnalytics?: { name?: string }[] } | undefined)
+      ?.logAnalytics;
+    const logNames = new Set((destinations ?? []).map((destination) => destination.name));
+    const flows = (inputs.dataFlows ?? []) as { streams?: string[]; destinations?: string[] }[];
+    for (const flow of flows) {
+      const destination = (flow.destinations ?? []).find((d) => logNames.has(d));
+      if (destination === undefined) continue;
+      for (const stream of flow.streams ?? []) {
+        if (!this.tableExists(stream.replace(/^Microsoft-/, "")))
+          throw new Error(
+            `400 InvalidPayload creating data collection rule ${name}: Data collection rule is invalid: ` +
+              `InvalidOutputTable: Table for output stream '${stream}' is not available for destination '${destination}'.`,
+          );
+      }
+    }
+  }
 
   readonly clock: Clock = {
     now: () => this.now,
@@ -415,6 +500,12 @@ export interface RunOptions {
   readonly rbacPropagationMs?: number;
   /** Answer every SelfSubjectAccessReview "allowed" at once: a program whose wait checks nothing (the old one). */
   readonly accessReviewAlwaysAllowed?: boolean;
+  /** How long a new workspace's tables answer 404 (virtual ms); MODEL_TABLES_DELAY_MS by default. */
+  readonly logAnalyticsTablesDelayMs?: number;
+  /** Tables the new workspace never gets. */
+  readonly missingLogAnalyticsTables?: readonly string[];
+  /** Answer every workspace and table read "ready" at once: a program whose wait checks nothing (the old one). */
+  readonly logAnalyticsAlwaysReady?: boolean;
 }
 
 export interface ProgramRun {
@@ -426,6 +517,8 @@ export interface ProgramRun {
   readonly infos: string[];
   /** Virtual milliseconds that passed (the program's waits on the model's clock). */
   readonly virtualMs: number;
+  /** Virtual milliseconds on the Log Analytics timeline (the wait for the workspace's tables). */
+  readonly insightsVirtualMs: number;
 }
 
 export function findAll(resources: readonly Recorded[], type: string): Recorded[] {
@@ -520,6 +613,13 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const fetchCalls: FetchCall[] = [];
   const warnings: string[] = [];
   const infos: string[] = [];
+  const runner = options.runner ?? MOCK.deployerObjectId;
+  const model = new AzureModel(
+    runner,
+    options.rbacPropagationMs ?? MODEL_RBAC_PROPAGATION_MS,
+    options.logAnalyticsTablesDelayMs,
+    options.missingLogAnalyticsTables,
+  );
 
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = String(input);
@@ -533,6 +633,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     });
     const json = (status: number, value: unknown): Response =>
       new Response(JSON.stringify(value), { status });
+    const logRead = url.startsWith("https://management.azure.com/") ? logAnalyticsReadOf(url) : undefined;
+    if (logRead !== undefined) {
+      if (headers.get("Authorization") !== `Bearer ${MOCK.armToken}`)
+        return json(401, { error: { code: "InvalidAuthenticationToken", message: "not an ARM token" } });
+      if (options.logAnalyticsAlwaysReady === true)
+        return json(200, { properties: { provisioningState: "Succeeded" } });
+      const answer = model.logAnalyticsAnswer(logRead);
+      return json(answer.status, answer.body);
+    }
     if (url.startsWith("https://management.azure.com/")) {
       const route = armRouteOf(url);
       if (route === undefined) return json(404, { error: { code: "NotMocked", message: url } });
@@ -558,9 +667,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     return Promise.resolve();
   };
 
-  const runner = options.runner ?? MOCK.deployerObjectId;
-  const model = new AzureModel(runner, options.rbacPropagationMs ?? MODEL_RBAC_PROPAGATION_MS);
   clusterAccessEnvironment.clock = model.clock;
+  insightsReadinessEnvironment.clock = model.insightsClock;
   clusterAccessEnvironment.connect = (endpoint) => {
     if (endpoint.server !== MOCK.apiServer) throw new Error(`the access wait asked ${endpoint.server}`);
     if (endpoint.token !== MOCK.aksAudienceToken)
@@ -591,6 +699,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
             }
             if (args.type === "azure-native:kubernetesconfiguration:Extension") checkAzureMlExtension(inputs);
             if (args.type.startsWith("kubernetes:")) model.kubernetesCreate(args.type, args.name);
+            if (args.type === "azure-native:monitor:DataCollectionRule")
+              model.dataCollectionRuleCreate(args.name, inputs);
           }
         } catch (error) {
           endOperation?.();
@@ -610,6 +720,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         resources.push(record);
         options.onRegister?.(record);
         if (args.type === "azure-native:authorization:RoleAssignment") model.recordGrant(inputs);
+        if (args.type === "azure-native:operationalinsights:Workspace") model.recordWorkspace();
         if (endOperation !== undefined) {
           // An AKS operation takes minutes; here a few real milliseconds, long enough for a sibling sent at
           // the same time to find it in flight.
@@ -659,7 +770,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       return outputs;
     })();
     const outputs = await Promise.race([completed, refused]);
-    return { resources, outputs, fetchCalls, warnings, infos, virtualMs: model.now };
+    return {
+      resources,
+      outputs,
+      fetchCalls,
+      warnings,
+      infos,
+      virtualMs: model.now,
+      insightsVirtualMs: model.insightsNow,
+    };
   } finally {
     pulumi.log.warn = originalWarn;
     pulumi.log.info = originalInfo;

@@ -566,9 +566,10 @@ describe("stack outputs", () => {
 
   it("logs one line that the preflight passed, then the GPU pool's and the monitoring's cost, and warns about nothing", () => {
     assert.deepEqual(run.warnings, []);
-    // Besides the two lines of the Kubernetes access wait (test/firstRun.test.ts).
-    const infos = run.infos.filter((line) => !/Kubernetes API/.test(line));
-    assert.equal(run.infos.length - infos.length, 2);
+    // Besides the two lines of the Kubernetes access wait and the two of the Container Insights rule's wait
+    // for the workspace's tables (test/firstRun.test.ts).
+    const infos = run.infos.filter((line) => !/Kubernetes API|Container Insights rule/.test(line));
+    assert.equal(run.infos.length - infos.length, 4);
     assert.equal(infos.length, 3);
     assert.match(infos[2], /^Monitoring cost \(estimate\): about \$[\d,.]+ per month\. Metrics: /);
     assert.match(

@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
@@ -41,6 +42,9 @@ log = logging.getLogger("scoring")
 
 # Set by the supervisor for its workers: which one this is (worker 0 also serves the metrics port).
 WORKER_INDEX_ENV = "SCORING_WORKER_INDEX"
+# The supervisor's folder where each worker marks itself ready (scoring/core/readiness.py), and how many.
+READY_DIR_ENV = "SCORING_READY_DIR"
+WORKER_COUNT_ENV = "SCORING_WORKER_COUNT"
 
 # What an admitted request still gets once the drain is over, before aiohttp cancels its handler.
 # aiohttp's own default is 60 s, longer than any pod's grace period; a client that stalled its upload
@@ -70,11 +74,10 @@ async def serve(settings: Settings, worker: int | None) -> int:
     from scoring.core.pipeline import Pipeline
     from scoring.model.entry import EntryScriptError, load_entry_script
     from scoring.observability.metrics import Metrics
-    from scoring.protocols.azureml_http import AZUREML
     from scoring.transport.connections import Connections, ReusePortSite, raise_open_file_limit
     from scoring.transport.fast_lane import LaneContext, lane_factory
     from scoring.transport.observer import Observer
-    from scoring.transport.server import build_app, build_metrics_app
+    from scoring.transport.server import build_app, build_metrics_app, lane_routes
 
     try:
         entry = load_entry_script(settings.entry_script)
@@ -83,6 +86,11 @@ async def serve(settings: Settings, worker: int | None) -> int:
         return 1
     metrics = Metrics()
     pipeline = Pipeline(settings, entry, metrics)
+    ready_dir = os.environ.get(READY_DIR_ENV, "")
+    if worker is not None and ready_dir:
+        from scoring.core.readiness import WorkersReady
+
+        pipeline.workers_ready = WorkersReady(Path(ready_dir), int(os.environ.get(WORKER_COUNT_ENV, "1")), worker)
     connections = Connections(raise_open_file_limit(), metrics, settings.idle_timeout_s)
     request_log = logs.RequestLog() if settings.log_requests else None
     tracer = None
@@ -111,7 +119,7 @@ async def serve(settings: Settings, worker: int | None) -> int:
     shared = worker is not None
     lane = None
     if settings.fast_lane:
-        lane = lane_factory(LaneContext(pipeline, observer, connections, settings.model_name, app[AZUREML]))
+        lane = lane_factory(LaneContext(pipeline, observer, connections, lane_routes(app)))
     site = ReusePortSite(runner, settings.host, settings.port, connections, reuse_port=shared, lane=lane)
     await site.start()
     metrics_runner: web.AppRunner | None = None
@@ -217,6 +225,7 @@ async def _stop_background(tasks: list[asyncio.Task[None]], pipeline: Pipeline) 
 def supervise(settings: Settings, env: Mapping[str, str]) -> int:
     """Starts settings.workers serving processes on the shared port and waits for them."""
     metrics_dir = tempfile.mkdtemp(prefix="scoring-metrics-", dir="/tmp")
+    ready_dir = tempfile.mkdtemp(prefix="scoring-ready-", dir="/tmp")
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -230,7 +239,14 @@ def supervise(settings: Settings, env: Mapping[str, str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     for index in range(settings.workers):
-        child_env = {**env, "WORKERS": "1", WORKER_INDEX_ENV: str(index), MULTIPROC_ENV: metrics_dir}
+        child_env = {
+            **env,
+            "WORKERS": "1",
+            WORKER_INDEX_ENV: str(index),
+            MULTIPROC_ENV: metrics_dir,
+            READY_DIR_ENV: ready_dir,
+            WORKER_COUNT_ENV: str(settings.workers),
+        }
         children.append(subprocess.Popen([sys.executable, "-m", "scoring"], env=child_env))
         if index == 0 and settings.model_source is not None:
             # The first worker fetches the registered model; the others start once it is in place and
@@ -258,6 +274,7 @@ def supervise(settings: Settings, env: Mapping[str, str]) -> int:
             code = code or (child.returncode or 0)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(ready_dir, ignore_errors=True)
     return code
 
 

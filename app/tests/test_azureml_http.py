@@ -32,9 +32,13 @@ def _glue_answers(
         app = web.Application(middlewares=[azureml_http.middleware])
         if state is not None:
             app[azureml_http.AZUREML] = state
-        app.router.add_get("/ok", ok)
-        app.router.add_get("/refused", refused)
-        app.router.add_get("/broken", broken)
+        # Azure ML's routes are registered as its own; another protocol's route is not Azure ML's,
+        # whatever its path.
+        azureml_routes = web.RouteTableDef()
+        azureml_routes.get("/ok")(ok)
+        azureml_routes.get("/refused")(refused)
+        azureml_routes.get("/broken")(broken)
+        azureml_http.register_routes(app, azureml_routes)
         app.router.add_get("/v2/refused", refused)
         async with TestClient(TestServer(app)) as client:
             out = []

@@ -8,15 +8,30 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 from conftest import PRIMARY_KEY, MakeServer, Reply, Server, parse_response, raw_request, seed_body
 
+from scoring.core.exchange import LaneRoutes
+from scoring.core.pipeline import Pipeline
+from scoring.protocols.azureml import AzureMLLane
+from scoring.protocols.azureml_http import AzureML
+from scoring.protocols.v2 import V2Lane
 from scoring.transport.fast_lane import parse_head
 
 INFER = "/v2/models/mnist/infer"
 MAX_BODY = 1 << 20
+
+
+def routes(score_served: bool) -> tuple[LaneRoutes, ...]:
+    """The two protocols' lane routes, as the server builds them; /score is the lane's only while the
+    script is batched (and CORS is off)."""
+    pipeline = cast(Pipeline, SimpleNamespace(batched=score_served))
+    azureml = cast(AzureML, SimpleNamespace(cors=None, server_version=None))
+    return (AzureMLLane(pipeline, azureml), V2Lane(pipeline, "mnist"))
 
 
 def head(*lines: str) -> bytes:
@@ -40,12 +55,16 @@ COMMON = ("Host: 127.0.0.1:5001", "Authorization: Bearer k", "Content-Type: appl
     ],
 )
 def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, str | None] | None) -> None:
-    request = parse_head(head(f"POST {path} HTTP/1.1", *COMMON, "Content-Length: 12", "Connection: keep-alive"), True)
+    request = parse_head(
+        head(f"POST {path} HTTP/1.1", *COMMON, "Content-Length: 12", "Connection: keep-alive"), routes(True)
+    )
     assert request is not None
-    assert (request.route, request.target, request.length, request.close) == (route, target, 12, False)
+    assert (request.matched.route, request.length, request.close) == (route, 12, False)
     assert request.headers["authorization"] == "Bearer k"
-    assert (request.ids is not None) == (path == "/score")
-    closing = parse_head(head(f"POST {path} HTTP/1.1", "Content-Length: 0", "connection: Close"), True)
+    assert request.matched.request_id
+    closing = parse_head(
+        head(f"POST {path} HTTP/1.1", "Host: x", "Content-Length: 0", "connection: Close"), routes(True)
+    )
     assert closing is not None and closing.close
 
 
@@ -76,20 +95,34 @@ def test_the_common_case_is_the_lanes(path: str, route: str, target: tuple[str, 
         ("POST  /score HTTP/1.1", "Content-Length: 0"),
         ("POST /score HTTP/1.1", "Content-Length: 0", "X-Long: " + "a" * 8190),  # past aiohttp's line limit
         ("POST /score HTTP/1.1", "Content-Length: 0", *(f"X-{i}: v" for i in range(128))),  # past its 128 fields
+        # What aiohttp refuses or treats differently: no Host, or a singleton field twice.
+        ("POST /score HTTP/1.1", "Content-Length: 0"),
+        ("POST /score HTTP/1.1", "Host: a", "Host: b", "Content-Length: 0"),
+        (
+            "POST /score HTTP/1.1",
+            "Host: a",
+            "Content-Type: application/json",
+            "content-type: text/plain",
+            "Content-Length: 0",
+        ),
+        ("POST /score HTTP/1.1", "Host: a", "User-Agent: a", "User-Agent: b", "Content-Length: 0"),
     ],
 )
 def test_anything_else_is_aiohttps(lines: tuple[str, ...]) -> None:
-    assert parse_head(head(*lines), True) is None
+    assert parse_head(head(*lines), routes(True)) is None
 
 
 def test_score_is_aiohttps_while_the_lane_does_not_serve_it() -> None:
     # Unbatched scripts and AML_CORS_ORIGINS are aiohttp's (scoring.protocols.azureml_http serves them).
-    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), False) is None
-    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Content-Length: 0"), False) is not None
+    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0"), routes(False)) is None
+    assert parse_head(head(f"POST {INFER} HTTP/1.1", "Host: x", "Content-Length: 0"), routes(False)) is not None
 
 
 def test_an_over_long_request_id_is_aiohttps_431() -> None:
-    assert parse_head(head("POST /score HTTP/1.1", "Content-Length: 0", "x-request-id: " + "a" * 101), True) is None
+    assert (
+        parse_head(head("POST /score HTTP/1.1", "Content-Length: 0", "x-request-id: " + "a" * 101), routes(True))
+        is None
+    )
 
 
 # ---- against real servers: the lane's answers are aiohttp's ----
@@ -98,7 +131,8 @@ def test_an_over_long_request_id_is_aiohttps_431() -> None:
 @pytest.fixture(scope="module")
 def servers(make_server: MakeServer) -> tuple[Server, Server]:
     """(lane on, lane off), otherwise identical."""
-    env = {"MAX_BODY_BYTES": str(MAX_BODY)}
+    # A byte budget whose JSON limit (MAX_PENDING_BYTES / 19, scoring/core/large_json.py) takes MAX_BODY.
+    env = {"MAX_BODY_BYTES": str(MAX_BODY), "MAX_PENDING_BYTES": str(19 * MAX_BODY)}
     return make_server(env), make_server({**env, "FAST_LANE": "false"})
 
 
@@ -311,9 +345,42 @@ def test_malformed_heads_get_aiohttps_answer(servers: tuple[Server, Server]) -> 
         b"POST /score HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
         b"POST /score HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}",
         b"POST /score HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}",
+        b"POST /score HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",  # no Host
+        b"POST /score HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\nContent-Length: 2\r\n\r\n{}",
     ):
         on, off = exchange(lane.port, data), exchange(plain.port, data)
         assert [r.status for r in on] == [r.status for r in off], data
+    # A second request after one that closes the connection: answered (or not) as aiohttp does.
+    closing = (
+        b"POST /score HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+        b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    on, off = exchange(lane.port, closing, answers=2), exchange(plain.port, closing, answers=2)
+    assert [r.status for r in on] == [r.status for r in off]
+
+
+def test_a_head_trickled_in_pieces_is_found_once_complete(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The end of a head split across reads (even inside its blank line) is found, though each read
+    searches only the bytes not searched before."""
+    lane, _ = servers
+    body = seed_body(heldout[0][:1])
+    data = score_head(len(body)) + body
+    blank = data.index(b"\r\n\r\n")
+    cuts = [5, blank - 1, blank + 1, blank + 3, len(data)]
+    handed_over = lane.metric("scoring_lane_handovers_total")
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        start = 0
+        for cut in cuts:
+            sock.sendall(data[start:cut])
+            start = cut
+            time.sleep(0.05)
+        (reply,) = read_answers(sock, 1)
+    assert reply.status == 200
+    assert reply.json() == expected_labels(lane, heldout[0][:1])
+    assert lane.metric("scoring_lane_handovers_total") == handed_over  # served by the lane itself
 
 
 def test_connection_close_and_a_cut_off_body(

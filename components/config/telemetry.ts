@@ -6,7 +6,7 @@ import { configSchema } from "../configSchema";
 import type { Reader } from "./reader";
 
 export interface TelemetrySettings {
-  /** Whether the pods get the Application Insights connection string (app: scoring/tracing.py). */
+  /** Whether the pods get the Application Insights connection string (app: scoring/observability/tracing.py). */
   readonly appInsightsTracing: boolean;
   /** Share of requests sent, in (0, 1]; Application Insights extrapolates counts from the sample. */
   readonly sampleRatio: number;

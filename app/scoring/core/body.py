@@ -171,6 +171,9 @@ async def _read(
             raise overloaded(retry_after_s)
         for piece in inflater.feed(chunk, _INFLATE_STEP):
             hold(piece)
+            # A 64 KiB gzip chunk can inflate to the whole MAX_BODY_BYTES: give the loop (and the
+            # probes) a turn between steps rather than inflating it all in one go.
+            await asyncio.sleep(0)
         reservation.release_bytes(len(chunk))
     if inflater is not None:
         inflater.finish()

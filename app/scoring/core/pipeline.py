@@ -25,7 +25,17 @@ from scoring.core.body import overloaded, read_body
 from scoring.core.concurrency import ConcurrencyLimit, process_share
 from scoring.core.decode import DecodeError
 from scoring.core.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
+from scoring.core.large_json import (
+    JSON_TRANSIENT_FACTOR,
+    PROCESS_DECODE_BYTES,
+    STRUCTURE_CHECK_BYTES,
+    DecodeProcess,
+    json_limit,
+    too_large_json,
+)
+from scoring.core.readiness import WorkersReady
 from scoring.core.settings import Settings
+from scoring.core.threads import name_os_thread
 from scoring.model.batching import Batcher, BatchError
 from scoring.model.entry import EntryScript
 from scoring.observability.metrics import Metrics
@@ -49,11 +59,9 @@ DecodeMany = Callable[[list[bytes]], "list[T | DecodeError]"]
 CLIENT_ERRORS = (ValueError, KeyError, TypeError, IndexError)
 
 # Bodies up to this size are decoded on the event loop (microseconds with orjson); larger ones in the
-# decode thread, so one large or hostile body never stalls the loop or the device thread.
-INLINE_DECODE_BYTES = 64 << 10
-# Python objects built while decoding a JSON body take about twice its size; that transient is held
-# against the byte budget while the decode runs.
-DECODE_TRANSIENT_FACTOR = 2
+# decode thread or, past PROCESS_DECODE_BYTES, the decode process (scoring/core/large_json.py), so one
+# large or hostile body never stalls the loop or the device thread.
+INLINE_DECODE_BYTES = STRUCTURE_CHECK_BYTES
 
 
 class Pipeline:
@@ -72,13 +80,23 @@ class Pipeline:
         )
         self.auth = Authenticator(settings.keys, settings.auth_enabled)
         # One thread owns the device: init(), run() and every large batch run there, one at a time.
-        self.device = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device")
+        self.device = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="device", initializer=name_os_thread, initargs=("scoring-device",)
+        )
         # Large bodies are decoded here, never on the device thread, so a slow decode delays no batch.
-        self.decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        self.decoder = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="decode", initializer=name_os_thread, initargs=("scoring-decode",)
+        )
+        # The largest JSON bodies are decoded in a child process, away from this process's GIL.
+        self.decode_process = DecodeProcess()
+        # The largest JSON body whose decoding transient fits the byte budget.
+        self.json_limit = json_limit(settings.max_pending_bytes)
         # decode_many -> its coalescer. Any: each value's result type is its key's, which a dict cannot say.
         self._coalescers: dict[object, _Coalescer[Any]] = {}
         self.batcher: Batcher | None = None
         self.ready = False
+        # The pod's other workers, when a supervisor runs several: readiness waits for all of them.
+        self.workers_ready: WorkersReady | None = None
         self.draining = False
         # Why the model is not loaded yet, once a load attempt failed: /ready says it, so
         # `kubectl describe pod` shows the cause next to the failing readiness probe.
@@ -106,6 +124,8 @@ class Pipeline:
             )
             self.batcher.start()
         self.ready = True
+        if self.workers_ready is not None:
+            self.workers_ready.mark()
         mode = "batched through run_batch" if self.batcher else "unbatched through run()"
         log.info(
             "model ready",
@@ -122,6 +142,7 @@ class Pipeline:
             await self.batcher.stop()
         self.device.shutdown(wait=False)
         self.decoder.shutdown(wait=False)
+        self.decode_process.close()
 
     @property
     def batched(self) -> bool:
@@ -137,6 +158,17 @@ class Pipeline:
             raise Unavailable(self.not_ready_reason or "model is still loading; retry shortly", retry, close=True)
         if (reason := self.auth.not_ready_reason()) is not None:
             raise Unavailable(reason, retry, close=True)
+
+    def check_pod_ready(self) -> None:
+        """The readiness probe's check: this worker is ready, and so is every other worker of the pod."""
+        self.check_ready()
+        waiting = self.workers_ready.waiting_for() if self.workers_ready is not None else 0
+        if waiting:
+            raise Unavailable(
+                f"{waiting} of {self.workers_ready.count if self.workers_ready else 0} workers still loading; retry shortly",
+                self.settings.retry_after_s,
+                close=True,
+            )
 
     def note_not_ready(self, reason: str) -> None:
         self.not_ready_reason = reason
@@ -162,23 +194,39 @@ class Pipeline:
         body: bytes,
         precheck: Callable[[bytes], None] | None = None,
         decode_many: DecodeMany[T] | None = None,
+        *,
+        process_decode: Callable[[bytes], T] | None = None,
+        json_bytes: int | None = None,
     ) -> T:
-        """decode(body) inline when small, else in the decode thread; DecodeError becomes a 400.
+        """decode(body) inline when small, else in the decode thread or the decode process; DecodeError
+        becomes a 400.
 
-        precheck (cheap, on the event loop) refuses a body before the decoding transient is reserved.
-        decode_many, when given, decodes every large body waiting for the decode thread in one call
-        (the GPU byte parser's fixed cost, about 2.3 ms a call on an H200, is then paid once for all
-        of them); it must return one result or DecodeError per body, in order.
+        precheck refuses a body whose structure could not be a valid request before any parser builds
+        an object and before the decoding transient (JSON_TRANSIENT_FACTOR times the JSON, measured in
+        scoring/core/large_json.py) is reserved; a body whose transient could never fit the budget is
+        413. json_bytes: how much of the body is JSON (a v2 binary body's header), default all of it.
+        process_decode: the same decode as a picklable callable, run in the decode process for JSON
+        over PROCESS_DECODE_BYTES. decode_many, when given, decodes every large body waiting for the
+        decode thread in one call (the GPU byte parser's fixed cost, about 2.3 ms a call on an H200,
+        is then paid once for all of them); it must return one result or DecodeError per body, in order.
         """
+        json_size = len(body) if json_bytes is None else json_bytes
         try:
             if len(body) <= INLINE_DECODE_BYTES:
                 return decode(body)
-            if precheck is not None:
-                precheck(body)
-            transient = DECODE_TRANSIENT_FACTOR * len(body)
+            if precheck is not None:  # first: a body no request could be is 400, whatever its size
+                if json_size <= PROCESS_DECODE_BYTES:
+                    precheck(body)  # a fraction of a millisecond
+                else:  # numpy's compares drop the GIL there; the loop stays free
+                    await asyncio.get_running_loop().run_in_executor(self.decoder, precheck, body)
+            if json_size > self.json_limit:
+                raise too_large_json(json_size, self.json_limit)
+            transient = JSON_TRANSIENT_FACTOR * json_size
             if not reservation.add_bytes(transient):
                 raise overloaded(self.settings.retry_after_s, "pending byte budget")
             try:
+                if process_decode is not None and json_size > PROCESS_DECODE_BYTES:
+                    return await self.decode_process.run(process_decode, body, self.settings.retry_after_s)
                 if decode_many is None:
                     return await asyncio.get_running_loop().run_in_executor(self.decoder, decode, body)
                 coalescer: _Coalescer[T] | None = self._coalescers.get(decode_many)

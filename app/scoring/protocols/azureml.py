@@ -8,20 +8,26 @@ scoring.protocols.azureml_http exactly as Azure ML serves it (scoring.protocols.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from functools import cache, partial
 
 import numpy as np
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from scoring.core.admission import Reservation
-from scoring.core.decode import DecodeError, check_structure, decode_scoring_bodies
+from scoring.core.decode import DecodeError, check_structure, decode_scoring_bodies, decode_scoring_body
 from scoring.core.encoding import labels_json
-from scoring.core.errors import BadRequest
+from scoring.core.errors import BadRequest, ServiceError
+from scoring.core.exchange import Answer, Matched, NoteRows
 from scoring.core.keys import PIPELINE, SWAGGER
 from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.protocols import azureml_contract as contract
 from scoring.protocols import azureml_http
+
+log = logging.getLogger("scoring")
 
 routes = web.RouteTableDef()
 
@@ -40,7 +46,7 @@ async def default_options(request: web.Request) -> web.Response:
 
 @routes.get("/ready")
 async def readiness(request: web.Request) -> web.Response:
-    request.app[PIPELINE].check_ready()
+    request.app[PIPELINE].check_pod_ready()
     return web.Response(text="Ready")
 
 
@@ -114,6 +120,7 @@ async def score_batched(
                 payload,
                 partial(check_structure, row_length=row_length),
                 _many_decoder(row_length, pipeline.settings.device),
+                process_decode=partial(decode_scoring_body, row_length=row_length),
             )
         except BadRequest:
             azureml_http.check_utf8(payload)  # Azure ML's own 400 for a body that is not UTF-8
@@ -123,3 +130,48 @@ async def score_batched(
         started = time.perf_counter()
         labels = await pipeline.score(reservation, rows)
     return labels_json(labels), azureml_http.scored_headers(started)
+
+
+# ---- on a transport's own path (the fast lane) ----
+
+_SCORE = b"/score"
+
+
+class AzureMLLane:
+    """POST /score for the fast lane: Azure ML's request ids, answer and error shapes, and headers, as
+    the aiohttp route above and azureml_http's middleware give them. Only while /score is batched and
+    CORS is off (an unbatched script and CORS are served by azureml_http on aiohttp)."""
+
+    def __init__(self, pipeline: Pipeline, azureml: azureml_http.AzureML) -> None:
+        self.pipeline = pipeline
+        self.azureml = azureml
+
+    def match(self, raw_path: bytes, headers: CIMultiDictProxy[str]) -> Matched | None:
+        if raw_path != _SCORE or not self.pipeline.batched or self.azureml.cors is not None:
+            return None
+        ids, refusal = contract.request_ids(azureml_http.JoinedHeaders(headers))
+        if refusal is not None:  # Azure ML's 431 for an over-long id: aiohttp's path answers it
+            return None
+        return Matched("/score", ids.request_id, partial(self._answer, headers, ids))
+
+    async def _answer(
+        self, headers: Mapping[str, str], ids: contract.RequestIds, read_body: ReadBody, note_rows: NoteRows
+    ) -> Answer:
+        async def read_payload(reservation: Reservation) -> bytes:
+            # What run() would get on Azure ML from a POST (empty for the form types).
+            return contract.request_data(await read_body(reservation), headers.get("Content-Type"))
+
+        try:
+            labels, extra = await score_batched(self.pipeline, headers, read_payload, note_rows)
+            answer = Answer(200, labels, [*extra.items(), ("Content-Type", "application/json")])
+        except ServiceError as error:
+            refused = azureml_http.error_answer(error)
+            answer = Answer(refused.status, refused.body, list(refused.headers), error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST /score")
+            failed = contract.error_answer(500, contract.INTERNAL_ERROR)
+            answer = Answer(500, failed.body, list(failed.headers))
+        answer.headers.extend(ids.headers())
+        if self.azureml.server_version:
+            answer.headers.append((contract.SERVER_VERSION_HEADER, self.azureml.server_version))
+        return answer

@@ -82,8 +82,23 @@ def _raw_query(request: web.Request) -> str:
     return request.raw_path.partition("?")[2]
 
 
-def _is_azureml_path(path: str) -> bool:
-    return not (path == "/v2" or path.startswith("/v2/"))
+# The resources of Azure ML's routes, recorded when they are registered (register_routes): a request
+# is Azure ML's when its route is one of them, or when no route matched (Azure ML is the server's
+# default protocol, so a 404 or 405 is answered as Azure ML's server answers it). No path is inspected.
+OWNED = web.AppKey("azureml_resources", frozenset)
+
+
+def register_routes(app: web.Application, routes: web.RouteTableDef) -> None:
+    """Adds Azure ML's routes and records them as Azure ML's, for this module's middleware."""
+    added = app.add_routes(routes)
+    app[OWNED] = frozenset(route.resource for route in added if route.resource is not None)
+
+
+def _is_azureml(request: web.Request) -> bool:
+    match_info = request.match_info
+    if match_info.http_exception is not None:  # no route matched: the default protocol's answer
+        return True
+    return match_info.route.resource in request.app.get(OWNED, frozenset())
 
 
 def error_answer(error: ServiceError) -> Answer:
@@ -95,7 +110,7 @@ def error_answer(error: ServiceError) -> Answer:
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Azure ML's before/after-request hooks and error handlers, for every route but /v2's."""
-    if not _is_azureml_path(request.path):
+    if not _is_azureml(request):
         return await handler(request)
     request[IDS_KEY] = ""  # Azure ML's ids only, or none (routing errors carry none)
     matched = request.match_info.http_exception is None

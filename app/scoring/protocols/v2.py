@@ -10,19 +10,26 @@ is this request's 400 and never reaches the model. Errors use the protocol's {"e
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import orjson
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
-from scoring.core.decode import DecodeError
+from scoring.core.decode import DecodeError, min_row_bytes
 from scoring.core.encoding import labels_json
-from scoring.core.errors import NotFound
+from scoring.core.errors import INTERNAL_ERROR, NotFound, ServiceError, error_body
+from scoring.core.exchange import Answer, Matched, NoteRows
 from scoring.core.keys import MODEL_NAME, PIPELINE
+from scoring.core.large_json import STRUCTURE_CHECK_BYTES, punctuation
 from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.core.request_ids import request_id
 from scoring.model.signature import DATATYPES, Signature
 
 # The one model version this server serves (the Open Inference Protocol lets a server hold several).
@@ -30,6 +37,8 @@ MODEL_VERSION = "1"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # Nested "data" deeper than a tensor of rank 2 is refused before numpy walks it.
 _MAX_DEPTH = 64
+
+log = logging.getLogger("scoring")
 
 routes = web.RouteTableDef()
 
@@ -105,6 +114,52 @@ def _loads(header: bytes | memoryview) -> Any:  # Any: a JSON document
         raise InferError("inference request is not valid JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InferError(f"inference request is not valid JSON: {exc}") from None
+
+
+# A valid request has a handful of objects (the request, its tensor, outputs, parameters) and strings
+# (their keys and names); the limits leave room for every optional field the protocol defines.
+_MAX_OBJECTS = 32
+_MAX_QUOTES = 512
+# '[' beyond one per row: inputs, shape, data, outputs, and a margin.
+_EXTRA_OPENS = 16
+
+
+def check_infer_structure(json_part: bytes | memoryview, row_length: int) -> None:
+    """Refuses, before any object is built, JSON whose punctuation no valid inference request has:
+    more '[' than it could hold rows of row_length numbers, or more objects or strings than the
+    protocol's fields. `{"inputs":[{"data":[[],[],...]}]}` would otherwise make the parser build a
+    list per three bytes (33x the body in memory)."""
+    size = len(json_part)
+    if size < STRUCTURE_CHECK_BYTES:
+        return
+    counts = punctuation(json_part)
+    most_rows = size // min_row_bytes(row_length) + 1
+    if counts.opens > most_rows + _EXTRA_OPENS:
+        raise InferError(
+            f"request has {counts.opens} '[' but {size} bytes hold at most {most_rows} rows of {row_length} numbers; "
+            f"expected data as numbers, flat or nested [n][{row_length}]"
+        )
+    if counts.objects > _MAX_OBJECTS or counts.quotes > _MAX_QUOTES:
+        raise InferError(
+            f"request holds {counts.objects} objects and {counts.quotes // 2} strings; an inference request has at "
+            f"most {_MAX_OBJECTS} and {_MAX_QUOTES // 2}"
+        )
+
+
+def json_length(body_size: int, header_length: str | None) -> int:
+    """How many bytes of the body are JSON: the binary extension's header, else all of it. A header
+    length that is not a valid split counts the whole body (parse_infer refuses it anyway)."""
+    if header_length is None:
+        return body_size
+    try:
+        split = int(header_length)
+    except ValueError:
+        return body_size
+    return split if 0 <= split <= body_size else body_size
+
+
+def _precheck(body: bytes, json_bytes: int, row_length: int) -> None:
+    check_infer_structure(memoryview(body)[:json_bytes], row_length)
 
 
 def parse_infer(body: bytes, header_length: str | None, signature: Signature) -> InferRequest:
@@ -263,7 +318,7 @@ async def live(request: web.Request) -> web.Response:
 
 @routes.get("/v2/health/ready")
 async def ready(request: web.Request) -> web.Response:
-    request.app[PIPELINE].check_ready()
+    request.app[PIPELINE].check_pod_ready()
     return web.json_response({"ready": True})
 
 
@@ -315,7 +370,16 @@ async def infer_answer(
     signature = pipeline.signature
     with pipeline.admitted() as reservation:
         body = await read(reservation)
-        parsed = await pipeline.decode(reservation, lambda raw: parse_infer(raw, header_length, signature), body)
+        json_bytes = json_length(len(body), header_length)
+        decode = partial(parse_infer, header_length=header_length, signature=signature)  # picklable
+        parsed = await pipeline.decode(
+            reservation,
+            decode,
+            body,
+            partial(_precheck, json_bytes=json_bytes, row_length=signature.row_length),
+            process_decode=decode,
+            json_bytes=json_bytes,
+        )
         note_rows(parsed.rows.shape[0])
         if pipeline.batched:
             labels = await pipeline.score(reservation, parsed.rows)
@@ -348,3 +412,54 @@ for _prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
     routes.get(_prefix)(model_metadata)
     routes.get(_prefix + "/ready")(model_ready)
     routes.post(_prefix + "/infer")(infer)
+
+
+# ---- on a transport's own path (the fast lane) ----
+
+# aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
+# that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
+_SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
+_INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
+_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
+
+
+class V2Lane:
+    """POST /v2/models/{model}[/versions/{version}]/infer for the fast lane: the protocol's answer, its
+    {"error": ...} refusals and x-request-id, as the aiohttp route and json_errors give them."""
+
+    def __init__(self, pipeline: Pipeline, model_name: str) -> None:
+        self.pipeline = pipeline
+        self.model_name = model_name
+
+    def match(self, raw_path: bytes, headers: CIMultiDictProxy[str]) -> Matched | None:
+        infer = _INFER.fullmatch(raw_path)
+        if infer is None:
+            return None
+        model, version = infer[1].decode("ascii"), infer[2]
+        target = (model, None if version is None else version.decode("ascii"))
+        answered_id = request_id(headers)
+        return Matched(
+            _INFER_ROUTES[version is not None], answered_id, partial(self._answer, headers, target, answered_id)
+        )
+
+    async def _answer(
+        self,
+        headers: Mapping[str, str],
+        target: tuple[str, str | None],
+        answered_id: str,
+        read_body: ReadBody,
+        note_rows: NoteRows,
+    ) -> Answer:
+        try:
+            body, content_type, extra = await infer_answer(
+                self.pipeline, self.model_name, target, headers, read_body, note_rows
+            )
+            answer = Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
+        except ServiceError as error:
+            refused = [*error.headers.items(), ("Content-Type", "application/json")]
+            answer = Answer(error.status, error_body(error.message), refused, error.close, error.reason)
+        except Exception:
+            log.exception("unhandled error on POST %s", _INFER_ROUTES[target[1] is not None])
+            answer = Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
+        answer.headers.append(("x-request-id", answered_id))
+        return answer

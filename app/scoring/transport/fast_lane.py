@@ -9,9 +9,11 @@ Every connection starts here. The lane serves a request itself when it is
   and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
   a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
 
-Such a request runs through the same protocol functions as aiohttp's routes (`azureml.score_batched`,
-`v2.infer_answer`), so the pipeline, the budgets, the errors and their bodies, the ids, the metrics and
-the log line are the same code. The first request that is anything else -- another route or method, a
+Which requests those are, and their answers, are the protocols' (`LaneRoutes` in
+scoring/core/exchange.py: `azureml.AzureMLLane`, `v2.V2Lane`): the lane frames bytes, asks each
+protocol whether a head is its own, and writes the answer the protocol gives, through the same
+protocol functions as aiohttp's routes, so the pipeline, the budgets, the errors and their bodies, the
+ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
 chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
 with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
 serves the connection from then on: rare features, and every answer to a malformed request, stay
@@ -33,7 +35,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -45,14 +47,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from scoring.core.admission import Reservation
 from scoring.core.body import overloaded, too_large
-from scoring.core.errors import INTERNAL_ERROR, BadRequest, RequestTimeout, ServiceError, error_body
+from scoring.core.errors import BadRequest, RequestTimeout
+from scoring.core.exchange import Answer, LaneRoutes, Matched
 from scoring.core.pipeline import Pipeline
-from scoring.protocols import azureml_contract as contract
-from scoring.protocols import azureml_http, v2
-from scoring.protocols.azureml import score_batched
-from scoring.protocols.azureml_http import AzureML
 from scoring.transport.connections import Connections, LaneFactory
-from scoring.transport.observer import Observer, request_id
+from scoring.transport.observer import Observer
 
 log = logging.getLogger("scoring")
 
@@ -76,13 +75,23 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN_MEMO: dict[str, bool] = {}
 _TOKEN_MEMO_SIZE = 512  # bounded: a client inventing names must not grow it
 _OWS = " \t"
-# aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
-# that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
-_SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
-_INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
-_SCORE = b"/score"
-_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
 _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
+# Fields aiohttp refuses to see twice (aiohttp 3.14 http_parser.SINGLETON_HEADERS, December 2026): a
+# head repeating one is aiohttp's to refuse, as is an HTTP/1.1 head without exactly one Host.
+_SINGLETONS = frozenset(
+    (
+        "content-length",
+        "content-location",
+        "content-range",
+        "content-type",
+        "etag",
+        "host",
+        "max-forwards",
+        "server",
+        "transfer-encoding",
+        "user-agent",
+    )
+)
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
@@ -91,27 +100,14 @@ class _Request:
     """A request head the lane serves (a plain class: a frozen dataclass's __init__ cost 6 % of a
     one-row request in a profile, 2026-12)."""
 
-    __slots__ = ("close", "headers", "ids", "length", "path", "route", "target")
+    __slots__ = ("close", "headers", "length", "matched", "path")
 
-    def __init__(
-        self,
-        route: str,
-        path: str,
-        headers: CIMultiDictProxy[str],
-        length: int,
-        close: bool,
-        target: tuple[str, str | None] | None,
-        ids: contract.RequestIds | None,
-    ) -> None:
-        self.route = route  # the metrics label, as aiohttp's resource.canonical spells it
+    def __init__(self, path: str, headers: CIMultiDictProxy[str], length: int, close: bool, matched: Matched) -> None:
         self.path = path
         self.headers = headers
         self.length = length
         self.close = close  # the client sent Connection: close
-        # /v2: the (model, version) the path names; None for /score.
-        self.target = target
-        # /score: Azure ML's ids for the answer (None for /v2).
-        self.ids = ids
+        self.matched = matched  # the protocol that answers it, its route and request id
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +117,8 @@ class LaneContext:
     pipeline: Pipeline
     observer: Observer
     connections: Connections
-    model_name: str
-    azureml: AzureML
+    # The protocols' routes the lane serves, each protocol's once (scoring/transport/server.py).
+    routes: tuple[LaneRoutes, ...]
 
 
 def lane_factory(context: LaneContext) -> LaneFactory:
@@ -143,9 +139,9 @@ def _is_token(name: str) -> bool:
     return known
 
 
-def parse_head(head: bytes, score_served: bool) -> _Request | None:
+def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
-    score_served: whether /score is the lane's now (a batched script, CORS off)."""
+    routes: the protocols' lane routes, asked in turn whether the request is theirs."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
         return None
     request_line, _, field_lines = head.partition(b"\r\n")
@@ -159,11 +155,19 @@ def parse_head(head: bytes, score_served: bool) -> _Request | None:
     if len(lines) > _MAX_FIELDS:
         return None
     pairs: list[tuple[str, str]] = []
+    singletons: set[str] = set()
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not line.isprintable() or not _is_token(name):
             return None
+        lower = name.lower()
+        if lower in _SINGLETONS:
+            if lower in singletons:
+                return None
+            singletons.add(lower)
         pairs.append((name, value.strip(_OWS)))
+    if "host" not in singletons:
+        return None
     fields: CIMultiDict[str] = CIMultiDict(pairs)
     if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
         return None
@@ -179,21 +183,11 @@ def parse_head(head: bytes, score_served: bool) -> _Request | None:
         if not tokens <= _CONNECTION_TOKENS:
             return None
     headers = CIMultiDictProxy(fields)
-    path = raw_path.decode("ascii")
-    if raw_path == _SCORE:
-        if not score_served:
-            return None
-        ids, refusal = contract.request_ids(azureml_http.JoinedHeaders(headers))
-        if refusal is not None:  # Azure ML's 431 for an over-long id: aiohttp's path answers it
-            return None
-        return _Request("/score", path, headers, int(length_text), "close" in tokens, None, ids)
-    infer = _INFER.fullmatch(raw_path)
-    if infer is None:
-        return None
-    model, version = infer[1].decode("ascii"), infer[2]
-    target = (model, None if version is None else version.decode("ascii"))
-    route = _INFER_ROUTES[version is not None]
-    return _Request(route, path, headers, int(length_text), "close" in tokens, target, None)
+    for protocol in routes:
+        matched = protocol.match(raw_path, headers)
+        if matched is not None:
+            return _Request(raw_path.decode("ascii"), headers, int(length_text), "close" in tokens, matched)
+    return None
 
 
 _date_second = -1
@@ -271,6 +265,9 @@ class FastLane(asyncio.Protocol):
         # pipelining many requests would otherwise have the rest of its bytes copied once per request.
         self._buffer = b""
         self._start = 0
+        # How far the buffer was searched for the end of the next head: a head trickled in many reads
+        # is searched once over, not once per read.
+        self._scanned = 0
         self._request: _Request | None = None  # the request being answered
         self._body_read = False
         self._body: _BodyWait | None = None
@@ -303,8 +300,10 @@ class FastLane(asyncio.Protocol):
                 return
         if not self._buffer:
             self._buffer = data
+            self._scanned = 0
         else:
             self._buffer = self._buffer[self._start :] + data
+            self._scanned = max(self._scanned - self._start, 0)
             self._start = 0
         if self._request is not None:
             self._update_reading()
@@ -352,19 +351,23 @@ class FastLane(asyncio.Protocol):
         if self._closed or self._request is not None or self._write_paused:
             return  # resume_writing calls again
         buffer, start = self._buffer, self._start
-        end = buffer.find(b"\r\n\r\n", start)
+        # Only bytes not searched yet (and the 3 before them, where an end may have begun).
+        since = max(start, self._scanned - 3)
+        end = buffer.find(b"\r\n\r\n", since)
         if end < 0:
+            self._scanned = len(buffer)
             # Too long for a head, or ended the lenient way (a bare LF): aiohttp's parser decides.
             if (
                 len(buffer) - start > _MAX_HEAD
-                or buffer.find(b"\n\n", start) >= 0
-                or buffer.find(b"\n\r\n", start) >= 0
+                or buffer.find(b"\n\n", since) >= 0
+                or buffer.find(b"\n\r\n", since) >= 0
             ):
                 self._hand_over()
             return
         context = self._context
-        request = parse_head(buffer[start:end], context.pipeline.batched and context.azureml.cors is None)
-        if request is None:
+        request = parse_head(buffer[start:end], context.routes)
+        if request is None or (request.close and len(buffer) > end + 4 + request.length):
+            # Bytes after a request that closes the connection are aiohttp's to refuse.
             self._hand_over()
             return
         self._consume(end + 4 - start)
@@ -400,7 +403,7 @@ class FastLane(asyncio.Protocol):
     def _consume(self, count: int) -> None:
         self._start += count
         if self._start >= len(self._buffer):
-            self._buffer, self._start = b"", 0
+            self._buffer, self._start, self._scanned = b"", 0, 0
 
     def _take(self, count: int) -> bytes:
         """The next `count` unconsumed bytes (no copy when they are the whole buffer)."""
@@ -449,41 +452,40 @@ class FastLane(asyncio.Protocol):
             timer.cancel()
             reservation.set_arriving(False)
 
-    async def _read_payload(self, reservation: Reservation) -> bytes:
-        """/score: what run() would get on Azure ML from a POST (empty for the form types)."""
-        body = await self._read_body(reservation)
-        assert self._request is not None
-        return contract.request_data(body, self._request.headers.get("Content-Type"))
-
     async def _serve(self, request: _Request) -> None:
-        context = self._context
-        observer = context.observer
+        observer = self._context.observer
+        matched = request.matched
         started = time.perf_counter()
-        answered_id = request.ids.request_id if request.ids is not None else request_id(request.headers)
-        answer: _Answer | None = None
+        answer: Answer | None = None
         observer.in_flight += 1
         try:
-            answer = await (self._score(request) if request.ids is not None else self._infer(request, answered_id))
+            # The protocol answers, refusals and failures included; the lane only writes the bytes.
+            answer = await matched.answer(self._read_body, self._note_rows)
+        except Exception:  # a bug in a protocol's handler: no answer can be trusted, so none is written
+            log.exception("unhandled error on POST %s", request.path)
         finally:
             # Before the answer is written, as on aiohttp's path: a client that got its answer finds its line.
             observer.in_flight -= 1
             elapsed = time.perf_counter() - started
-            status = 499 if answer is None else answer.status  # None: cancelled at shutdown
+            status = 499 if answer is None else answer.status  # None: cancelled at shutdown (or the bug above)
             reason = None if answer is None else answer.reason
-            observer.finished("POST", request.route, status, elapsed, self._rows, answered_id, reason)
+            observer.finished("POST", matched.route, status, elapsed, self._rows, matched.request_id, reason)
             if observer.tracer is not None:
                 observer.tracer.record(
                     "POST",
-                    request.route,
+                    matched.route,
                     status,
                     elapsed,
-                    answered_id,
+                    matched.request_id,
                     scheme="http",
                     host=request.headers.get("Host", ""),
                     path=request.path,
                     rows=self._rows,
                     headers=request.headers,
                 )
+        if answer is None:
+            self._done(True)
+            return
         answer.headers.extend(observer.answer_headers)
         close = answer.close or request.close or not self._skip_unread_body()
         transport = self._transport
@@ -494,43 +496,6 @@ class FastLane(asyncio.Protocol):
             log.exception("could not write the answer to POST %s", request.path)
             close = True
         self._done(close)
-
-    async def _score(self, request: _Request) -> _Answer:
-        """POST /score, answered as aiohttp's route and Azure ML's middleware answer it."""
-        context = self._context
-        try:
-            labels, extra = await score_batched(context.pipeline, request.headers, self._read_payload, self._note_rows)
-            answer = _Answer(200, labels, [*extra.items(), ("Content-Type", "application/json")])
-        except ServiceError as error:
-            refused = azureml_http.error_answer(error)
-            answer = _Answer(refused.status, refused.body, list(refused.headers), error.close, error.reason)
-        except Exception:
-            log.exception("unhandled error on POST %s", request.path)
-            failed = contract.error_answer(500, contract.INTERNAL_ERROR)
-            answer = _Answer(500, failed.body, list(failed.headers))
-        assert request.ids is not None
-        answer.headers.extend(request.ids.headers())
-        if context.azureml.server_version:
-            answer.headers.append((contract.SERVER_VERSION_HEADER, context.azureml.server_version))
-        return answer
-
-    async def _infer(self, request: _Request, answered_id: str) -> _Answer:
-        """POST /v2/.../infer, answered as aiohttp's route and json_errors answer it."""
-        context = self._context
-        assert request.target is not None
-        try:
-            body, content_type, extra = await v2.infer_answer(
-                context.pipeline, context.model_name, request.target, request.headers, self._read_body, self._note_rows
-            )
-            answer = _Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
-        except ServiceError as error:
-            headers = [*error.headers.items(), ("Content-Type", "application/json")]
-            answer = _Answer(error.status, error_body(error.message), headers, error.close, error.reason)
-        except Exception:
-            log.exception("unhandled error on POST %s", request.path)
-            answer = _Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
-        answer.headers.append(("x-request-id", answered_id))
-        return answer
 
     def _skip_unread_body(self) -> bool:
         """Whether the connection can go on: the body was read, or it is all here and is dropped."""
@@ -555,12 +520,3 @@ class FastLane(asyncio.Protocol):
         self._update_reading()
         if self._unconsumed():  # a pipelined request: started from the loop, not from inside this task
             asyncio.get_running_loop().call_soon(self._next)
-
-
-@dataclass(slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]]
-    close: bool = False
-    reason: str | None = None  # scoring_rejected_total's label, for a refusal

@@ -9,10 +9,7 @@ logs or dashboards cannot tell which path answered.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -20,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from scoring.core.errors import json_errors
 from scoring.core.pipeline import Pipeline
+from scoring.core.request_ids import request_id
 from scoring.observability.deployment import ModelDeployment
 from scoring.observability.logs import RequestLog
 from scoring.observability.metrics import GAUGE_SAMPLE_S, Metrics
@@ -28,29 +26,6 @@ from scoring.transport.connections import Connections
 
 if TYPE_CHECKING:  # imported only where telemetry is on (scoring/__main__.py): it pulls in OpenTelemetry
     from scoring.observability.tracing import RequestTracer
-
-# Accepted from the client (Azure ML's and the common spelling), else generated; always answered.
-REQUEST_ID_HEADERS = ("x-request-id", "x-ms-client-request-id")
-_MAX_REQUEST_ID = 128
-# Generated ids: 32 hex digits like a uuid4's, a random 64-bit prefix per process and a counter, unique
-# across processes and pods without uuid4's cost (a urandom call each, the largest item of a one-row
-# request's profile after the model, 2026-12).
-_ID_PREFIX = os.urandom(8).hex()
-_id_counter = itertools.count()
-
-
-def new_request_id() -> str:
-    return f"{_ID_PREFIX}{next(_id_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
-
-
-def request_id(headers: Mapping[str, str]) -> str:
-    """The id a /v2 answer carries: the client's own when it is printable ASCII, else a new one."""
-    for name in REQUEST_ID_HEADERS:
-        given = headers.get(name)
-        # Only printable ASCII travels back in a header and into the log unchanged.
-        if given and len(given) <= _MAX_REQUEST_ID and given.isascii() and given.isprintable():
-            return given
-    return new_request_id()
 
 
 class Observer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from scoring.core.exchange import LaneRoutes
 from scoring.core.keys import MODEL_NAME, PIPELINE, SWAGGER
 from scoring.core.pipeline import Pipeline
 from scoring.model.script_contract import analyze_run
@@ -29,9 +30,16 @@ def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Ap
     app[MODEL_NAME] = model_name
     app[SWAGGER] = orjson.dumps(openapi_document(settings, pipeline.signature))
     azureml_http.setup_app(app, analyze_run(pipeline.entry.run))
-    app.add_routes(azureml.routes)
+    azureml_http.register_routes(app, azureml.routes)
     app.add_routes(v2.routes)
     return app
+
+
+def lane_routes(app: web.Application) -> tuple[LaneRoutes, ...]:
+    """The protocols' routes the fast lane serves, one entry per protocol, over the same pipeline and
+    protocol state as build_app's routes."""
+    pipeline = app[PIPELINE]
+    return (azureml.AzureMLLane(pipeline, app[azureml_http.AZUREML]), v2.V2Lane(pipeline, app[MODEL_NAME]))
 
 
 def build_metrics_app(metrics: Metrics, pipeline: Pipeline, observer: Observer) -> web.Application:
