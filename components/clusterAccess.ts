@@ -20,6 +20,9 @@
  * API server (test/harness.ts models the propagation delay) without a network.
  */
 import * as https from "node:https";
+import { type Clock, pollUntilReady, realClock } from "./readinessPoll";
+
+export type { Clock } from "./readinessPoll";
 
 /** One permission the program needs: a SelfSubjectAccessReview's resourceAttributes. */
 export interface AccessCheck {
@@ -63,11 +66,6 @@ export interface KubeEndpoint {
   readonly caData: string;
   /** An Entra access token of the deployer for the AKS server application. */
   readonly token: string;
-}
-
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
 }
 
 /** The real API server over HTTPS, trusting only the cluster's own CA. */
@@ -116,10 +114,7 @@ export const clusterAccessEnvironment: {
   clock: Clock;
 } = {
   connect: httpsKubePost,
-  clock: {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  },
+  clock: realClock,
 };
 
 export const SELF_SUBJECT_ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
@@ -183,33 +178,30 @@ export async function waitForClusterAccess(
   checks: readonly AccessCheck[],
   options: WaitOptions,
 ): Promise<{ readonly attempts: number; readonly waitedMs: number }> {
-  const clock = options.clock ?? clusterAccessEnvironment.clock;
-  const timeoutMs = options.timeoutMs ?? ACCESS_WAIT_TIMEOUT_MS;
-  const intervalMs = options.intervalMs ?? ACCESS_POLL_INTERVAL_MS;
-  const start = clock.now();
-  let attempts = 0;
-  for (;;) {
-    attempts += 1;
-    let denied: string[];
-    try {
-      denied = await deniedChecks(post, checks);
-    } catch (error) {
-      denied = [`the API server did not answer (${error instanceof Error ? error.message : String(error)})`];
-    }
-    const waitedMs = clock.now() - start;
-    if (denied.length === 0) return { attempts, waitedMs };
-    if (waitedMs + intervalMs > timeoutMs) {
-      throw new ClusterAccessError(
-        `The Kubernetes API server still refuses the deployer (${options.principal}) after ` +
-          `${Math.round(waitedMs / 1000)} s and ${attempts} attempts: ${denied.join("; ")}. Azure documents up to ` +
-          `five minutes for a role assignment to reach an AKS cluster. Check: the deployer holds "Azure Kubernetes ` +
-          `Service RBAC Cluster Admin" on the cluster (az role assignment list --scope <cluster id> --assignee ` +
-          `${options.principal}); the config key deployerObjectId names the identity that runs pulumi up; this ` +
-          `machine's address is inside apiServerAuthorizedIpRanges. Nothing on the cluster was created; run ` +
-          `pulumi up again once the grant shows.`,
-      );
-    }
-    options.onWait?.(denied, waitedMs);
-    await clock.sleep(intervalMs);
-  }
+  const { attempts, waitedMs, pending } = await pollUntilReady(
+    async () => {
+      try {
+        return await deniedChecks(post, checks);
+      } catch (error) {
+        return [`the API server did not answer (${error instanceof Error ? error.message : String(error)})`];
+      }
+    },
+    {
+      clock: options.clock ?? clusterAccessEnvironment.clock,
+      timeoutMs: options.timeoutMs ?? ACCESS_WAIT_TIMEOUT_MS,
+      intervalMs: options.intervalMs ?? ACCESS_POLL_INTERVAL_MS,
+      onWait: options.onWait,
+    },
+  );
+  if (pending.length > 0)
+    throw new ClusterAccessError(
+      `The Kubernetes API server still refuses the deployer (${options.principal}) after ` +
+        `${Math.round(waitedMs / 1000)} s and ${attempts} attempts: ${pending.join("; ")}. Azure documents up to ` +
+        `five minutes for a role assignment to reach an AKS cluster. Check: the deployer holds "Azure Kubernetes ` +
+        `Service RBAC Cluster Admin" on the cluster (az role assignment list --scope <cluster id> --assignee ` +
+        `${options.principal}); the config key deployerObjectId names the identity that runs pulumi up; this ` +
+        `machine's address is inside apiServerAuthorizedIpRanges. Nothing on the cluster was created; run ` +
+        `pulumi up again once the grant shows.`,
+    );
+  return { attempts, waitedMs };
 }

@@ -31,8 +31,9 @@
  * wait (the workspace may not exist yet and nothing is created). The clock is in `insightsReadinessEnvironment`
  * so the test harness can model the delay on virtual time.
  */
-import type { Clock } from "./clusterAccess";
+
 import { ArmError, type ArmGet } from "./preflight/arm";
+import { type Clock, pollUntilReady, realClock } from "./readinessPoll";
 
 /** Microsoft.OperationalInsights API version of the workspace and table reads (both are in 2022-10-01). */
 export const LOG_ANALYTICS_API_VERSION = "2022-10-01";
@@ -41,12 +42,7 @@ export const INSIGHTS_WAIT_TIMEOUT_MS = 10 * 60 * 1000;
 export const INSIGHTS_POLL_INTERVAL_MS = 15 * 1000;
 
 /** The clock the wait sleeps on; the test harness replaces it with virtual time. */
-export const insightsReadinessEnvironment: { clock: Clock } = {
-  clock: {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  },
-};
+export const insightsReadinessEnvironment: { clock: Clock } = { clock: realClock };
 
 /**
  * The Log Analytics tables a rule's standard streams write (`Microsoft-<Table>` → `<Table>`). A custom
@@ -125,28 +121,21 @@ export async function waitForInsightsDestination(
   tables: readonly string[],
   options: InsightsWaitOptions = {},
 ): Promise<{ readonly attempts: number; readonly waitedMs: number }> {
-  const clock = options.clock ?? insightsReadinessEnvironment.clock;
-  const timeoutMs = options.timeoutMs ?? INSIGHTS_WAIT_TIMEOUT_MS;
-  const intervalMs = options.intervalMs ?? INSIGHTS_POLL_INTERVAL_MS;
-  const start = clock.now();
-  let attempts = 0;
-  for (;;) {
-    attempts += 1;
-    const pending = await notReady(get, workspaceId, tables);
-    const waitedMs = clock.now() - start;
-    if (pending.length === 0) return { attempts, waitedMs };
-    if (waitedMs + intervalMs > timeoutMs) {
-      throw new InsightsDestinationError(
-        `The Log Analytics workspace ${workspaceId} is still not ready for the Container Insights data ` +
-          `collection rule after ${Math.round(waitedMs / 1000)} s and ${attempts} attempts: ${pending.join("; ")}. ` +
-          `Azure refuses a rule whose destination table is missing (InvalidOutputTable). Check: the workspace ` +
-          `shows in the portal with those tables (az monitor log-analytics workspace table show --workspace-name ` +
-          `<name> --resource-group <group> --name <table>); the identity running pulumi up can read the ` +
-          `workspace (Reader or more on the resource group); Azure status for Log Analytics in the region. ` +
-          `The rule was not created; run pulumi up again once the tables show.`,
-      );
-    }
-    options.onWait?.(pending, waitedMs);
-    await clock.sleep(intervalMs);
-  }
+  const { attempts, waitedMs, pending } = await pollUntilReady(() => notReady(get, workspaceId, tables), {
+    clock: options.clock ?? insightsReadinessEnvironment.clock,
+    timeoutMs: options.timeoutMs ?? INSIGHTS_WAIT_TIMEOUT_MS,
+    intervalMs: options.intervalMs ?? INSIGHTS_POLL_INTERVAL_MS,
+    onWait: options.onWait,
+  });
+  if (pending.length > 0)
+    throw new InsightsDestinationError(
+      `The Log Analytics workspace ${workspaceId} is still not ready for the Container Insights data ` +
+        `collection rule after ${Math.round(waitedMs / 1000)} s and ${attempts} attempts: ${pending.join("; ")}. ` +
+        `Azure refuses a rule whose destination table is missing (InvalidOutputTable). Check: the workspace ` +
+        `shows in the portal with those tables (az monitor log-analytics workspace table show --workspace-name ` +
+        `<name> --resource-group <group> --name <table>); the identity running pulumi up can read the ` +
+        `workspace (Reader or more on the resource group); Azure status for Log Analytics in the region. ` +
+        `The rule was not created; run pulumi up again once the tables show.`,
+    );
+  return { attempts, waitedMs };
 }
