@@ -5,9 +5,9 @@ MAX_REQUEST_WAIT_TIME_MS without a slot is answered 503 with Retry-After, as Azu
 answers a request that waited too long in its queue.
 
 A request holds its slot from when its input is ready for the model until its labels are back (the
-batcher or run()); reading and decoding bodies are bounded by the byte budget (scoring/admission.py)
-instead. The number of requests holding or waiting for a slot is what the autoscaler scales on
-(docs/autoscaling.md): the pods' mean in-flight requests against this limit × the target utilization.
+batcher or run()); reading and decoding bodies are bounded by the byte budget (scoring/core/admission.py)
+instead. The pods' mean number of requests in flight against this limit is the autoscaler's guard
+trigger; CPU utilization leads (docs/autoscaling.md says why).
 
 Used only from the event loop thread, so plain integers and a deque suffice. 0 slots: no limit.
 """
