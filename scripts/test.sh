@@ -53,11 +53,14 @@ run_half typescript &
 run_half python &
 wait
 
-# One closing count over both halves: node's test runner ("ℹ pass N" per npm script) and pytest.
-count() { cat "$logs"/*.log | { grep -oE "$1" || true; } | { grep -oE '[0-9]+' || true; } | awk '{ n += $1 } END { print n + 0 }'; }
-passed=$(($(count '^ℹ pass [0-9]+') + $(count '[0-9]+ passed')))
-failed=$(($(count '^ℹ fail [0-9]+') + $(count '[0-9]+ (failed|errors?)')))
-skipped=$(($(count '^ℹ skipped [0-9]+') + $(count '[0-9]+ skipped')))
+# One closing count over both halves: node's test runner ("ℹ pass N" once per npm script) and pytest's
+# summary line ("1 failed, 718 passed, 1 skipped, … in 246.73s").
+node_counts=$(grep -E '^ℹ (pass|fail|skipped) [0-9]+$' "$logs/typescript.log" || true)
+pytest_counts=$(grep -E '^[0-9]+ (passed|failed|skipped|errors?)\b.* in [0-9.]+s' "$logs/python.log" | tail -n 1 | tr ',' '\n' || true)
+sum() { printf '%s\n' "$1" | { grep -oE "$2" || true; } | { grep -oE '[0-9]+' || true; } | awk '{ n += $1 } END { print n + 0 }'; }
+passed=$(($(sum "$node_counts" 'pass [0-9]+') + $(sum "$pytest_counts" '[0-9]+ passed')))
+failed=$(($(sum "$node_counts" 'fail [0-9]+') + $(sum "$pytest_counts" '[0-9]+ (failed|errors?)')))
+skipped=$(($(sum "$node_counts" 'skipped [0-9]+') + $(sum "$pytest_counts" '[0-9]+ skipped')))
 if [ "$(cat "$logs/typescript.rc")" -ne 0 ] || [ "$(cat "$logs/python.rc")" -ne 0 ]; then
   echo "== FAILED: typescript exit $(cat "$logs/typescript.rc"), python exit $(cat "$logs/python.rc") (see above)"
   echo "total: $passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
