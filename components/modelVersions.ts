@@ -102,10 +102,6 @@ export function slotLabels<V>(base: Readonly<Record<string, V>>, slot: SlotName)
   return slot === "current" ? { ...base } : { ...base, "app.kubernetes.io/name": CANDIDATE_SERVICE_NAME };
 }
 
-export function serviceNameOf(slot: SlotName, currentServiceName: string): string {
-  return slot === "current" ? currentServiceName : CANDIDATE_SERVICE_NAME;
-}
-
 /** The variables naming the slot to the app: header, log fields, info metric, capture partition. */
 export function slotEnv(slot: VersionSlot): k8s.types.input.core.v1.EnvVar[] {
   return [
