@@ -341,22 +341,7 @@ export class ScoringService extends pulumi.ComponentResource {
     // Cluster-internal only: the entry point's proxies reach it; the metrics port is for the scraper.
     const service = new k8s.core.v1.Service(
       `${name}-service`,
-      {
-        metadata: {
-          name: SCORING_SERVICE_NAME,
-          namespace,
-          labels: { ...objectMetadata.labels, ...labels },
-          ...annotationsOf(objectMetadata),
-        },
-        spec: {
-          type: "ClusterIP",
-          selector: labels,
-          ports: [
-            { name: "http", port: SCORING_SERVICE_PORT, targetPort: APP_PORT_NAME, protocol: "TCP" },
-            { name: METRICS_PORT_NAME, port: METRICS_PORT, targetPort: METRICS_PORT_NAME, protocol: "TCP" },
-          ],
-        },
-      },
+      scoringServiceArgs(SCORING_SERVICE_NAME, namespace, labels, objectMetadata, { metricsPort: true }),
       parent,
     );
 
@@ -479,19 +464,7 @@ export class ScoringService extends pulumi.ComponentResource {
     );
     new k8s.core.v1.Service(
       `${name}-service-candidate`,
-      {
-        metadata: {
-          name: CANDIDATE_SERVICE_NAME,
-          namespace,
-          labels: { ...metadata.labels, ...labels },
-          ...annotationsOf(metadata),
-        },
-        spec: {
-          type: "ClusterIP",
-          selector: labels,
-          ports: [{ name: "http", port: SCORING_SERVICE_PORT, targetPort: APP_PORT_NAME, protocol: "TCP" }],
-        },
-      },
+      scoringServiceArgs(CANDIDATE_SERVICE_NAME, namespace, labels, metadata, { metricsPort: false }),
       parent,
     );
     const policies = scoringNamespacePolicies({ podLabels: labels, entryNamespace })
@@ -528,4 +501,36 @@ export class ScoringService extends pulumi.ComponentResource {
       { name: APP_ENV.appInsightsSampleRatio, value: String(telemetry.sampleRatio) },
     ];
   }
+}
+
+/**
+ * A version's cluster-internal Service: the entry point's proxies reach its HTTP port; the current
+ * version's also names the metrics port. The scraper needs neither Service: it discovers the pods of both
+ * versions by their named metrics port (scrapeConfig.ts).
+ */
+export function scoringServiceArgs(
+  serviceName: string,
+  namespace: pulumi.Input<string>,
+  labels: Record<string, string>,
+  metadata: ObjectMetadata,
+  options: { readonly metricsPort: boolean },
+): k8s.core.v1.ServiceArgs {
+  return {
+    metadata: {
+      name: serviceName,
+      namespace,
+      labels: { ...metadata.labels, ...labels },
+      ...annotationsOf(metadata),
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: labels,
+      ports: [
+        { name: "http", port: SCORING_SERVICE_PORT, targetPort: APP_PORT_NAME, protocol: "TCP" },
+        ...(options.metricsPort
+          ? [{ name: METRICS_PORT_NAME, port: METRICS_PORT, targetPort: METRICS_PORT_NAME, protocol: "TCP" }]
+          : []),
+      ],
+    },
+  };
 }
