@@ -392,6 +392,13 @@ def main() -> int:
     parser.add_argument("--servers", default="", help="comma-separated server names to run (default: all)")
     parser.add_argument("--scenarios", default="", help="comma-separated scenario keys to run (default: all)")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        default=None,
+        help="run this server's variants under py-spy (on PATH) and write its collapsed stacks here, one file "
+        "per server (summarise with bench/profile_summary.py)",
+    )
     args = parser.parse_args()
 
     device = args.device or ("cpu" if args.short or not torch.cuda.is_available() else "cuda")
@@ -535,6 +542,14 @@ def main() -> int:
     for spec in specs:
         command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
         log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
+        profiled = args.profile_dir is not None and spec.name.startswith("this server")
+        if profiled:
+            # Sampling from outside (py-spy reads the interpreter's memory; no code in the app), every
+            # worker process, thread names kept so the event loop and the device thread stay apart.
+            args.profile_dir.mkdir(parents=True, exist_ok=True)
+            out_file = args.profile_dir / f"{log_name}.txt"
+            command = ["py-spy", "record", "--subprocesses", "--threads", "--rate", "200", "--format", "raw"]
+            command += ["--output", str(out_file), "--", *spec.command]
         server = start_server(log_name, command, spec.cwd, spec.env, server_cpus, args.log_dir)
         try:
             try:
@@ -583,6 +598,17 @@ def main() -> int:
                 if spec.name == "this server":
                     breakdown[shape.key] = where_time_went(before, scrape(server), wall)
         finally:
+            if profiled and server.process.poll() is None:
+                # py-spy writes its file on SIGINT; the server under it is stopped here, found first
+                # because it is no longer py-spy's child once py-spy has exited.
+                served = thread_cpu.tree(server.process.pid)[1:]
+                server.process.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.process.wait(timeout=30)
+                for pid in served:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
+                time.sleep(2)
             stop(server)
 
     versions = [f"torch {torch.__version__}", f"numpy {np.__version__}", f"Python {sys.version.split()[0]}"]

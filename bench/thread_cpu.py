@@ -18,12 +18,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 Sample = dict[tuple[int, int, str], float]  # (pid, tid, name) -> CPU seconds
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     found = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
-                found += _tree(int(child))
+                found += tree(int(child))
     except OSError:
         pass
     return found
@@ -31,7 +31,7 @@ def _tree(pid: int) -> list[int]:
 
 def sample(root: int) -> Sample:
     out: Sample = {}
-    for pid in _tree(root):
+    for pid in tree(root):
         try:
             tasks = list(Path(f"/proc/{pid}/task").iterdir())
         except OSError:
