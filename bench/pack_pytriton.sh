@@ -104,7 +104,10 @@ rm -rf "$site/bin"
 # binary, ml_dtypes and others ship with them (about 145 of their 230 MiB before, 90 after; packed 46 ->
 # 39 MiB). --strip-unneeded keeps every dynamic symbol; the unpacked tree is run end to end before use.
 while IFS= read -r -d '' file; do
-  if [ "$(head -c 4 "$file" | od -An -c | tr -d ' ')" = 177ELF ] && readelf -S "$file" 2>/dev/null | grep -qE '\.symtab|\.debug_'; then
+  [ "$(head -c 4 "$file" | od -An -c | tr -d ' ')" = 177ELF ] || continue
+  # Read whole before grep: under pipefail an early grep -q exit would fail readelf with SIGPIPE.
+  sections=$(readelf -S "$file" 2>/dev/null || true)
+  if grep -qE '\.symtab|\.debug_' <<<"$sections"; then
     strip --strip-unneeded "$file"
   fi
 done < <(find "$site" -type f \( -name '*.so*' -o -perm -u+x \) -print0)

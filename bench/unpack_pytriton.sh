@@ -41,7 +41,8 @@ fi
 # libpython3.12.so.1.0: on the loader's path already, or in the interpreter's LIBDIR (added to LD_LIBRARY_PATH).
 libdir=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
 ld_path=${LD_LIBRARY_PATH:-}
-if ! LD_LIBRARY_PATH=$ld_path ldd "$stub" | grep -q 'libpython3.12.so.1.0 => /'; then
+stub_links=$(LD_LIBRARY_PATH=$ld_path ldd "$stub" 2>&1 || true)
+if ! grep -q 'libpython3.12.so.1.0 => /' <<<"$stub_links"; then
   if [ -n "$libdir" ] && [ -e "$libdir/libpython3.12.so.1.0" ]; then
     ld_path=$libdir${ld_path:+:$ld_path}
   else
