@@ -23,7 +23,11 @@ TITLES = {"json-1x64": "JSON /score, 1 row, 64 clients", "bin-1x64": "v2 binary 
 
 
 def run(
-    requests: int, rows_per_request: int = 1, latencies: tuple[float, ...] = (1.0, 2.0, 3.0), **problems: int
+    requests: int,
+    rows_per_request: int = 1,
+    latencies: tuple[float, ...] = (1.0, 2.0, 3.0),
+    errors: int = 0,
+    wrong: int = 0,
 ) -> Result:
     """One run over a 2 s window that answered `requests` requests."""
     return Result(
@@ -32,9 +36,10 @@ def run(
         rows_per_request,
         completed=requests,
         rows=requests * rows_per_request,
+        errors=errors,
+        wrong=wrong,
         window_s=2.0,
         latencies_ms=list(latencies),
-        **problems,
     )
 
 
