@@ -354,6 +354,7 @@ def shapes(short: bool) -> list[Shape]:
 
 
 TRITON = "NVIDIA Triton (PyTriton)"
+PEER_NAMES = ("Azure ML inference server (seed-style score.py)", "KServe ModelServer", "MLServer", TRITON)
 
 
 def triton_python() -> str | None:
@@ -375,7 +376,8 @@ def triton_setup() -> str:
         f"{tuning['instances']} instances (NVIDIA's optimization guide: two overlap transfer and compute; one "
         f"per pinned core, as this server's two workers), dynamic batching up to {pytriton_peer.MAX_BATCH_SIZE} "
         f"rows (this server's MAX_BATCH_ROWS), max queue delay {tuning['max_queue_delay_us']} us and no preferred "
-        f"batch sizes (Triton's batcher guide for most models), HTTP threads: {threads}; gRPC off"
+        f"batch sizes (Triton's batcher guide for most models), HTTP threads: {threads}; gRPC off. Its JSON rows "
+        f"are the same digits as /score's, sent as the OIP JSON tensor to /v2/models/{MODEL_NAME}/infer"
     )
 
 
@@ -649,7 +651,7 @@ def main() -> int:
         wanted = args.servers.split(",")
         unknown = [name for name in wanted if name not in {spec.name for spec in specs}]
         # A peer that is not installed has its note already; any other name is a typo.
-        typos = [name for name in unknown if not any(note.startswith(name) for note in notes) and name != TRITON]
+        typos = [name for name in unknown if name not in PEER_NAMES]
         if typos:
             raise SystemExit(f"--servers: no server named {typos}; known: {[spec.name for spec in specs]}")
         specs = [spec for spec in specs if spec.name in wanted]

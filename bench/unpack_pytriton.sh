@@ -61,7 +61,16 @@ for binary in "$server/bin/tritonserver" "$stub" "$server/backends/python/libtri
 done
 
 # The environment the peer and the stub run in.
-"$python" -m venv --system-site-packages --without-pip "$target/venv"
+if ! "$python" -m venv --system-site-packages --without-pip "$target/venv" 2>"$target/venv.log"; then
+  # A distribution Python without its venv module: a virtual environment is only this much.
+  echo "unpack_pytriton: venv failed ($(tail -1 "$target/venv.log")); writing the environment by hand" >&2
+  rm -rf "$target/venv"
+  mkdir -p "$target/venv/bin" "$target/venv/lib/python3.12/site-packages"
+  ln -s "$("$python" -c 'import sys; print(sys.executable)')" "$target/venv/bin/python3"
+  printf 'home = %s\ninclude-system-site-packages = true\nversion = %s\n' \
+    "$(dirname "$("$python" -c 'import sys; print(sys.executable)')")" \
+    "$("$python" -c 'import platform; print(platform.python_version())')" >"$target/venv/pyvenv.cfg"
+fi
 venv_site=$("$target/venv/bin/python3" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 {
   echo "$site"
@@ -72,5 +81,9 @@ import numpy, torch, zmq, pytriton.triton
 assert numpy.__version__.startswith("1."), numpy.__version__
 print("pytriton environment: numpy", numpy.__version__, "torch", torch.__version__, "zmq", zmq.__version__)
 '
+# PyTriton hands tensors to the stubs through /dev/shm (4 MiB a model instance to start, growing with
+# the batches): a container's default 64 MiB can run short under the 1,024-row scenario.
+shm_mib=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $2 }')
+echo "/dev/shm: ${shm_mib:-unknown} MiB"
 echo "export PYTRITON_PYTHON=$target/venv/bin/python3"
 echo "export LD_LIBRARY_PATH=$ld_path"
