@@ -446,13 +446,14 @@ def peer_specs(common_env: dict[str, str], all_keys: tuple[str, ...] = ()) -> tu
         notes.append("MLServer is not installed (set MLSERVER_SITE to a folder holding mlserver): its rows are skipped")
     python = triton_python()
     if python is not None:
-        tuning = {name: os.environ[name] for name in os.environ if name.startswith("TRITON_")}
+        # Its tunables (TRITON_INSTANCES, TRITON_MAX_QUEUE_DELAY_US, TRITON_HTTP_THREADS) reach it through the
+        # environment every server inherits (start_server).
         specs.append(
             Spec(
                 TRITON,
                 [python, str(REPO / "bench" / "pytriton_peer.py")],
                 REPO,
-                {**common_env, **tuning},
+                common_env,
                 all_keys,  # the OIP JSON tensor for the JSON scenarios, the binary extension for the others
                 "v2json",
                 # Models load one after the other; the last one ready means both are.
