@@ -47,6 +47,7 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_reliability_fuzz.py",
         "test_reliability_overload.py",
         "test_tokens.py",
+        "test_unbatched_json.py",
         "test_capture.py",
     }
 )
