@@ -22,7 +22,7 @@ from multidict import CIMultiDictProxy
 
 from scoring.core.decode import DecodeError, min_row_bytes
 from scoring.core.encoding import labels_json
-from scoring.core.errors import INTERNAL_ERROR, NotFound, ServiceError, error_body
+from scoring.core.errors import NotFound, ServiceError
 from scoring.core.exchange import Answer, Exchange, Route
 from scoring.core.large_json import STRUCTURE_CHECK_BYTES, punctuation
 from scoring.core.pipeline import Pipeline
@@ -291,6 +291,13 @@ def encode_response(
 _JSON_UTF8 = ("Content-Type", "application/json; charset=utf-8")
 _JSON = ("Content-Type", "application/json")
 _ERROR_SCHEMA = "Error"
+# What a client learns about a failure that is not its own (the traceback goes to the log).
+INTERNAL_ERROR = "internal server error; the request was not scored (see the server log)"
+
+
+def error_body(message: str) -> bytes:
+    """The protocol's error body, {"error": "..."}."""
+    return orjson.dumps({"error": message})
 
 
 def _json(value: object) -> Answer:

@@ -9,11 +9,11 @@ Every connection starts here. The lane serves a request itself when it is
   and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
   a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
 
-Which requests those are, and their answers, are the protocols' (`LaneRoutes` in
-scoring/core/exchange.py: `azureml.AzureMLLane`, `v2.V2Lane`): the lane frames bytes, asks each
-protocol whether a head is its own, and writes the answer the protocol gives, through the same
-protocol functions as aiohttp's routes, so the pipeline, the budgets, the errors and their bodies, the
-ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
+Which requests those are, and their answers, are the protocols' (`ProtocolUnit.lane_match` in
+scoring/core/exchange.py): the lane frames bytes, asks each protocol whether a head is its own, hands
+the request to scoring/core/serving.py -- the same handlers, error mapping and bookkeeping as
+aiohttp's routes -- and writes the answer, so the pipeline, the budgets, the errors and their bodies,
+the ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
 chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
 with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
 serves the connection from then on: rare features, and every answer to a malformed request, stay
