@@ -298,6 +298,13 @@ def heldout() -> tuple[np.ndarray, np.ndarray]:
     return cached_digits("heldout")
 
 
+def run_client(*args: str) -> subprocess.CompletedProcess[str]:
+    """app/client.py, the sample client, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(APP_DIR / "client.py"), *args], capture_output=True, text=True, timeout=120
+    )
+
+
 def seed_body(rows: np.ndarray) -> bytes:
     """Exactly what the seed's sample query sent: {"data": rows.tolist()}."""
     return json.dumps({"data": rows.tolist()}).encode()

@@ -23,7 +23,7 @@ from scoring.protocols.swagger import openapi_document
 from scoring.protocols.v2 import V2Protocol
 from scoring.transport.server import protocols
 
-APP = Path(__file__).resolve().parent.parent
+APP = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
