@@ -69,7 +69,8 @@ class Serving:
                     log.exception("unhandled error on %s %s", exchange.method, exchange.route)
                     answer = unit.internal_error()
             unit.finish(exchange, answer)
-            answer.headers.extend(self.answer_headers)
+            if self.answer_headers:
+                answer.headers.extend(self.answer_headers)
             return answer
         finally:
             self.in_flight -= 1

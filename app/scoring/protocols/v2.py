@@ -361,8 +361,9 @@ class V2Protocol:
         return _json({"ready": True})
 
     def _check_model(self, exchange: Exchange) -> None:
-        params = exchange.params or {}
-        check_model(self.model_name, params.get("model", ""), params.get("version"))
+        params = exchange.params
+        assert params is not None  # every model route has {model}
+        check_model(self.model_name, params["model"], params.get("version"))
 
     async def model_metadata(self, exchange: Exchange) -> Answer:
         pipeline = self.pipeline
