@@ -81,7 +81,8 @@ def _response(answer: Answer) -> web.Response:
     return response
 
 
-def _exchange(protocol: ProtocolUnit, route: Route, label: str, request: web.Request, settings: Settings) -> Exchange:
+def _exchange(protocol: ProtocolUnit, route: Route, request: web.Request, settings: Settings) -> Exchange:
+    """The aiohttp request as the neutral request; route.path is its metrics label."""
     path, _, query = request.raw_path.partition("?")
 
     def read(reservation: Reservation) -> Awaitable[bytes]:
@@ -92,7 +93,7 @@ def _exchange(protocol: ProtocolUnit, route: Route, label: str, request: web.Req
     return Exchange(
         protocol,
         route.handler,
-        label,
+        route.path,
         request.method,
         path,
         request.headers,
@@ -105,7 +106,7 @@ def _exchange(protocol: ProtocolUnit, route: Route, label: str, request: web.Req
 
 def _handler(observer: Observer, protocol: ProtocolUnit, route: Route, settings: Settings) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        return _response(await observer.serve(_exchange(protocol, route, route.path, request, settings)))
+        return _response(await observer.serve(_exchange(protocol, route, request, settings)))
 
     return handle
 
@@ -117,7 +118,7 @@ async def _unrouted(exchange: Exchange) -> Answer:
 
 def _middleware(observer: Observer, default: ProtocolUnit, settings: Settings) -> Middleware:
     connections = observer.connections
-    no_route = Route("", UNMATCHED, _unrouted)
+    no_route = Route("", UNMATCHED, _unrouted)  # the label of every request no route matched
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -128,7 +129,7 @@ def _middleware(observer: Observer, default: ProtocolUnit, settings: Settings) -
             if missing is None:
                 return await handler(request)
             # No route matched: the default protocol's 404 or 405.
-            exchange = _exchange(default, no_route, UNMATCHED, request, settings)
+            exchange = _exchange(default, no_route, request, settings)
             allow = missing.headers.get("Allow") if missing.status == 405 else None
             return _response(await observer.serve_unmatched(exchange, missing.status, allow))
         finally:
