@@ -138,9 +138,13 @@ def _middleware(observer: Observer, default: ProtocolUnit, settings: Settings) -
     return middleware
 
 
-def build_app(pipeline: Pipeline, observer: Observer, model_name: str) -> web.Application:
+def build_app(
+    pipeline: Pipeline, observer: Observer, model_name: str, registered: tuple[ProtocolUnit, ...] | None = None
+) -> web.Application:
+    """aiohttp's application over `registered` (default: this server's `protocols`)."""
     settings = pipeline.settings
-    registered = protocols(pipeline, model_name)
+    if registered is None:
+        registered = protocols(pipeline, model_name)
     app = web.Application(
         client_max_size=settings.max_body_bytes, middlewares=[_middleware(observer, registered[0], settings)]
     )
