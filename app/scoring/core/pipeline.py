@@ -231,11 +231,13 @@ class Pipeline:
         body: bytes,
         precheck: Callable[[bytes], None] | None,
         json_bytes: int | None = None,
+        transient_factor: int = JSON_TRANSIENT_FACTOR,
     ) -> int:
         """What a large JSON body must pass before any parser builds an object: the precheck (400 for a
         body no request could be; DecodeError becomes BadRequest), the JSON size limit (413), then its
         decoding transient reserved (503 when the budget is full). Returns the bytes reserved; the
-        caller releases them (reservation.release_bytes) once the objects are gone."""
+        caller releases them (reservation.release_bytes) once the objects are gone. transient_factor:
+        what a body that passed the precheck may cost per byte (ANY_SHAPE_TRANSIENT_FACTOR without one)."""
         json_size = len(body) if json_bytes is None else json_bytes
         if precheck is not None:  # first: a body no request could be is 400, whatever its size
             try:
@@ -245,9 +247,14 @@ class Pipeline:
                     await asyncio.get_running_loop().run_in_executor(self.decoder, precheck, body)
             except DecodeError as error:
                 raise BadRequest(str(error)) from None
-        if json_size > self.json_limit:
-            raise too_large_json(json_size, self.json_limit)
-        transient = JSON_TRANSIENT_FACTOR * json_size
+        limit = (
+            self.json_limit
+            if transient_factor == JSON_TRANSIENT_FACTOR
+            else json_limit(self.settings.max_pending_bytes, transient_factor)
+        )
+        if json_size > limit:
+            raise too_large_json(json_size, limit, transient_factor)
+        transient = transient_factor * json_size
         if not reservation.add_bytes(transient):
             raise overloaded(self.settings.retry_after_s, "pending byte budget")
         return transient

@@ -18,9 +18,9 @@ from pathlib import Path
 from multidict import CIMultiDictProxy
 
 from scoring.core.admission import Reservation
-from scoring.core.decode import check_structure
 from scoring.core.errors import BadRequest, DeadlineExceeded, ServiceError
 from scoring.core.exchange import Exchange
+from scoring.core.large_json import ANY_SHAPE_TRANSIENT_FACTOR
 from scoring.core.pipeline import INLINE_DECODE_BYTES, Pipeline
 from scoring.model.entry import InterruptibleCall
 from scoring.model.script_contract import RunContract, RunStyle, app_root
@@ -153,17 +153,17 @@ async def score_unbatched(exchange: Exchange, pipeline: Pipeline, state: AzureML
 
 
 async def _reserve_json(pipeline: Pipeline, reservation: Reservation, payload: bytes) -> int:
-    """The batched /score path's rules for a body some parser will turn into objects: the structural
-    precheck (400, the same message), the JSON size limit (413) and the decoding transient reserved
-    (503 when the budget is full). Returns the bytes reserved (0 for a body too small to matter)."""
+    """What a body run() (or inference-schema) will parse costs, reserved before anything parses it: the
+    JSON size limit (413) and the decoding transient (503 when the budget is full). Returns the bytes
+    reserved (0 for a body too small to matter).
+
+    No structural precheck: the batched path's (check_structure) knows its input is rows of numbers, but
+    here the user's run() gives the JSON its meaning, and objects, strings or rows of any length are
+    valid input. So the reservation is what any shape may cost (ANY_SHAPE_TRANSIENT_FACTOR, measured in
+    scoring/core/large_json.py), which bounds a worker's memory for every body, hostile ones included."""
     if len(payload) <= INLINE_DECODE_BYTES:
         return 0
-    precheck = partial(check_structure, row_length=pipeline.signature.row_length)
-    try:
-        return await pipeline.reserve_json(reservation, payload, precheck)
-    except BadRequest:
-        check_utf8(payload)  # Azure ML's own 400 for a body that is not UTF-8, as on the batched path
-        raise
+    return await pipeline.reserve_json(reservation, payload, None, transient_factor=ANY_SHAPE_TRANSIENT_FACTOR)
 
 
 async def _call(pipeline: Pipeline, state: AzureML, inputs: Mapping[str, object], headers: Mapping[str, str]) -> Answer:
