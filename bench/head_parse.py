@@ -19,10 +19,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
+from scoring.core.exchange import ProtocolUnit
 from scoring.core.pipeline import Pipeline
-from scoring.protocols.azureml import AzureMLLane
+from scoring.protocols.azureml import AzureMLProtocol
 from scoring.protocols.azureml_http import AzureML
-from scoring.protocols.v2 import V2Lane
+from scoring.protocols.v2 import V2Protocol
 from scoring.transport.fast_lane import parse_head
 
 HEAD = (
@@ -47,7 +48,7 @@ class _Collect:
         self.headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
 
 
-def httptools_head(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+def httptools_head(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
     collect = _Collect()
     parser = httptools.HttpRequestParser(collect)
     parser.feed_data(head + b"\r\n\r\n")
@@ -55,7 +56,7 @@ def httptools_head(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
         return None
     headers = CIMultiDictProxy(CIMultiDict(collect.headers))
     for route in routes:
-        matched = route.match(collect.url, headers)
+        matched = route.lane_match(collect.url, headers)
         if matched is not None:
             return (matched, parser.should_keep_alive())
     return None
@@ -69,13 +70,13 @@ class _Reused:
         self.collect = _Collect()
         self.parser = httptools.HttpRequestParser(self.collect)
 
-    def head(self, data: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+    def head(self, data: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
         collect = self.collect
         collect.url, collect.headers = b"", []
         self.parser.feed_data(data)
         headers = CIMultiDictProxy(CIMultiDict(collect.headers))
         for route in routes:
-            matched = route.match(collect.url, headers)
+            matched = route.lane_match(collect.url, headers)
             if matched is not None:
                 return matched
         return None
@@ -84,7 +85,7 @@ class _Reused:
 _SINGLETONS = frozenset(("content-length", "content-type", "host", "user-agent", "transfer-encoding", "etag", "server"))
 
 
-def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+def httptools_checked(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
     """httptools with what the lane must still check itself to hand over exactly what aiohttp refuses
     or treats differently: printable values without tabs, no singleton twice, one Host, none of
     Transfer-Encoding/Content-Encoding/Expect/Upgrade, a plain path."""
@@ -111,7 +112,7 @@ def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object
     if "transfer-encoding" in headers or "content-encoding" in headers or "expect" in headers or "upgrade" in headers:
         return None
     for route in routes:
-        matched = route.match(collect.url, headers)
+        matched = route.lane_match(collect.url, headers)
         if matched is not None:
             return matched
     return None
@@ -119,9 +120,9 @@ def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object
 
 def main() -> None:
     pipeline = cast(Pipeline, SimpleNamespace(batched=True))
-    routes = (
-        AzureMLLane(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None))),
-        V2Lane(pipeline, "mnist"),
+    routes: tuple[ProtocolUnit, ...] = (
+        AzureMLProtocol(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None)), lambda: b"{}"),
+        V2Protocol(pipeline, "mnist"),
     )
     assert parse_head(HEAD, routes) is not None and httptools_head(HEAD, routes) is not None
     reused = _Reused()
@@ -132,7 +133,7 @@ def main() -> None:
         ("httptools, new parser", lambda: httptools_head(HEAD, routes)),
         ("httptools, reused", lambda: reused.head(whole, routes)),
         ("httptools + lane checks", lambda: httptools_checked(HEAD, routes)),
-        ("route match alone", lambda: routes[0].match(b"/score", CIMultiDictProxy(CIMultiDict()))),
+        ("route match alone", lambda: routes[0].lane_match(b"/score", CIMultiDictProxy(CIMultiDict()))),
     )
     for name, call in cases:
         best = min(timeit.repeat(call, number=20000, repeat=7)) / 20000

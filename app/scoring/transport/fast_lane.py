@@ -9,11 +9,11 @@ Every connection starts here. The lane serves a request itself when it is
   and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
   a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
 
-Which requests those are, and their answers, are the protocols' (`LaneRoutes` in
-scoring/core/exchange.py: `azureml.AzureMLLane`, `v2.V2Lane`): the lane frames bytes, asks each
-protocol whether a head is its own, and writes the answer the protocol gives, through the same
-protocol functions as aiohttp's routes, so the pipeline, the budgets, the errors and their bodies, the
-ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
+Which requests those are, and their answers, are the protocols' (`ProtocolUnit.lane_match` in
+scoring/core/exchange.py): the lane frames bytes, asks each protocol whether a head is its own, hands
+the request to scoring/core/serving.py -- the same handlers, error mapping and bookkeeping as
+aiohttp's routes -- and writes the answer, so the pipeline, the budgets, the errors and their bodies,
+the ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
 chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
 with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
 serves the connection from then on: rare features, and every answer to a malformed request, stay
@@ -48,7 +48,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from scoring.core.admission import Reservation
 from scoring.core.body import overloaded, too_large
 from scoring.core.errors import BadRequest, RequestTimeout
-from scoring.core.exchange import Answer, LaneRoutes, Matched
+from scoring.core.exchange import Answer, Exchange, ProtocolUnit
 from scoring.core.pipeline import Pipeline
 from scoring.transport.connections import Connections, LaneFactory
 from scoring.transport.observer import Observer
@@ -100,14 +100,13 @@ class _Request:
     """A request head the lane serves (a plain class: a frozen dataclass's __init__ cost 6 % of a
     one-row request in a profile, 2026-12)."""
 
-    __slots__ = ("close", "headers", "length", "matched", "path")
+    __slots__ = ("close", "exchange", "length", "path")
 
-    def __init__(self, path: str, headers: CIMultiDictProxy[str], length: int, close: bool, matched: Matched) -> None:
+    def __init__(self, path: str, length: int, close: bool, exchange: Exchange) -> None:
         self.path = path
-        self.headers = headers
         self.length = length
         self.close = close  # the client sent Connection: close
-        self.matched = matched  # the protocol that answers it, its route and request id
+        self.exchange = exchange  # the request as its protocol serves it (route, handler, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +116,8 @@ class LaneContext:
     pipeline: Pipeline
     observer: Observer
     connections: Connections
-    # The protocols' routes the lane serves, each protocol's once (scoring/transport/server.py).
-    routes: tuple[LaneRoutes, ...]
+    # The protocols, each once (scoring/transport/server.py): each says which POSTs are its own.
+    routes: tuple[ProtocolUnit, ...]
 
 
 def lane_factory(context: LaneContext) -> LaneFactory:
@@ -139,7 +138,7 @@ def _is_token(name: str) -> bool:
     return known
 
 
-def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
+def parse_head(head: bytes, routes: Sequence[ProtocolUnit]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
     routes: the protocols' lane routes, asked in turn whether the request is theirs."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
@@ -184,9 +183,9 @@ def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
             return None
     headers = CIMultiDictProxy(fields)
     for protocol in routes:
-        matched = protocol.match(raw_path, headers)
-        if matched is not None:
-            return _Request(raw_path.decode("ascii"), headers, int(length_text), "close" in tokens, matched)
+        exchange = protocol.lane_match(raw_path, headers)
+        if exchange is not None:
+            return _Request(exchange.path, int(length_text), "close" in tokens, exchange)
     return None
 
 
@@ -272,7 +271,6 @@ class FastLane(asyncio.Protocol):
         self._body_read = False
         self._body: _BodyWait | None = None
         self._task: asyncio.Task[None] | None = None
-        self._rows = 0
         self._paused = False  # reading paused by _update_reading
         self._write_paused = False  # the transport's write buffer is over its high-water mark
         self._closed = False  # closed, or handed to aiohttp: the connection is no longer this lane's
@@ -373,7 +371,6 @@ class FastLane(asyncio.Protocol):
         self._consume(end + 4 - start)
         self._request = request
         self._body_read = False
-        self._rows = 0
         self.waiting_since = None
         # Eager: the request runs at once, up to its first real wait (the batcher), without a loop turn.
         self._task = asyncio.Task(self._serve(request), loop=asyncio.get_running_loop(), eager_start=True)
@@ -411,9 +408,6 @@ class FastLane(asyncio.Protocol):
         piece = buffer if start == 0 and count == len(buffer) else buffer[start : start + count]
         self._consume(count)
         return piece
-
-    def _note_rows(self, rows: int) -> None:
-        self._rows = rows
 
     async def _read_body(self, reservation: Reservation) -> bytes:
         """The request's body under the reservation, the size limit and the read timeout (scoring.core.body's
@@ -453,40 +447,19 @@ class FastLane(asyncio.Protocol):
             reservation.set_arriving(False)
 
     async def _serve(self, request: _Request) -> None:
-        observer = self._context.observer
-        matched = request.matched
-        started = time.perf_counter()
+        exchange = request.exchange
+        exchange.read_body = self._read_body
         answer: Answer | None = None
-        observer.in_flight += 1
         try:
-            # The protocol answers, refusals and failures included; the lane only writes the bytes.
-            answer = await matched.answer(self._read_body, self._note_rows)
-        except Exception:  # a bug in a protocol's handler: no answer can be trusted, so none is written
+            # The protocol answers, refusals and failures included, and the request is recorded
+            # (scoring/core/serving.py), before the answer is written: a client that got its answer
+            # finds its log line. The lane only writes the bytes.
+            answer = await self._context.observer.serve(exchange)
+        except Exception:  # a bug in a protocol's hooks: no answer can be trusted, so none is written
             log.exception("unhandled error on POST %s", request.path)
-        finally:
-            # Before the answer is written, as on aiohttp's path: a client that got its answer finds its line.
-            observer.in_flight -= 1
-            elapsed = time.perf_counter() - started
-            status = 499 if answer is None else answer.status  # None: cancelled at shutdown (or the bug above)
-            reason = None if answer is None else answer.reason
-            observer.finished("POST", matched.route, status, elapsed, self._rows, matched.request_id, reason)
-            if observer.tracer is not None:
-                observer.tracer.record(
-                    "POST",
-                    matched.route,
-                    status,
-                    elapsed,
-                    matched.request_id,
-                    scheme="http",
-                    host=request.headers.get("Host", ""),
-                    path=request.path,
-                    rows=self._rows,
-                    headers=request.headers,
-                )
         if answer is None:
             self._done(True)
             return
-        answer.headers.extend(observer.answer_headers)
         close = answer.close or request.close or not self._skip_unread_body()
         transport = self._transport
         try:
