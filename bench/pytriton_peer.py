@@ -22,13 +22,16 @@ Tuning, as NVIDIA's documents recommend (read December 2026):
   callable (`Triton.bind(infer_func=[...])`, pytriton 0.7.0 `models/model.py`: instance_group count =
   len(infer_func)), each a Python-backend stub process plus a handler thread here; two also matches the
   two cores, as this server runs one worker per core.
-- HTTP threads: Triton's own default (TRITON_HTTP_THREADS overrides it); gRPC off (the bench does not
-  use it; PyTriton itself talks to Triton over HTTP); metrics on, on the METRICS_PORT the bench hands
-  out, as Triton's default is.
+- HTTP threads: Triton's own default, 8 (server/src/command_line_parser.h; TRITON_HTTP_THREADS overrides
+  it); gRPC off (the bench does not use it; PyTriton itself talks to Triton over HTTP); metrics on, on
+  the METRICS_PORT the bench hands out, as Triton's default is.
 Everything (tritonserver, its threads, the stubs, this process) inherits the bench's pin to the same 2
 cores; bench/run_bench.py checks every thread's allowed cores after start-up.
 
-    PYTHONPATH=/tmp/pytriton-site PORT=5006 DEVICE=cuda python3 bench/pytriton_peer.py
+Run it with the interpreter bench/unpack_pytriton.sh prepares (PYTRITON_PYTHON: PyTriton, and numpy 1.26,
+which the Python-backend stub needs, where that stub's isolated interpreter can see them):
+
+    PORT=5006 DEVICE=cuda $PYTRITON_PYTHON bench/pytriton_peer.py
 """
 
 from __future__ import annotations

@@ -369,7 +369,8 @@ def triton_python() -> str | None:
 def triton_setup() -> str:
     """What the Triton peer runs with, for the report (bench/pytriton_peer.py says why each is so)."""
     tuning = pytriton_peer.settings()
-    threads = tuning["http_threads"] if tuning["http_threads"] is not None else "Triton's default"
+    # Triton's own default when unset: 8 (server/src/command_line_parser.h, http_thread_cnt_).
+    threads = tuning["http_threads"] if tuning["http_threads"] is not None else "8 (Triton's default)"
     return (
         f"{TRITON}: Triton 2.51 from nvidia-pytriton 0.7.0, Python backend; models `{MODEL_NAME}` (FP32, the JSON "
         f"scenarios) and `{pytriton_peer.UINT8_MODEL_NAME}` (UINT8, the binary ones), each with "
