@@ -11,8 +11,10 @@
 #   links: PyTriton copies the one stub of the running interpreter (pytriton/triton.py,
 #   _prepare_triton_inference_server); and any bundled library that no kept binary needs (the NEEDED
 #   closure of tritonserver, the Python backend, the local cache and the 3.12 stub, read with readelf);
-# - aiohttp and its dependencies: only tritonclient.http.aio and pytriton.client.asyncio_utils import it
-#   (asyncio clients the server never starts), and the device has aiohttp anyway;
+# - aiohttp and its dependencies (aiohappyeyeballs, aiosignal, attrs, frozenlist, multidict, propcache,
+#   yarl, idna): PyTriton imports them at start-up (pytriton.client's asyncio client, measured with
+#   python -X importtime) but the device has them already, the app runs on aiohttp; unpack_pytriton.sh's
+#   import check fails at once where they are missing;
 # - typer and what it pulls in (rich, pygments, markdown-it-py, mdurl, shellingham, annotated-doc,
 #   pydantic, pydantic-core, typing-inspection, annotated-types): only pytriton/__main__.py, the
 #   `pytriton` command line, imports typer. A check below fails the pack if any other kept module
@@ -112,9 +114,9 @@ while IFS= read -r -d '' file; do
   fi
 done < <(find "$site" -type f \( -name '*.so*' -o -perm -u+x \) -print0)
 
-# Nothing that stays may import what was left out (the CLI and the asyncio clients are never run).
-unused_imports=$(grep -rlE "^\s*(import|from) +(typer|rich|pygments|pydantic|aiohttp)\b" "$site" --include=*.py |
-  grep -vE "/pytriton/__main__\.py$|/pytriton/client/asyncio_utils\.py$|/tritonclient/http/aio/" || true)
+# Nothing that stays may import typer's family but the `pytriton` command line, which is never run.
+unused_imports=$(grep -rlE "^\s*(import|from) +(typer|rich|pygments|pydantic)\b" "$site" --include=*.py |
+  grep -vE "/pytriton/__main__\.py$" || true)
 if [ -n "$unused_imports" ]; then
   echo "pack_pytriton: these kept modules import a package that was left out:" >&2
   echo "$unused_imports" >&2
