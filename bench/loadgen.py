@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from queue import Empty
 
 import numpy as np
 
@@ -190,6 +191,15 @@ def _worker(
     out.put(result)
 
 
+# How long after its window a scenario's clients may take to report, before the server is taken to have
+# stopped answering (a request in flight then is at most this late).
+ANSWER_GRACE_S = 30
+
+
+class ScenarioTimeout(RuntimeError):
+    """The server under test stopped answering during a scenario."""
+
+
 def run_scenario(port: int, scenario: Scenario, cpus: Sequence[int] | None, processes: int) -> Result:
     """Runs one scenario and merges the per-process results."""
     processes = max(1, min(processes, scenario.clients))
@@ -209,7 +219,16 @@ def run_scenario(port: int, scenario: Scenario, cpus: Sequence[int] | None, proc
     ]
     for worker in workers:
         worker.start()
-    parts = [queue.get(timeout=scenario.warmup_s + scenario.duration_s + 120) for _ in workers]
+    try:
+        parts = [queue.get(timeout=scenario.warmup_s + scenario.duration_s + ANSWER_GRACE_S) for _ in workers]
+    except Empty:
+        # A server that stopped answering: its clients would wait forever, so they are stopped here.
+        for worker in workers:
+            worker.kill()
+            worker.join(timeout=5)
+        raise ScenarioTimeout(
+            f"{scenario.name}: no result {ANSWER_GRACE_S} s after the measured window ended (the server stopped answering)"
+        ) from None
     for worker in workers:
         worker.join(timeout=30)
     merged = Result(scenario.name, scenario.clients, scenario.requests[0].rows, window_s=scenario.duration_s)

@@ -52,7 +52,7 @@ import bench_tables  # noqa: E402
 import pytriton_peer  # noqa: E402
 import thread_cpu  # noqa: E402
 from bench_tables import fmt as fmt  # noqa: E402  # re-exported: bench/autoscale_metric.py formats with it
-from loadgen import Request, Result, Scenario, http_request, run_scenario  # noqa: E402
+from loadgen import Request, Result, Scenario, ScenarioTimeout, http_request, run_scenario  # noqa: E402
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
 
@@ -666,14 +666,14 @@ def main() -> int:
     # Cores used per process and thread (bench/thread_cpu.py), for this server's variants.
     cpu_profile: list[str] = []
     pinning_failed: list[str] = []
-    did_not_start: set[str] = set()
+    skipped_peers: set[str] = set()
     titles = {shape.key: shape.title for shape in plan}
     for round_index in range(args.repeat):
         # Rounds, not servers, outermost: each round runs every server once, so drift over the session
         # (clocks, thermals, a noisy neighbour) lands on every server alike.
         round_label = f" (round {round_index + 1})" if args.repeat > 1 else ""
         for spec in specs:
-            if spec.name in did_not_start:
+            if spec.name in skipped_peers:
                 continue
             command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
             log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
@@ -696,7 +696,7 @@ def main() -> int:
                     # A peer that cannot start here costs its rows, not the whole run's.
                     notes.append(f"{spec.name} did not start, its rows are skipped: {str(not_ready).splitlines()[-1]}")
                     print(not_ready, file=sys.stderr)
-                    did_not_start.add(spec.name)
+                    skipped_peers.add(spec.name)
                     continue
                 started_pids = thread_cpu.tree(server.process.pid)
                 if server_cpus and round_index == 0:
@@ -728,10 +728,27 @@ def main() -> int:
                     )
                     before, began = scrape(server), time.perf_counter()
                     cpu_before = thread_cpu.sample(server.process.pid)
-                    runs.setdefault((spec.name, shape.key), []).append(
-                        run_scenario(server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1)
-                    )
+                    try:
+                        result = run_scenario(
+                            server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1
+                        )
+                    except ScenarioTimeout as hung:
+                        if spec.name == "this server":
+                            raise
+                        # A peer that stops answering costs its rows, not the whole run's.
+                        notes.append(f"{spec.name} stopped answering, its remaining rows are skipped: {hung}")
+                        print(hung, file=sys.stderr, flush=True)
+                        skipped_peers.add(spec.name)
+                        break
+                    runs.setdefault((spec.name, shape.key), []).append(result)
                     wall = time.perf_counter() - began
+                    # As measured, so a run cut short still shows what it had.
+                    print(
+                        f"{spec.name}, {shape.key}{round_label}: {result.requests_per_s:,.0f} req/s, "
+                        f"p50 {result.percentile_ms(50):.2f} ms, p99 {result.percentile_ms(99):.2f} ms, "
+                        f"{result.errors} errors, {result.wrong} wrong",
+                        flush=True,
+                    )
                     if spec.name.startswith("this server"):
                         used = thread_cpu.cores_used(
                             cpu_before, thread_cpu.sample(server.process.pid), wall, server.process.pid
