@@ -41,6 +41,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import cast
 
+import httptools
 from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -66,14 +67,8 @@ _MAX_AHEAD = 256 << 10
 # A Content-Length of more digits than this is aiohttp's to refuse (it is far past any MAX_BODY_BYTES).
 _MAX_LENGTH_DIGITS = 18
 
-_REQUEST_LINE = re.compile(rb"POST (/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*) HTTP/1\.1")
-# RFC 9112: field-line = field-name ":" OWS field-value OWS, lines ended by CRLF; field-name is a token.
-# A line that is not printable (a control character, a CR or LF outside a CRLF, or a HTAB, which is
-# legal but rare) or a name that is not a token goes to aiohttp's parser. str methods per line and a
-# memo of names already seen: a regular expression per line cost about 1 us a header (2026-12).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_MEMO: dict[str, bool] = {}
-_TOKEN_MEMO_SIZE = 512  # bounded: a client inventing names must not grow it
+# The request target the lane serves: an absolute path of these characters only (no query, no escapes).
+_PATH = re.compile(rb"/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*")
 _OWS = " \t"
 _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
 # Fields aiohttp refuses to see twice (aiohttp 3.14 http_parser.SINGLETON_HEADERS, December 2026): a
@@ -92,8 +87,8 @@ _SINGLETONS = frozenset(
         "user-agent",
     )
 )
-
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+# Fields whose presence makes the request aiohttp's (framing or semantics the lane does not implement).
+_NOT_THE_LANES = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
 
 
 class _Request:
@@ -130,89 +125,120 @@ def lane_factory(context: LaneContext) -> LaneFactory:
     return factory
 
 
-def _is_token(name: str) -> bool:
-    known = _TOKEN_MEMO.get(name)
-    if known is None:
-        known = _TOKEN.fullmatch(name) is not None
-        if len(_TOKEN_MEMO) < _TOKEN_MEMO_SIZE:
-            _TOKEN_MEMO[name] = known
-    return known
+class _Head:
+    """httptools' callbacks for one head: the request target and the field lines as llhttp split them
+    (names checked to be tokens, leading whitespace of values dropped)."""
+
+    __slots__ = ("fields", "target")
+
+    def __init__(self) -> None:
+        self.target = b""
+        self.fields: list[tuple[bytes, bytes]] = []
+
+    def on_url(self, url: bytes) -> None:
+        self.target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.fields.append((name, value))
 
 
 def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
     routes: the protocols' lane routes, asked in turn whether the request is theirs."""
+    return _parse(head + b"\r\n\r\n", routes)
+
+
+def _parse(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
+    """parse_head for a head with its blank line (as it lies in the connection's buffer).
+
+    llhttp (httptools, the parser aiohttp's own C parser is built on, in the same strict mode) does the
+    tokenizing and the RFC 9112 syntax: CRLF line ends, token names, no space before a colon, no
+    obs-fold, no control characters in values, one decimal Content-Length. What aiohttp then refuses or
+    treats differently, and what the lane does not implement, is checked here and handed over."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
         return None
-    request_line, _, field_lines = head.partition(b"\r\n")
-    match = _REQUEST_LINE.fullmatch(request_line)
-    if match is None:
+    collected = _Head()
+    parser = httptools.HttpRequestParser(collected)
+    try:
+        parser.feed_data(head)
+    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
         return None
-    raw_path = match[1]
-    # As aiohttp decodes them: UTF-8, undecodable bytes kept as surrogates (they then fail to match).
-    text = field_lines.decode("utf-8", "surrogateescape")
-    lines = text.split("\r\n") if text else []
-    if len(lines) > _MAX_FIELDS:
+    raw_path = collected.target
+    # The request line exactly "POST <path> HTTP/1.1" (llhttp also takes repeated spaces, aiohttp not).
+    if head[: len(raw_path) + 16] != b"POST " + raw_path + b" HTTP/1.1\r\n" or _PATH.fullmatch(raw_path) is None:
+        return None
+    fields = collected.fields
+    if len(fields) > _MAX_FIELDS:
         return None
     pairs: list[tuple[str, str]] = []
     singletons: set[str] = set()
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon or not line.isprintable() or not _is_token(name):
+    length_text = ""
+    connection: list[str] = []
+    for raw_name, raw_value in fields:
+        name = raw_name.decode("ascii")  # a token
+        # As aiohttp decodes values: UTF-8, undecodable bytes kept as surrogates (not printable, so
+        # aiohttp's); a tab, legal but rare, is aiohttp's too.
+        value = raw_value.decode("utf-8", "surrogateescape").rstrip(_OWS)
+        if not value.isprintable():
             return None
         lower = name.lower()
         if lower in _SINGLETONS:
             if lower in singletons:
                 return None
             singletons.add(lower)
-        pairs.append((name, value.strip(_OWS)))
-    if "host" not in singletons:
+            if lower == "content-length":
+                length_text = value
+        elif lower in _NOT_THE_LANES:
+            return None
+        elif lower == "connection":
+            connection.append(value)
+        pairs.append((name, value))
+    if "host" not in singletons or "transfer-encoding" in singletons:
         return None
-    fields: CIMultiDict[str] = CIMultiDict(pairs)
-    if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
-        return None
-    lengths = fields.getall("content-length", ())
-    if len(lengths) != 1:
-        return None
-    length_text = lengths[0]
     if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > _MAX_LENGTH_DIGITS:
         return None
-    tokens: set[str] = set()
-    if "connection" in fields:
-        tokens = {t.strip(_OWS).lower() for t in ",".join(fields.getall("connection")).split(",") if t.strip(_OWS)}
+    close = False
+    if connection:
+        tokens = {t.strip(_OWS).lower() for t in ",".join(connection).split(",") if t.strip(_OWS)}
         if not tokens <= _CONNECTION_TOKENS:
             return None
-    headers = CIMultiDictProxy(fields)
+        close = "close" in tokens
+    headers = CIMultiDictProxy(CIMultiDict(pairs))
     for protocol in routes:
         matched = protocol.match(raw_path, headers)
         if matched is not None:
-            return _Request(raw_path.decode("ascii"), headers, int(length_text), "close" in tokens, matched)
+            return _Request(raw_path.decode("ascii"), headers, int(length_text), close, matched)
     return None
 
 
-_date_second = -1
-_date_text = ""
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
+# (whole second, the Date and Server field lines every answer ends with): formatted once a second.
+_trailer: tuple[int, str] = (-1, "")
 
 
-def _http_date() -> str:
-    """The Date header's value, formatted once a second."""
-    global _date_second, _date_text
+def _date_and_server() -> str:
+    global _trailer
     now = int(time.time())
-    if now != _date_second:
-        _date_second, _date_text = now, formatdate(now, usegmt=True)
-    return _date_text
+    second, text = _trailer
+    if now != second:
+        text = f"Date: {formatdate(now, usegmt=True)}\r\nServer: {SERVER_SOFTWARE}\r\n"
+        _trailer = (now, text)
+    return text
 
 
 def _response(status: int, body: bytes, headers: list[tuple[str, str]], close: bool) -> bytes:
     """An answer's bytes, with the headers aiohttp's own answers carry (Content-Length, Date, Server)."""
-    head = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"]
-    head.extend(f"{name}: {value}\r\n" for name, value in headers)
-    head.append(f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: {SERVER_SOFTWARE}\r\n")
-    if close:
-        head.append("Connection: close\r\n")
-    head.append("\r\n")
+    head = "".join(
+        [
+            _STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n",
+            *[f"{name}: {value}\r\n" for name, value in headers],
+            f"Content-Length: {len(body)}\r\n",
+            _date_and_server(),
+            "Connection: close\r\n\r\n" if close else "\r\n",
+        ]
+    )
     # surrogateescape: an echoed client id goes back byte for byte, as it came.
-    return "".join(head).encode("utf-8", "surrogateescape") + body
+    return head.encode("utf-8", "surrogateescape") + body
 
 
 class _BodyWait:
@@ -365,7 +391,7 @@ class FastLane(asyncio.Protocol):
                 self._hand_over()
             return
         context = self._context
-        request = parse_head(buffer[start:end], context.routes)
+        request = _parse(buffer[start : end + 4], context.routes)
         if request is None or (request.close and len(buffer) > end + 4 + request.length):
             # Bytes after a request that closes the connection are aiohttp's to refuse.
             self._hand_over()
