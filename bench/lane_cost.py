@@ -84,7 +84,12 @@ def worker(app_dir: Path, scenario: str, clients: int, requests: int, profile_to
 
     import uvloop
 
-    sys.setswitchinterval(0.0005)  # as scoring/__main__.py sets it
+    try:  # the interpreter settings scoring/__main__.py serves with
+        from scoring.core.runtime import tune_for_serving
+    except ImportError:  # an older checkout: its __main__ set only the switch interval
+        sys.setswitchinterval(0.0005)
+    else:
+        tune_for_serving()
     raw = _request(scenario)
 
     async def run() -> dict[str, float]:
@@ -107,6 +112,12 @@ def worker(app_dir: Path, scenario: str, clients: int, requests: int, profile_to
         app = build_app(pipeline, observer, settings.model_name)
         app.freeze()
         await app.startup()
+        try:
+            from scoring.core.runtime import freeze_startup_objects
+        except ImportError:
+            pass
+        else:
+            freeze_startup_objects()
         context = LaneContext(pipeline, observer, connections, lane_routes(app))
         loop = asyncio.get_running_loop()
         state = {"answered": 0, "bad": 0, "target": 0}
