@@ -41,7 +41,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import cast
 
-import httptools
 from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -67,8 +66,11 @@ _MAX_AHEAD = 256 << 10
 # A Content-Length of more digits than this is aiohttp's to refuse (it is far past any MAX_BODY_BYTES).
 _MAX_LENGTH_DIGITS = 18
 
-# The request target the lane serves: an absolute path of these characters only (no query, no escapes).
-_PATH = re.compile(rb"/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*")
+_REQUEST_LINE = re.compile(rb"POST (/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*) HTTP/1\.1")
+# RFC 9112: field-line = field-name ":" OWS field-value OWS, lines ended by CRLF; field-name is a token.
+# A line that is not printable (a control character, a CR or LF outside a CRLF, or a HTAB, which is
+# legal but rare) or a name that is not a token goes to aiohttp's parser.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _OWS = " \t"
 _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
 # Fields aiohttp refuses to see twice (aiohttp 3.14 http_parser.SINGLETON_HEADERS, December 2026): a
@@ -125,73 +127,76 @@ def lane_factory(context: LaneContext) -> LaneFactory:
     return factory
 
 
-class _Head:
-    """httptools' callbacks for one head: the request target and the field lines as llhttp split them
-    (names checked to be tokens, leading whitespace of values dropped)."""
+_SINGLETON, _NOT_LANE, _CONNECTION = 1, 2, 3
+# A field name -> (a token?, lowercased, what it is to the lane): a memo, bounded, since a client
+# inventing names must not grow it. One lookup a field instead of a token check, a lower() and set
+# tests: a regular expression per line cost about 1 us a header (2026-12).
+_NAMES: dict[str, tuple[bool, str, int]] = {}
+_NAMES_SIZE = 512
 
-    __slots__ = ("fields", "target")
 
-    def __init__(self) -> None:
-        self.target = b""
-        self.fields: list[tuple[bytes, bytes]] = []
-
-    def on_url(self, url: bytes) -> None:
-        self.target += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.fields.append((name, value))
+def _name_kind(name: str) -> tuple[bool, str, int]:
+    lower = name.lower()
+    if lower in _SINGLETONS:
+        kind = _SINGLETON
+    elif lower in _NOT_THE_LANES:
+        kind = _NOT_LANE
+    elif lower == "connection":
+        kind = _CONNECTION
+    else:
+        kind = 0
+    known = (_TOKEN.fullmatch(name) is not None, lower, kind)
+    if len(_NAMES) < _NAMES_SIZE:
+        _NAMES[name] = known
+    return known
 
 
 def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
-    routes: the protocols' lane routes, asked in turn whether the request is theirs."""
-    return _parse(head + b"\r\n\r\n", routes)
+    routes: the protocols' lane routes, asked in turn whether the request is theirs.
 
-
-def _parse(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
-    """parse_head for a head with its blank line (as it lies in the connection's buffer).
-
-    llhttp (httptools, the parser aiohttp's own C parser is built on, in the same strict mode) does the
-    tokenizing and the RFC 9112 syntax: CRLF line ends, token names, no space before a colon, no
-    obs-fold, no control characters in values, one decimal Content-Length. What aiohttp then refuses or
-    treats differently, and what the lane does not implement, is checked here and handed over."""
+    A hand parser, not httptools (llhttp): llhttp validates the syntax in C, but the fields must still
+    be split, named and checked in Python to build the headers and to hand over exactly what aiohttp
+    refuses or treats differently, so llhttp's pass came on top: 0.6 us more per head and 3-6 % more
+    loop CPU per one-row request in the full path (bench/head_parse.py, bench/lane_cost.py, 2026-12)."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
         return None
-    collected = _Head()
-    parser = httptools.HttpRequestParser(collected)
-    try:
-        parser.feed_data(head)
-    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+    request_line, _, field_lines = head.partition(b"\r\n")
+    match = _REQUEST_LINE.fullmatch(request_line)
+    if match is None:
         return None
-    raw_path = collected.target
-    # The request line exactly "POST <path> HTTP/1.1" (llhttp also takes repeated spaces, aiohttp not).
-    if head[: len(raw_path) + 16] != b"POST " + raw_path + b" HTTP/1.1\r\n" or _PATH.fullmatch(raw_path) is None:
-        return None
-    fields = collected.fields
-    if len(fields) > _MAX_FIELDS:
+    raw_path = match[1]
+    # As aiohttp decodes them: UTF-8, undecodable bytes kept as surrogates (they then fail to match).
+    text = field_lines.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n") if text else []
+    if len(lines) > _MAX_FIELDS:
         return None
     pairs: list[tuple[str, str]] = []
     singletons: set[str] = set()
     length_text = ""
     connection: list[str] = []
-    for raw_name, raw_value in fields:
-        name = raw_name.decode("ascii")  # a token
-        # As aiohttp decodes values: UTF-8, undecodable bytes kept as surrogates (not printable, so
-        # aiohttp's); a tab, legal but rare, is aiohttp's too.
-        value = raw_value.decode("utf-8", "surrogateescape").rstrip(_OWS)
-        if not value.isprintable():
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not line.isprintable():
             return None
-        lower = name.lower()
-        if lower in _SINGLETONS:
-            if lower in singletons:
+        known = _NAMES.get(name)
+        if known is None:
+            known = _name_kind(name)
+        token, lower, kind = known
+        if not token:
+            return None
+        value = value.strip(_OWS)
+        if kind:
+            if kind == _SINGLETON:
+                if lower in singletons:
+                    return None
+                singletons.add(lower)
+                if lower == "content-length":
+                    length_text = value
+            elif kind == _NOT_LANE:
                 return None
-            singletons.add(lower)
-            if lower == "content-length":
-                length_text = value
-        elif lower in _NOT_THE_LANES:
-            return None
-        elif lower == "connection":
-            connection.append(value)
+            else:
+                connection.append(value)
         pairs.append((name, value))
     if "host" not in singletons or "transfer-encoding" in singletons:
         return None
@@ -391,7 +396,7 @@ class FastLane(asyncio.Protocol):
                 self._hand_over()
             return
         context = self._context
-        request = _parse(buffer[start : end + 4], context.routes)
+        request = parse_head(buffer[start:end], context.routes)
         if request is None or (request.close and len(buffer) > end + 4 + request.length):
             # Bytes after a request that closes the connection are aiohttp's to refuse.
             self._hand_over()
