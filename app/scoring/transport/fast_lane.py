@@ -36,7 +36,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import cast
@@ -50,6 +50,7 @@ from scoring.core.body import overloaded, too_large
 from scoring.core.errors import BadRequest, RequestTimeout
 from scoring.core.exchange import Answer, LaneRoutes, Matched
 from scoring.core.pipeline import Pipeline
+from scoring.observability.logs import RequestLog
 from scoring.transport.connections import Connections, LaneFactory
 from scoring.transport.observer import Observer
 
@@ -116,6 +117,45 @@ class LaneContext:
     connections: Connections
     # The protocols' routes the lane serves, each protocol's once (scoring/transport/server.py).
     routes: tuple[LaneRoutes, ...]
+    outbox: _Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outbox", _Outbox(self.observer.request_log))
+
+
+class _Outbox:
+    """The answers of one event-loop turn, sent together at its end, after their log lines (written in
+    one call): a request's line still goes out before its answer, at one system call per turn instead
+    of one per request. Answers of one connection keep their order (one list, sent in order)."""
+
+    __slots__ = ("_answers", "_request_log", "_scheduled")
+
+    def __init__(self, request_log: RequestLog | None) -> None:
+        self._request_log = request_log
+        self._answers: list[tuple[asyncio.Transport, bytes | None, bool]] = []
+        self._scheduled = False
+
+    def send(self, transport: asyncio.Transport, data: bytes | None, close: bool) -> None:
+        """data: the answer (None: none, only the close); close: the connection closes after it."""
+        self._answers.append((transport, data, close))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._request_log is not None:
+            self._request_log.flush()
+        answers, self._answers = self._answers, []
+        for transport, data, close in answers:
+            try:
+                if data is not None and not transport.is_closing():
+                    transport.write(data)
+            except Exception:  # nothing may leave the connection without its next request being read
+                log.exception("could not write an answer")
+                close = True
+            if close:
+                transport.close()
 
 
 def lane_factory(context: LaneContext) -> LaneFactory:
@@ -500,7 +540,8 @@ class FastLane(asyncio.Protocol):
             elapsed = time.perf_counter() - started
             status = 499 if answer is None else answer.status  # None: cancelled at shutdown (or the bug above)
             reason = None if answer is None else answer.reason
-            observer.finished("POST", matched.route, status, elapsed, self._rows, matched.request_id, reason)
+            # The line is held until the turn's answers are sent (_Outbox), and written before them.
+            observer.finished("POST", matched.route, status, elapsed, self._rows, matched.request_id, reason, True)
             if observer.tracer is not None:
                 observer.tracer.record(
                     "POST",
@@ -514,18 +555,21 @@ class FastLane(asyncio.Protocol):
                     rows=self._rows,
                     headers=request.headers,
                 )
+        data: bytes | None = None
         if answer is None:
-            self._done(True)
-            return
-        answer.headers.extend(observer.answer_headers)
-        close = answer.close or request.close or not self._skip_unread_body()
-        transport = self._transport
-        try:
-            if not self._closed and transport is not None:
-                transport.write(_response(answer.status, answer.body, answer.headers, close))
-        except Exception:  # nothing may leave the connection without its next request being read
-            log.exception("could not write the answer to POST %s", request.path)
             close = True
+        else:
+            answer.headers.extend(observer.answer_headers)
+            close = answer.close or request.close or not self._skip_unread_body()
+            try:
+                data = _response(answer.status, answer.body, answer.headers, close)
+            except Exception:  # nothing may leave the connection without its next request being read
+                log.exception("could not write the answer to POST %s", request.path)
+                close = True
+        transport = self._transport
+        if transport is not None:
+            # The answer goes out at the end of this loop turn, with the others of the turn.
+            self._context.outbox.send(transport, None if self._closed else data, close)
         self._done(close)
 
     def _skip_unread_body(self) -> bool:
@@ -545,7 +589,7 @@ class FastLane(asyncio.Protocol):
         if transport is None:
             return
         if close or self._closed:
-            transport.close()
+            self._closed = True  # the outbox closes the transport once the answer is written
             return
         self.waiting_since = time.monotonic()
         self._update_reading()

@@ -57,8 +57,10 @@ class Observer:
         rows: int,
         request_id: str,
         reason: str | None,
+        held: bool = False,
     ) -> None:
-        """One answered request: its metrics and log line (telemetry: `traced`, when a tracer is set)."""
+        """One answered request: its metrics and log line (telemetry: `traced`, when a tracer is set).
+        held: the line waits for the transport's `request_log.flush()` before its answer is sent."""
         metrics = self.metrics
         metrics.request_done(route, status, elapsed)
         if reason is not None:
@@ -75,6 +77,7 @@ class Observer:
                     "request_id": request_id,
                     **self._log_fields,
                 },
+                held,
             )
 
     @web.middleware
