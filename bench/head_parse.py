@@ -7,7 +7,9 @@ keep-alive), plus the same checks the lane makes after parsing. Prints microseco
 decides the syntax (no callbacks: each would be a Python call per field), then the head is split and
 checked as the lane must to build its headers. It is the one to compare with `lane parse_head`: the
 lane kept its own parser because llhttp's pass comes on top of that Python work (December 2026:
-about 0.6 us more per head here, 3-6 % more loop CPU per one-row request in bench/lane_cost.py).
+about 0.6 us more per head here, 3-6 % more loop CPU per one-row request in bench/loop_cost.py).
+
+    cd app && python ../bench/head_parse.py
 
     cd app && python ../bench/head_parse.py
 """
@@ -26,10 +28,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
+from scoring.core.exchange import ProtocolUnit
 from scoring.core.pipeline import Pipeline
-from scoring.protocols.azureml import AzureMLLane
+from scoring.protocols.azureml import AzureMLProtocol
 from scoring.protocols.azureml_http import AzureML
-from scoring.protocols.v2 import V2Lane
+from scoring.protocols.v2 import V2Protocol
 from scoring.transport.fast_lane import parse_head
 
 HEAD = (
@@ -54,7 +57,7 @@ class _Collect:
         self.headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
 
 
-def httptools_head(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+def httptools_head(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
     collect = _Collect()
     parser = httptools.HttpRequestParser(collect)
     parser.feed_data(head + b"\r\n\r\n")
@@ -62,7 +65,7 @@ def httptools_head(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
         return None
     headers = CIMultiDictProxy(CIMultiDict(collect.headers))
     for route in routes:
-        matched = route.match(collect.url, headers)
+        matched = route.lane_match(collect.url, headers)
         if matched is not None:
             return (matched, parser.should_keep_alive())
     return None
@@ -76,13 +79,13 @@ class _Reused:
         self.collect = _Collect()
         self.parser = httptools.HttpRequestParser(self.collect)
 
-    def head(self, data: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+    def head(self, data: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
         collect = self.collect
         collect.url, collect.headers = b"", []
         self.parser.feed_data(data)
         headers = CIMultiDictProxy(CIMultiDict(collect.headers))
         for route in routes:
-            matched = route.match(collect.url, headers)
+            matched = route.lane_match(collect.url, headers)
             if matched is not None:
                 return matched
         return None
@@ -91,7 +94,7 @@ class _Reused:
 _SINGLETONS = frozenset(("content-length", "content-type", "host", "user-agent", "transfer-encoding", "etag", "server"))
 
 
-def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+def httptools_checked(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
     """httptools with what the lane must still check itself to hand over exactly what aiohttp refuses
     or treats differently: printable values without tabs, no singleton twice, one Host, none of
     Transfer-Encoding/Content-Encoding/Expect/Upgrade, a plain path."""
@@ -118,7 +121,7 @@ def httptools_checked(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object
     if "transfer-encoding" in headers or "content-encoding" in headers or "expect" in headers or "upgrade" in headers:
         return None
     for route in routes:
-        matched = route.match(collect.url, headers)
+        matched = route.lane_match(collect.url, headers)
         if matched is not None:
             return matched
     return None
@@ -147,7 +150,7 @@ _ALL_SINGLETONS = frozenset(
 _NOT_THE_LANES = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
 
 
-def httptools_lane(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
+def httptools_lane(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
     """llhttp for the syntax, then exactly the lane's rules (parse_head's) on the split head."""
     whole = head + b"\r\n\r\n"
     try:
@@ -191,7 +194,7 @@ def httptools_lane(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
             return None
     headers = CIMultiDictProxy(CIMultiDict(pairs))
     for route in routes:
-        matched = route.match(raw_path, headers)
+        matched = route.lane_match(raw_path, headers)
         if matched is not None:
             return matched
     return None
@@ -199,9 +202,9 @@ def httptools_lane(head: bytes, routes: tuple[AzureMLLane, V2Lane]) -> object:
 
 def main() -> None:
     pipeline = cast(Pipeline, SimpleNamespace(batched=True))
-    routes = (
-        AzureMLLane(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None))),
-        V2Lane(pipeline, "mnist"),
+    routes: tuple[ProtocolUnit, ...] = (
+        AzureMLProtocol(pipeline, cast(AzureML, SimpleNamespace(cors=None, server_version=None)), lambda: b"{}"),
+        V2Protocol(pipeline, "mnist"),
     )
     assert parse_head(HEAD, routes) is not None and httptools_head(HEAD, routes) is not None
     reused = _Reused()
@@ -214,7 +217,7 @@ def main() -> None:
         ("httptools, reused", lambda: reused.head(whole, routes)),
         ("httptools + lane checks", lambda: httptools_checked(HEAD, routes)),
         ("httptools syntax + lane split", lambda: httptools_lane(HEAD, routes)),
-        ("route match alone", lambda: routes[0].match(b"/score", CIMultiDictProxy(CIMultiDict()))),
+        ("route match alone", lambda: routes[0].lane_match(b"/score", CIMultiDictProxy(CIMultiDict()))),
     )
     for name, call in cases:
         best = min(timeit.repeat(call, number=20000, repeat=7)) / 20000

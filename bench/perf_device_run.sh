@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device-machine call for the event loop's cost per request (issue 24, branch perf): this checkout
 # against another app/ (main's, or any earlier commit) side by side, writing everything under $OUT.
-#   1. bench/lane_cost.py: the loop thread's CPU microseconds per one-row request (JSON /score and v2
+#   1. bench/loop_cost.py: the loop thread's CPU microseconds per one-row request (JSON /score and v2
 #      binary) at 64 and 1,024 closed-loop clients, no sockets, no model: on the device machine's quiet
 #      cores this is the cleanest before/after of the server's own code.
 #   2. bench/run_bench.py: the real servers pinned to the same 2 cores, the load generator on the others,
@@ -18,9 +18,9 @@ python3 -c "import sys,torch,aiohttp,orjson,numpy,uvloop;print(sys.version.split
 date -u | tee -a "$out/versions.txt"
 apps=(--app app)
 [ -d "$compare" ] && apps+=(--app "$compare")
-# Two cores, as the servers get below: the loop cost per request is the same code either way.
-timeout 120 taskset -c 0 python3 bench/lane_cost.py "${apps[@]}" --rounds 3 --requests 30000 2>&1 | tee "$out/lane_cost.txt"
-timeout 90 taskset -c 0 python3 bench/lane_cost.py "${apps[@]}" --rounds 3 --requests 30000 --clients 1024 --scenario bin-1 2>&1 | tee "$out/lane_cost_1024.txt"
+# Two cores, as the servers get below (the loop thread and the device thread).
+timeout 120 taskset -c 0,1 python3 bench/loop_cost.py "${apps[@]}" --rounds 3 --requests 30000 2>&1 | tee "$out/loop_cost.txt"
+timeout 90 taskset -c 0,1 python3 bench/loop_cost.py "${apps[@]}" --rounds 3 --requests 30000 --clients 1024 --scenario bin-1 2>&1 | tee "$out/loop_cost_1024.txt"
 compare_args=()
 servers="this server,this server (WORKERS=1),seed-style baseline"
 if [ -d "$compare" ]; then

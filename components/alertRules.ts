@@ -1,7 +1,7 @@
 /**
  * The alert rules of monitoring/alerts.json, read once, checked and filled in with this stack's values.
  * The JSON is the one definition: components/monitoring.ts declares a PrometheusRuleGroup per group from
- * it, and app/tests/test_metric_names.py checks that every metric it names really exists. Pure: no Pulumi.
+ * it, and app/tests/observability/test_metric_names.py checks that every metric it names really exists. Pure: no Pulumi.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -2,7 +2,7 @@
 # Re-locks the app's Python dependencies after an edit of app/requirements.in or
 # app/requirements-test.in: every transitive package pinned with hashes, for the image's platform
 # (Linux x86_64, CPython 3.12). The test lock is constrained by the runtime lock, so both always
-# agree on every package the image installs (app/tests/test_dependencies.py checks it).
+# agree on every package the image installs (app/tests/end_to_end/test_dependencies.py checks it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/python-env.sh

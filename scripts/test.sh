@@ -16,7 +16,7 @@ ensure_npm_packages
 PYTHON=$(ensure_python_env)
 PYTHON_BIN=$(dirname "$PYTHON")
 
-# Both halves run the real CLI (test/engine/, app/tests/test_client.py): built once, before either.
+# Both halves run the real CLI (test/engine/, app/tests/end_to_end/test_client.py): built once, before either.
 PULUMI_CLI_DIR=$(ensure_pulumi_cli)
 export PULUMI_CLI_DIR
 echo "== node $(node --version), $("$PYTHON" --version) in ${PYTHON_BIN%/bin}, pulumi $("$PULUMI_CLI_DIR/pulumi" version)"

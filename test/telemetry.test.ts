@@ -2,7 +2,7 @@
  * Optional request telemetry (issue 14) on the real program under mocks: off by default; with
  * appInsightsTracing the workspace's Application Insights connection string reaches the scoring pods only
  * through a Kubernetes Secret, marked secret everywhere it travels, and never in a plain resource input or
- * a stack output. The app side (app/scoring/observability/tracing.py, app/tests/test_tracing.py) reads the same names.
+ * a stack output. The app side (app/scoring/observability/tracing.py, app/tests/observability/test_tracing.py) reads the same names.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

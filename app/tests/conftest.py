@@ -47,6 +47,7 @@ SHARED_FIXTURE_MODULES = frozenset(
         "test_reliability_fuzz.py",
         "test_reliability_overload.py",
         "test_tokens.py",
+        "test_unbatched_json.py",
         "test_capture.py",
     }
 )
@@ -295,6 +296,13 @@ def cached_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def heldout() -> tuple[np.ndarray, np.ndarray]:
     return cached_digits("heldout")
+
+
+def run_client(*args: str) -> subprocess.CompletedProcess[str]:
+    """app/client.py, the sample client, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(APP_DIR / "client.py"), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def seed_body(rows: np.ndarray) -> bytes:

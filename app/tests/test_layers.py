@@ -85,3 +85,28 @@ def test_the_check_sees_an_upward_import() -> None:
     found = [name for _, name in _imports(PACKAGE / "model" / "entry.py", source)]
     assert found == ["scoring.protocols", "scoring.transport"]
     assert all(RANK[_layer(name) or ""] > RANK["model"] for name in found)
+
+
+# The tests mirror the layers: app/tests/<layer>/ for what one layer does (a test may start the real
+# server to show it), END_TO_END for what only the layers together do, and shared helpers beside
+# conftest.py. Only this file's checks, which are about the package as a whole, stay at the top.
+TESTS = Path(__file__).resolve().parent
+END_TO_END = "end_to_end"
+NOT_TESTS = {"fixtures", "__pycache__"}
+
+
+def test_each_test_folder_is_a_layer_or_end_to_end() -> None:
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name not in NOT_TESTS}
+    expected = (set(RANK) - {"__main__"}) | {END_TO_END}
+    assert folders == expected, f"test folders {sorted(folders)}; expected one per layer plus {END_TO_END}"
+    loose = sorted(p.name for p in TESTS.glob("test_*.py") if p != Path(__file__).resolve())
+    assert loose == [], f"tests outside a layer's folder: {loose}; move each into its layer's or {END_TO_END}/"
+
+
+def test_test_names_are_unique_across_folders() -> None:
+    """pytest imports the test modules by their file name (no packages), so two folders must never hold
+    the same name; and no folder is left empty."""
+    names = [p.name for p in TESTS.rglob("test_*.py") if not NOT_TESTS & set(p.relative_to(TESTS).parts)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    empty = [p.name for p in TESTS.iterdir() if p.is_dir() and p.name not in NOT_TESTS and not any(p.glob("test_*.py"))]
+    assert empty == []

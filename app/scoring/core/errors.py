@@ -1,20 +1,13 @@
-"""Typed errors carrying their HTTP status, mapped to JSON in one place (`json_errors`).
+"""Typed errors carrying their HTTP status, each mapped to an answer by the protocol whose route
+raised it, in one place per protocol (`ProtocolUnit.error_answer`, scoring/core/exchange.py).
 
-Every layer below HTTP raises a ServiceError subclass; nothing returns a Response to mean "no".
-Every error body is JSON {"error": "..."} naming the problem, including aiohttp's own 404/405/413 and
-anything unexpected (500): clients never have to parse HTML, and no traceback of a client's mistake
-reaches the log.
+Every layer below the protocols raises a ServiceError subclass; nothing returns an answer to mean
+"no". Every error answer is JSON naming the problem (Azure ML's {"message": ...}, the Open Inference
+Protocol's {"error": ...}), including routing errors and anything unexpected (500): clients never have
+to parse HTML, and no traceback of a client's mistake reaches the log.
 """
 
 from __future__ import annotations
-
-import logging
-
-import orjson
-from aiohttp import web
-from aiohttp.typedefs import Handler
-
-log = logging.getLogger("scoring")
 
 
 class ServiceError(Exception):
@@ -73,52 +66,3 @@ class ScoringFailed(ServiceError):
     """The entry script failed on input the server accepted: the server's problem, not the client's."""
 
     status, reason = 500, "scoring_failed"
-
-
-# What a client learns about a failure that is not its own (the traceback goes to the log).
-INTERNAL_ERROR = "internal server error; the request was not scored (see the server log)"
-
-
-def error_body(message: str) -> bytes:
-    """The JSON body of every error answer outside Azure ML's routes."""
-    return orjson.dumps({"error": message})
-
-
-def json_error(status: int, message: str, headers: dict[str, str] | None = None, close: bool = False) -> web.Response:
-    response = web.Response(status=status, body=error_body(message), content_type="application/json", headers=headers)
-    if close:
-        response.force_close()
-    return response
-
-
-def error_response(error: ServiceError) -> web.Response:
-    return json_error(error.status, error.message, error.headers, error.close)
-
-
-def _describe(exc: web.HTTPException, request: web.Request) -> str:
-    if exc.status == 404:
-        return f"no route for {request.method} {request.path}; see /swagger.json for the routes"
-    if exc.status == 405:
-        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ()) or ()))
-        return f"method {request.method} is not allowed on {request.path}; use {allowed}"
-    if exc.status == 413:
-        return f"request body is too large: {exc.text or ''}".strip()
-    return exc.text or exc.reason
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ServiceError as error:
-        request["reason"] = error.reason  # for scoring_rejected_total
-        return error_response(error)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "www-authenticate")}
-        return json_error(exc.status, _describe(exc, request), headers, close=exc.status == 413)
-    except Exception:
-        # Logged with the traceback for operators; the client learns only that it was not its fault.
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_error(500, INTERNAL_ERROR)

@@ -50,6 +50,10 @@ T = TypeVar("T")
 # The largest measured transient of a body that passes the prechecks (17.3x, 3-decimal floats with
 # orjson), rounded up.
 JSON_TRANSIENT_FACTOR = 18
+# What any JSON may cost, whatever its shape: the largest measured transient above (`[{},{},...]` with
+# orjson, 36.0x). Reserved for a body the server cannot precheck because a user's run() gives it its
+# meaning (scoring/protocols/azureml_http.py): objects and strings are valid input there.
+ANY_SHAPE_TRANSIENT_FACTOR = 36
 # Bodies below this size cannot build enough objects to matter (at most 36x of 64 KiB); the prechecks
 # skip them, and they are decoded inline.
 STRUCTURE_CHECK_BYTES = 64 << 10
@@ -78,15 +82,15 @@ def punctuation(body: bytes | memoryview) -> Punctuation:
     )
 
 
-def json_limit(max_pending_bytes: int) -> int:
+def json_limit(max_pending_bytes: int, factor: int = JSON_TRANSIENT_FACTOR) -> int:
     """The largest JSON body this worker can decode: the body and its transient must fit the byte budget."""
-    return max_pending_bytes // (JSON_TRANSIENT_FACTOR + 1)
+    return max_pending_bytes // (factor + 1)
 
 
-def too_large_json(size: int, limit: int) -> TooLarge:
+def too_large_json(size: int, limit: int, factor: int = JSON_TRANSIENT_FACTOR) -> TooLarge:
     return TooLarge(
-        f"a JSON body of {size} bytes needs about {JSON_TRANSIENT_FACTOR}x its size to decode; this server decodes "
-        f"JSON bodies up to {limit} bytes (MAX_PENDING_BYTES / {JSON_TRANSIENT_FACTOR + 1}): send fewer rows per "
+        f"a JSON body of {size} bytes needs about {factor}x its size to decode; this server decodes "
+        f"JSON bodies up to {limit} bytes (MAX_PENDING_BYTES / {factor + 1}): send fewer rows per "
         "request, or use the v2 binary tensor extension",
         close=True,
     )

@@ -1,9 +1,11 @@
 """The one request pipeline both protocols share: gate, admit, read, decode, submit, await, deadline.
 
-Protocol modules (azureml.py, v2.py) translate HTTP into a call here and the result back into HTTP;
-everything between -- readiness and auth, the byte and row budgets, reading (and inflating) the body,
-decoding it off the event loop when it is large, the batcher, the scoring deadline -- happens here,
-once, in this order. Failures are raised as typed errors (scoring.core.errors) and become JSON in one place.
+Protocol modules (scoring/protocols/) turn a transport-neutral request (scoring/core/exchange.py) into
+calls here and the result into their answer; everything between -- readiness and auth, the byte and
+row budgets, the body read under them (the transport's `Exchange.read_body`), decoding it off the
+event loop when it is large, the batcher, the scoring deadline -- happens here, once, in this order.
+Failures are raised as typed errors (scoring.core.errors); each protocol maps them to its answers in
+one place (`ProtocolUnit.error_answer`, called by scoring/core/serving.py).
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from aiohttp import web
 
 from scoring.core.admission import Admission, Reservation
 from scoring.core.auth import Authenticator
-from scoring.core.body import overloaded, read_body
+from scoring.core.body import overloaded
 from scoring.core.concurrency import ConcurrencyLimit, process_share
 from scoring.core.decode import DecodeError
 from scoring.core.errors import BadRequest, DeadlineExceeded, ScoringFailed, ServiceError, Unavailable
@@ -47,10 +48,6 @@ if TYPE_CHECKING:  # set only when model data collection is on (scoring/__main__
 log = logging.getLogger("scoring")
 
 T = TypeVar("T")
-
-# How a protocol module gets the request's body: read it under the reservation (scoring.core.body for
-# aiohttp's requests, the fast lane's buffer for its own).
-ReadBody = Callable[[Reservation], Awaitable[bytes]]
 
 # Many bodies -> one result (or the DecodeError) per body, in order.
 DecodeMany = Callable[[list[bytes]], "list[T | DecodeError]"]
@@ -185,10 +182,6 @@ class Pipeline:
         `with pipeline.admitted() as reservation:` (a Reservation releases itself on exit)."""
         return self.admission.reservation()
 
-    async def read(self, request: web.Request, reservation: Reservation) -> bytes:
-        s = self.settings
-        return await read_body(request, reservation, s.max_body_bytes, s.body_read_timeout_s, s.retry_after_s)
-
     async def decode(
         self,
         reservation: Reservation,
@@ -212,21 +205,12 @@ class Pipeline:
         decode thread in one call (the GPU byte parser's fixed cost, about 2.3 ms a call on an H200,
         is then paid once for all of them); it must return one result or DecodeError per body, in order.
         """
-        json_size = len(body) if json_bytes is None else json_bytes
         try:
             if len(body) <= INLINE_DECODE_BYTES:
                 return decode(body)
-            if precheck is not None:  # first: a body no request could be is 400, whatever its size
-                if json_size <= PROCESS_DECODE_BYTES:
-                    precheck(body)  # a fraction of a millisecond
-                else:  # numpy's compares drop the GIL there; the loop stays free
-                    await asyncio.get_running_loop().run_in_executor(self.decoder, precheck, body)
-            if json_size > self.json_limit:
-                raise too_large_json(json_size, self.json_limit)
-            transient = JSON_TRANSIENT_FACTOR * json_size
-            if not reservation.add_bytes(transient):
-                raise overloaded(self.settings.retry_after_s, "pending byte budget")
+            transient = await self.reserve_json(reservation, body, precheck, json_bytes)
             try:
+                json_size = len(body) if json_bytes is None else json_bytes
                 if process_decode is not None and json_size > PROCESS_DECODE_BYTES:
                     return await self.decode_process.run(process_decode, body, self.settings.retry_after_s)
                 if decode_many is None:
@@ -242,6 +226,40 @@ class Pipeline:
                 reservation.release_bytes(transient)
         except DecodeError as error:
             raise BadRequest(str(error)) from None
+
+    async def reserve_json(
+        self,
+        reservation: Reservation,
+        body: bytes,
+        precheck: Callable[[bytes], None] | None,
+        json_bytes: int | None = None,
+        transient_factor: int = JSON_TRANSIENT_FACTOR,
+    ) -> int:
+        """What a large JSON body must pass before any parser builds an object: the precheck (400 for a
+        body no request could be; DecodeError becomes BadRequest), the JSON size limit (413), then its
+        decoding transient reserved (503 when the budget is full). Returns the bytes reserved; the
+        caller releases them (reservation.release_bytes) once the objects are gone. transient_factor:
+        what a body that passed the precheck may cost per byte (ANY_SHAPE_TRANSIENT_FACTOR without one)."""
+        json_size = len(body) if json_bytes is None else json_bytes
+        if precheck is not None:  # first: a body no request could be is 400, whatever its size
+            try:
+                if json_size <= PROCESS_DECODE_BYTES:
+                    precheck(body)  # a fraction of a millisecond
+                else:  # numpy's compares drop the GIL there; the loop stays free
+                    await asyncio.get_running_loop().run_in_executor(self.decoder, precheck, body)
+            except DecodeError as error:
+                raise BadRequest(str(error)) from None
+        limit = (
+            self.json_limit
+            if transient_factor == JSON_TRANSIENT_FACTOR
+            else json_limit(self.settings.max_pending_bytes, transient_factor)
+        )
+        if json_size > limit:
+            raise too_large_json(json_size, limit, transient_factor)
+        transient = transient_factor * json_size
+        if not reservation.add_bytes(transient):
+            raise overloaded(self.settings.retry_after_s, "pending byte budget")
+        return transient
 
     def admit_rows(self, reservation: Reservation, rows: int) -> None:
         """Reserves the rows, or refuses when they would not finish in time or the row budget is full."""

@@ -1,5 +1,5 @@
 """The interpreter settings a serving process runs with (scoring/__main__.py sets them; the benchmarks
-that time the server's own code, bench/lane_cost.py, set them the same way).
+that time the server's own code, bench/loop_cost.py, set them the same way).
 
 - The GIL switch interval: the event loop (reading bodies) and the device thread (decoding, scoring)
   share the GIL. With the default 5 ms the device thread waits whole intervals for it under load;
@@ -9,7 +9,7 @@ that time the server's own code, bench/lane_cost.py, set them the same way).
   costs a young-generation collection every ~33 requests (measured: 1,504 collections of generation
   0, 137 of 1 and 11 full ones over 50,000 one-row binary requests at 64 clients), and each one walks
   every object of every request in flight, so the cost per request grows with the clients: 17 % of the
-  event loop's CPU per request at 64 clients, 24 % at 1,024 (bench/lane_cost.py, December 2026). A
+  event loop's CPU per request at 64 clients, 24 % at 1,024 (bench/loop_cost.py, December 2026). A
   request's own objects are freed by reference counting (no cycles are left behind: a run with the
   collector off ends with none of them in gc.garbage), so the collector is made to run about 70 times
   less often; what it still finds is bounded by the 50,000 objects the young generation may hold.

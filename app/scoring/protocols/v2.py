@@ -10,37 +10,31 @@ is this request's 400 and never reaches the model. Errors use the protocol's {"e
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 import orjson
-from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from scoring.core.decode import DecodeError, min_row_bytes
 from scoring.core.encoding import labels_json
-from scoring.core.errors import INTERNAL_ERROR, NotFound, ServiceError, error_body
-from scoring.core.exchange import Answer, Matched, NoteRows
-from scoring.core.keys import MODEL_NAME, PIPELINE
+from scoring.core.errors import NotFound, ServiceError
+from scoring.core.exchange import Answer, Exchange, Route
 from scoring.core.large_json import STRUCTURE_CHECK_BYTES, punctuation
-from scoring.core.pipeline import Pipeline, ReadBody
+from scoring.core.pipeline import Pipeline
 from scoring.core.request_ids import request_id
 from scoring.model.signature import DATATYPES, Signature
+from scoring.protocols import swagger as openapi
 
 # The one model version this server serves (the Open Inference Protocol lets a server hold several).
 MODEL_VERSION = "1"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # Nested "data" deeper than a tensor of rank 2 is refused before numpy walks it.
 _MAX_DEPTH = 64
-
-log = logging.getLogger("scoring")
-
-routes = web.RouteTableDef()
 
 
 class InferError(DecodeError):
@@ -291,7 +285,23 @@ def encode_response(
     return header + labels.astype("<i8").tobytes(), "application/octet-stream", {HEADER_LENGTH: str(len(header))}
 
 
-# ---- routes ----
+# ---- the protocol ----
+
+# What aiohttp's json_response sent for the metadata and health answers (json.dumps' spacing, charset).
+_JSON_UTF8 = ("Content-Type", "application/json; charset=utf-8")
+_JSON = ("Content-Type", "application/json")
+_ERROR_SCHEMA = "Error"
+# What a client learns about a failure that is not its own (the traceback goes to the log).
+INTERNAL_ERROR = "internal server error; the request was not scored (see the server log)"
+
+
+def error_body(message: str) -> bytes:
+    """The protocol's error body, {"error": "..."}."""
+    return orjson.dumps({"error": message})
+
+
+def _json(value: object) -> Answer:
+    return Answer(200, json.dumps(value).encode(), [_JSON_UTF8])
 
 
 def check_model(served: str, model: str, version: str | None) -> None:
@@ -302,164 +312,286 @@ def check_model(served: str, model: str, version: str | None) -> None:
         raise NotFound(f'unknown version "{version}" of model "{model}"; this server serves version "{MODEL_VERSION}"')
 
 
-def _check_model(request: web.Request) -> None:
-    check_model(request.app[MODEL_NAME], request.match_info["model"], request.match_info.get("version"))
-
-
-@routes.get("/v2")
-async def server_metadata(request: web.Request) -> web.Response:
-    return web.json_response({"name": "scoring", "version": "1.0.0", "extensions": ["binary_tensor_data"]})
-
-
-@routes.get("/v2/health/live")
-async def live(request: web.Request) -> web.Response:
-    return web.json_response({"live": True})
-
-
-@routes.get("/v2/health/ready")
-async def ready(request: web.Request) -> web.Response:
-    request.app[PIPELINE].check_pod_ready()
-    return web.json_response({"ready": True})
-
-
-async def model_metadata(request: web.Request) -> web.Response:
-    pipeline = request.app[PIPELINE]
-    pipeline.auth.check(request.headers)
-    _check_model(request)
-    signature = pipeline.signature
-    return web.json_response(
-        {
-            "name": request.app[MODEL_NAME],
-            "versions": [MODEL_VERSION],
-            "platform": "pytorch",
-            "inputs": [
-                {
-                    "name": signature.input_name,
-                    "datatype": signature.input_datatypes[0],
-                    "shape": [-1, signature.row_length],
-                }
-            ],
-            "outputs": [{"name": signature.output_name, "datatype": signature.output_datatype, "shape": [-1]}],
-            "parameters": {"accepted_input_datatypes": sorted(signature.input_datatypes)},
-        }
-    )
-
-
-async def model_ready(request: web.Request) -> web.Response:
-    pipeline = request.app[PIPELINE]
-    pipeline.auth.check(request.headers)
-    _check_model(request)
-    pipeline.check_ready()
-    return web.json_response({"name": request.app[MODEL_NAME], "ready": True})
-
-
-async def infer_answer(
-    pipeline: Pipeline,
-    served: str,
-    target: tuple[str, str | None],
-    headers: Mapping[str, str],
-    read: ReadBody,
-    note_rows: Callable[[int], None],
-) -> tuple[bytes, str, dict[str, str]]:
-    """One inference request, from the (model, version) its path names, its headers and body, to the
-    answer's (body, content type, headers); raises ServiceError. Shared by the aiohttp route below and
-    the fast lane (scoring/transport/fast_lane.py)."""
-    pipeline.gate(headers)
-    check_model(served, *target)
-    header_length = headers.get(HEADER_LENGTH)
-    signature = pipeline.signature
-    with pipeline.admitted() as reservation:
-        body = await read(reservation)
-        json_bytes = json_length(len(body), header_length)
-        decode = partial(parse_infer, header_length=header_length, signature=signature)  # picklable
-        parsed = await pipeline.decode(
-            reservation,
-            decode,
-            body,
-            partial(_precheck, json_bytes=json_bytes, row_length=signature.row_length),
-            process_decode=decode,
-            json_bytes=json_bytes,
-        )
-        note_rows(parsed.rows.shape[0])
-        if pipeline.batched:
-            labels = await pipeline.score(reservation, parsed.rows)
-        else:
-            pipeline.admit_rows(reservation, parsed.rows.shape[0])
-            labels = await pipeline.run_script_rows(parsed.rows)
-    return encode_response(served, signature, parsed, labels)
-
-
-async def infer(request: web.Request) -> web.Response:
-    pipeline: Pipeline = request.app[PIPELINE]
-
-    def note_rows(rows: int) -> None:
-        request["rows"] = rows
-
-    payload, content_type, headers = await infer_answer(
-        pipeline,
-        request.app[MODEL_NAME],
-        (request.match_info["model"], request.match_info.get("version")),
-        request.headers,
-        lambda reservation: pipeline.read(request, reservation),
-        note_rows,
-    )
-    return web.Response(body=payload, content_type=content_type, headers=headers)
-
-
-# The protocol's model routes take an optional /versions/<v>; metadata advertises one version, so both
-# spellings serve it (Open Inference Protocol REST, "Model Metadata" and "Inference").
-for _prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
-    routes.get(_prefix)(model_metadata)
-    routes.get(_prefix + "/ready")(model_ready)
-    routes.post(_prefix + "/infer")(infer)
-
-
-# ---- on a transport's own path (the fast lane) ----
-
 # aiohttp's routes /v2/models/{model}/infer and /v2/models/{model}/versions/{version}/infer; a segment
 # that is "." or ".." is aiohttp's (its URL handling resolves dot segments).
 _SEGMENT = rb"(?!\.\.?/)([0-9A-Za-z._~!$&'()*+,;=:@\-]+)"
 _INFER = re.compile(rb"/v2/models/" + _SEGMENT + rb"(?:/versions/" + _SEGMENT + rb")?/infer")
-_INFER_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer")
+# The protocol's model routes take an optional /versions/<v>; metadata advertises one version, so both
+# spellings serve it (Open Inference Protocol REST, "Model Metadata" and "Inference").
+_MODEL = ("/v2/models/{model}", "/v2/models/{model}/versions/{version}")
+_INFER_ROUTES = (_MODEL[0] + "/infer", _MODEL[1] + "/infer")
 
 
-class V2Lane:
-    """POST /v2/models/{model}[/versions/{version}]/infer for the fast lane: the protocol's answer, its
-    {"error": ...} refusals and x-request-id, as the aiohttp route and json_errors give them."""
+class V2Protocol:
+    """The Open Inference Protocol (KServe v2) REST routes over the pipeline
+    (scoring.core.exchange.ProtocolUnit): {"error": ...} refusals and x-request-id (the client's
+    x-request-id or x-ms-client-request-id, else a new one) on every answer."""
 
     def __init__(self, pipeline: Pipeline, model_name: str) -> None:
         self.pipeline = pipeline
         self.model_name = model_name
 
-    def match(self, raw_path: bytes, headers: CIMultiDictProxy[str]) -> Matched | None:
+    # ---- routes ----
+
+    def routes(self) -> Sequence[Route]:
+        model_routes = [
+            route
+            for prefix in _MODEL
+            for route in (
+                Route("GET", prefix, self.model_metadata),
+                Route("GET", prefix + "/ready", self.model_ready),
+                Route("POST", prefix + "/infer", self.infer),
+            )
+        ]
+        return (
+            Route("GET", "/v2", self.server_metadata),
+            Route("GET", "/v2/health/live", self.live),
+            Route("GET", "/v2/health/ready", self.ready),
+            *model_routes,
+        )
+
+    async def server_metadata(self, exchange: Exchange) -> Answer:
+        return _json({"name": "scoring", "version": "1.0.0", "extensions": ["binary_tensor_data"]})
+
+    async def live(self, exchange: Exchange) -> Answer:
+        return _json({"live": True})
+
+    async def ready(self, exchange: Exchange) -> Answer:
+        self.pipeline.check_pod_ready()
+        return _json({"ready": True})
+
+    def _check_model(self, exchange: Exchange) -> None:
+        params = exchange.params
+        assert params is not None  # every model route has {model}
+        check_model(self.model_name, params["model"], params.get("version"))
+
+    async def model_metadata(self, exchange: Exchange) -> Answer:
+        pipeline = self.pipeline
+        pipeline.auth.check(exchange.headers)
+        self._check_model(exchange)
+        signature = pipeline.signature
+        return _json(
+            {
+                "name": self.model_name,
+                "versions": [MODEL_VERSION],
+                "platform": "pytorch",
+                "inputs": [
+                    {
+                        "name": signature.input_name,
+                        "datatype": signature.input_datatypes[0],
+                        "shape": [-1, signature.row_length],
+                    }
+                ],
+                "outputs": [{"name": signature.output_name, "datatype": signature.output_datatype, "shape": [-1]}],
+                "parameters": {"accepted_input_datatypes": sorted(signature.input_datatypes)},
+            }
+        )
+
+    async def model_ready(self, exchange: Exchange) -> Answer:
+        pipeline = self.pipeline
+        pipeline.auth.check(exchange.headers)
+        self._check_model(exchange)
+        pipeline.check_ready()
+        return _json({"name": self.model_name, "ready": True})
+
+    async def infer(self, exchange: Exchange) -> Answer:
+        """One inference request: the answer's tensor (JSON, or the binary extension); raises ServiceError."""
+        pipeline = self.pipeline
+        headers = exchange.headers
+        pipeline.gate(headers)
+        self._check_model(exchange)
+        header_length = headers.get(HEADER_LENGTH)
+        signature = pipeline.signature
+        with pipeline.admitted() as reservation:
+            body = await exchange.read_body(reservation)
+            json_bytes = json_length(len(body), header_length)
+            decode = partial(parse_infer, header_length=header_length, signature=signature)  # picklable
+            parsed = await pipeline.decode(
+                reservation,
+                decode,
+                body,
+                partial(_precheck, json_bytes=json_bytes, row_length=signature.row_length),
+                process_decode=decode,
+                json_bytes=json_bytes,
+            )
+            exchange.rows = parsed.rows.shape[0]
+            if pipeline.batched:
+                labels = await pipeline.score(reservation, parsed.rows)
+            else:
+                pipeline.admit_rows(reservation, parsed.rows.shape[0])
+                labels = await pipeline.run_script_rows(parsed.rows)
+        payload, content_type, extra = encode_response(self.model_name, signature, parsed, labels)
+        answer_headers = list(extra.items())
+        answer_headers.append(("Content-Type", content_type))
+        return Answer(200, payload, answer_headers)
+
+    # ---- ids and errors, mapped once ----
+
+    def begin(self, exchange: Exchange) -> Answer | None:
+        exchange.request_id = request_id(exchange.headers)
+        return None
+
+    def finish(self, exchange: Exchange, answer: Answer) -> None:
+        answer.headers.append(("x-request-id", exchange.request_id))
+
+    def error_answer(self, error: ServiceError) -> Answer:
+        headers = list(error.headers.items())
+        headers.append(_JSON)
+        return Answer(error.status, error_body(error.message), headers, error.close, error.reason)
+
+    def internal_error(self) -> Answer:
+        return Answer(500, error_body(INTERNAL_ERROR), [_JSON])
+
+    def unmatched(self, status: int, allow: str | None) -> Answer:
+        """Only when this protocol is the server's default (Azure ML is)."""
+        message = "no such route; see /openapi.json" if status == 404 else f"method not allowed; use {allow}"
+        answer = Answer(status, error_body(message), [_JSON])
+        if allow is not None:
+            answer.headers.append(("Allow", allow))
+        return answer
+
+    # ---- on a transport's own path (the fast lane) ----
+
+    def lane_match(self, raw_path: bytes, headers: CIMultiDictProxy[str]) -> Exchange | None:
         infer = _INFER.fullmatch(raw_path)
         if infer is None:
             return None
         model, version = infer[1].decode("ascii"), infer[2]
-        target = (model, None if version is None else version.decode("ascii"))
-        answered_id = request_id(headers)
-        return Matched(
-            _INFER_ROUTES[version is not None], answered_id, partial(self._answer, headers, target, answered_id)
-        )
+        params = {"model": model} if version is None else {"model": model, "version": version.decode("ascii")}
+        route = _INFER_ROUTES[version is not None]
+        return Exchange(self, self.infer, route, "POST", raw_path.decode("ascii"), headers, params=params)
 
-    async def _answer(
-        self,
-        headers: Mapping[str, str],
-        target: tuple[str, str | None],
-        answered_id: str,
-        read_body: ReadBody,
-        note_rows: NoteRows,
-    ) -> Answer:
-        try:
-            body, content_type, extra = await infer_answer(
-                self.pipeline, self.model_name, target, headers, read_body, note_rows
-            )
-            answer = Answer(200, body, [*extra.items(), ("Content-Type", content_type)])
-        except ServiceError as error:
-            refused = [*error.headers.items(), ("Content-Type", "application/json")]
-            answer = Answer(error.status, error_body(error.message), refused, error.close, error.reason)
-        except Exception:
-            log.exception("unhandled error on POST %s", _INFER_ROUTES[target[1] is not None])
-            answer = Answer(500, error_body(INTERNAL_ERROR), [("Content-Type", "application/json")])
-        answer.headers.append(("x-request-id", answered_id))
-        return answer
+    # ---- OpenAPI ----
+
+    def openapi(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        settings = self.pipeline.settings
+        signature = self.pipeline.signature
+        name = self.model_name
+        secured = openapi.security(settings)
+        auth_errors = openapi.auth_errors(settings, _ERROR_SCHEMA)
+        failed = openapi.error
+        paths = {
+            "/v2": {
+                "get": {
+                    "summary": "KServe v2 server metadata",
+                    "responses": {"200": {"description": "Server metadata"}},
+                }
+            },
+            "/v2/health/live": {
+                "get": {"summary": "KServe v2 liveness", "responses": {"200": {"description": "Live"}}}
+            },
+            "/v2/health/ready": {
+                "get": {
+                    "summary": "KServe v2 readiness",
+                    "responses": {
+                        "200": {"description": "Ready"},
+                        "503": failed("Loading or shutting down", _ERROR_SCHEMA),
+                    },
+                }
+            },
+            f"/v2/models/{name}": {
+                "get": {
+                    "summary": "KServe v2 model metadata",
+                    "security": secured,
+                    "responses": {"200": {"description": "Inputs and outputs"}, **auth_errors},
+                }
+            },
+            f"/v2/models/{name}/ready": {
+                "get": {
+                    "summary": "KServe v2 model readiness",
+                    "security": secured,
+                    "responses": {
+                        "200": {"description": "Ready"},
+                        "503": failed("Not ready", _ERROR_SCHEMA),
+                        **auth_errors,
+                    },
+                }
+            },
+            f"/v2/models/{name}/infer": {
+                "post": {
+                    "summary": "KServe v2 inference (JSON tensors or the binary tensor data extension)",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": HEADER_LENGTH,
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "integer"},
+                            "description": "Length of the JSON header when binary tensor data follows it",
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}},
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Labels as an INT64 tensor (JSON, or binary after the JSON header)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferResponse"}}},
+                        },
+                        **openapi.scoring_errors(settings, _ERROR_SCHEMA),
+                        "404": failed("Unknown model name", _ERROR_SCHEMA),
+                    },
+                }
+            },
+        }
+        schemas = {
+            _ERROR_SCHEMA: {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "InferRequest": {
+                "type": "object",
+                "required": ["inputs"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "parameters": {"type": "object", "properties": {"binary_data_output": {"type": "boolean"}}},
+                    "inputs": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "shape", "datatype"],
+                            "properties": {
+                                "name": {"type": "string", "enum": [signature.input_name]},
+                                "shape": {
+                                    "type": "array",
+                                    "items": {"type": "integer"},
+                                    "example": [1, signature.row_length],
+                                },
+                                "datatype": {"type": "string", "enum": list(signature.input_datatypes)},
+                                "parameters": {
+                                    "type": "object",
+                                    "properties": {"binary_data_size": {"type": "integer"}},
+                                },
+                                "data": {"type": "array", "items": {}},
+                            },
+                        },
+                    },
+                    "outputs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string", "enum": [signature.output_name]},
+                                "parameters": {
+                                    "type": "object",
+                                    "properties": {"binary_data": {"type": "boolean"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "InferResponse": {
+                "type": "object",
+                "properties": {
+                    "model_name": {"type": "string"},
+                    "model_version": {"type": "string"},
+                    "id": {"type": "string"},
+                    "outputs": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        }
+        return paths, schemas

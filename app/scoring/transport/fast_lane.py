@@ -9,11 +9,11 @@ Every connection starts here. The lane serves a request itself when it is
   and a head in RFC 9112's syntax within aiohttp's limits (each field line printable, its name a token;
   a bare LF, obs-fold, a space before the colon, a control character or a tab is not the common case).
 
-Which requests those are, and their answers, are the protocols' (`LaneRoutes` in
-scoring/core/exchange.py: `azureml.AzureMLLane`, `v2.V2Lane`): the lane frames bytes, asks each
-protocol whether a head is its own, and writes the answer the protocol gives, through the same
-protocol functions as aiohttp's routes, so the pipeline, the budgets, the errors and their bodies, the
-ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
+Which requests those are, and their answers, are the protocols' (`ProtocolUnit.lane_match` in
+scoring/core/exchange.py): the lane frames bytes, asks each protocol whether a head is its own, hands
+the request to scoring/core/serving.py -- the same handlers, error mapping and bookkeeping as
+aiohttp's routes -- and writes the answer, so the pipeline, the budgets, the errors and their bodies,
+the ids, the metrics and the log line are the same code. The first request that is anything else -- another route or method, a
 chunked or compressed body, a head that is malformed, oversized or not the common case -- is handed,
 with every byte of the connection from that request's first byte on, to aiohttp's own protocol, which
 serves the connection from then on: rare features, and every answer to a malformed request, stay
@@ -48,7 +48,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from scoring.core.admission import Reservation
 from scoring.core.body import overloaded, too_large
 from scoring.core.errors import BadRequest, RequestTimeout
-from scoring.core.exchange import Answer, LaneRoutes, Matched
+from scoring.core.exchange import Answer, Exchange, ProtocolUnit
 from scoring.core.pipeline import Pipeline
 from scoring.observability.logs import RequestLog
 from scoring.transport.connections import Connections, LaneFactory
@@ -98,14 +98,13 @@ class _Request:
     """A request head the lane serves (a plain class: a frozen dataclass's __init__ cost 6 % of a
     one-row request in a profile, 2026-12)."""
 
-    __slots__ = ("close", "headers", "length", "matched", "path")
+    __slots__ = ("close", "exchange", "length", "path")
 
-    def __init__(self, path: str, headers: CIMultiDictProxy[str], length: int, close: bool, matched: Matched) -> None:
+    def __init__(self, path: str, length: int, close: bool, exchange: Exchange) -> None:
         self.path = path
-        self.headers = headers
         self.length = length
         self.close = close  # the client sent Connection: close
-        self.matched = matched  # the protocol that answers it, its route and request id
+        self.exchange = exchange  # the request as its protocol serves it (route, handler, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +114,8 @@ class LaneContext:
     pipeline: Pipeline
     observer: Observer
     connections: Connections
-    # The protocols' routes the lane serves, each protocol's once (scoring/transport/server.py).
-    routes: tuple[LaneRoutes, ...]
+    # The protocols, each once (scoring/transport/server.py): each says which POSTs are its own.
+    routes: tuple[ProtocolUnit, ...]
     outbox: _Outbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,14 +190,14 @@ def _name_kind(name: str) -> tuple[bool, str, int]:
     return known
 
 
-def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
+def parse_head(head: bytes, routes: Sequence[ProtocolUnit]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
     routes: the protocols' lane routes, asked in turn whether the request is theirs.
 
     A hand parser, not httptools (llhttp): llhttp validates the syntax in C, but the fields must still
     be split, named and checked in Python to build the headers and to hand over exactly what aiohttp
     refuses or treats differently, so llhttp's pass came on top: 0.6 us more per head and 3-6 % more
-    loop CPU per one-row request in the full path (bench/head_parse.py, bench/lane_cost.py, 2026-12)."""
+    loop CPU per one-row request in the full path (bench/head_parse.py, bench/loop_cost.py, 2026-12)."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
         return None
     request_line, _, field_lines = head.partition(b"\r\n")
@@ -250,9 +249,9 @@ def parse_head(head: bytes, routes: Sequence[LaneRoutes]) -> _Request | None:
         close = "close" in tokens
     headers = CIMultiDictProxy(CIMultiDict(pairs))
     for protocol in routes:
-        matched = protocol.match(raw_path, headers)
-        if matched is not None:
-            return _Request(raw_path.decode("ascii"), headers, int(length_text), close, matched)
+        exchange = protocol.lane_match(raw_path, headers)
+        if exchange is not None:
+            return _Request(exchange.path, int(length_text), close, exchange)
     return None
 
 
@@ -343,7 +342,6 @@ class FastLane(asyncio.Protocol):
         self._body_read = False
         self._body: _BodyWait | None = None
         self._task: asyncio.Task[None] | None = None
-        self._rows = 0
         self._paused = False  # reading paused by _update_reading
         self._write_paused = False  # the transport's write buffer is over its high-water mark
         self._closed = False  # closed, or handed to aiohttp: the connection is no longer this lane's
@@ -444,7 +442,6 @@ class FastLane(asyncio.Protocol):
         self._consume(end + 4 - start)
         self._request = request
         self._body_read = False
-        self._rows = 0
         self.waiting_since = None
         # Eager: the request runs at once, up to its first real wait (the batcher), without a loop turn.
         self._task = asyncio.Task(self._serve(request), loop=asyncio.get_running_loop(), eager_start=True)
@@ -482,9 +479,6 @@ class FastLane(asyncio.Protocol):
         piece = buffer if start == 0 and count == len(buffer) else buffer[start : start + count]
         self._consume(count)
         return piece
-
-    def _note_rows(self, rows: int) -> None:
-        self._rows = rows
 
     async def _read_body(self, reservation: Reservation) -> bytes:
         """The request's body under the reservation, the size limit and the read timeout (scoring.core.body's
@@ -524,42 +518,21 @@ class FastLane(asyncio.Protocol):
             reservation.set_arriving(False)
 
     async def _serve(self, request: _Request) -> None:
-        observer = self._context.observer
-        matched = request.matched
-        started = time.perf_counter()
+        exchange = request.exchange
+        exchange.read_body = self._read_body
         answer: Answer | None = None
-        observer.in_flight += 1
         try:
-            # The protocol answers, refusals and failures included; the lane only writes the bytes.
-            answer = await matched.answer(self._read_body, self._note_rows)
-        except Exception:  # a bug in a protocol's handler: no answer can be trusted, so none is written
+            # The protocol answers, refusals and failures included, and the request is recorded
+            # (scoring/core/serving.py), its log line held until the turn's answers are sent (_Outbox),
+            # which writes it before them: a client that got its answer finds its log line. The lane
+            # only writes the bytes.
+            answer = await self._context.observer.serve(exchange, held=True)
+        except Exception:  # a bug in a protocol's hooks: no answer can be trusted, so none is written
             log.exception("unhandled error on POST %s", request.path)
-        finally:
-            # Before the answer is written, as on aiohttp's path: a client that got its answer finds its line.
-            observer.in_flight -= 1
-            elapsed = time.perf_counter() - started
-            status = 499 if answer is None else answer.status  # None: cancelled at shutdown (or the bug above)
-            reason = None if answer is None else answer.reason
-            # The line is held until the turn's answers are sent (_Outbox), and written before them.
-            observer.finished("POST", matched.route, status, elapsed, self._rows, matched.request_id, reason, True)
-            if observer.tracer is not None:
-                observer.tracer.record(
-                    "POST",
-                    matched.route,
-                    status,
-                    elapsed,
-                    matched.request_id,
-                    scheme="http",
-                    host=request.headers.get("Host", ""),
-                    path=request.path,
-                    rows=self._rows,
-                    headers=request.headers,
-                )
         data: bytes | None = None
         if answer is None:
             close = True
         else:
-            answer.headers.extend(observer.answer_headers)
             close = answer.close or request.close or not self._skip_unread_body()
             try:
                 data = _response(answer.status, answer.body, answer.headers, close)

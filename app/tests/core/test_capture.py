@@ -19,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from azure.storage.blob import BlobServiceClient
+from azurite import DEV_ACCOUNT, Azurite, azurite_fixture  # noqa: F401  (the emulator fixture)
 from conftest import PRIMARY_KEY, SECONDARY_KEY, MakeServer, Server, free_port
 from prometheus_client import CollectorRegistry
-from test_model_source import DEV_ACCOUNT, Azurite, azurite  # noqa: F401  (the emulator fixture)
 
 from scoring.core.capture import Capture
 from scoring.core.capture_settings import CaptureSettings, capture_from_env
@@ -53,7 +53,7 @@ def captured(emulator: Azurite) -> dict[str, list[dict[str, object]]]:
 
 
 @pytest.fixture(scope="module")
-def store(azurite: Azurite) -> Azurite:  # noqa: F811
+def store(azurite: Azurite) -> Azurite:
     with BlobServiceClient.from_connection_string(azurite.connection_string()) as service:
         service.create_container(CAPTURE_CONTAINER)
     return azurite

@@ -1,4 +1,4 @@
-"""bench/lane_cost.py serves real requests through this checkout's fast lane (every answer a 200, or it
+"""bench/loop_cost.py serves real requests through this checkout's fast lane (every answer a 200, or it
 stops) and prints the loop's CPU per request for each scenario and app, side by side."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[1]
 def test_side_by_side_table_for_two_apps() -> None:
     app = BENCH.parent / "app"
     out = subprocess.run(
-        [sys.executable, str(BENCH / "lane_cost.py"), "--app", str(app), "--app", str(app), "--rounds", "1",
+        [sys.executable, str(BENCH / "loop_cost.py"), "--app", str(app), "--app", str(app), "--rounds", "1",
          "--requests", "400", "--clients", "4"],
         check=True, capture_output=True, text=True, timeout=300,
     ).stdout  # fmt: skip

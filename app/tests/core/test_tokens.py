@@ -21,10 +21,9 @@ from typing import Any
 import jwt
 import numpy as np
 import pytest
-from conftest import PRIMARY_KEY, MakeServer, Server, free_port, seed_body
+from conftest import PRIMARY_KEY, MakeServer, Server, free_port, run_client, seed_body
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from test_client import run_client
 
 from scoring.core.tokens import TokenRefused, TokenSettings, TokenVerifier, entra_issuers, is_jwt
 

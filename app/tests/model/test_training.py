@@ -14,7 +14,7 @@ from conftest import cached_digits
 
 from scoring.model.model import load_mlp
 
-APP_DIR = Path(__file__).resolve().parent.parent
+APP_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_split_holds_out_the_last_fifth_of_each_digit() -> None:

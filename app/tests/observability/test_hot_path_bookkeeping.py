@@ -1,6 +1,6 @@
 """The per-request bookkeeping the hot path defers or groups (scoring/observability/metrics.py,
-scoring/observability/logs.py, scoring/core/concurrency.py): what a scrape or a log reader sees is what
-one update per request would have given, in the same order."""
+scoring/observability/logs.py): what a scrape or a log reader sees is what one update per request
+would have given, in the same order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import io
 import json
 import re
 
-from scoring.core.concurrency import ConcurrencyLimit
 from scoring.observability.logs import RequestLog
 from scoring.observability.metrics import Metrics
 
@@ -69,15 +68,3 @@ def test_held_request_lines_come_out_in_order_before_the_next_line() -> None:
     assert list(lines[0]) == ["time", "level", "logger", "message", "event", "request_id"]
     assert lines[0]["time"] == "2023-11-14T22:13:20.000+00:00"
     assert (lines[1]["logger"], lines[1]["event"]) == ("scoring.access", "request")
-
-
-def test_without_a_limit_a_slot_holds_nothing_and_with_one_it_still_counts() -> None:
-    async def use(limit: ConcurrencyLimit) -> list[int]:
-        seen = []
-        async with limit.slot():
-            seen.append(limit.active)
-        seen.append(limit.active)
-        return seen
-
-    assert asyncio.run(use(ConcurrencyLimit(0, 0.1, 1))) == [0, 0]
-    assert asyncio.run(use(ConcurrencyLimit(2, 0.1, 1))) == [1, 0]

@@ -10,19 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import APP_DIR, PRIMARY_KEY, Server
+from conftest import APP_DIR, PRIMARY_KEY, Server, run_client
 
 sys.path.insert(0, str(APP_DIR))
 import client
 
 # Pulumi's marker for a secret value in a state file (sdk/go/common/resource/sig: Secret).
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
-
-
-def run_client(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(APP_DIR / "client.py"), *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def test_client_holds_out_exactly_what_training_held_out(heldout: tuple[np.ndarray, np.ndarray]) -> None:

@@ -26,7 +26,7 @@ from scoring.model.model import (
     save_mlp,
 )
 
-APP_DIR = Path(__file__).resolve().parent.parent
+APP_DIR = Path(__file__).resolve().parents[2]
 MODEL_DIR = APP_DIR / "model"
 DEVICE = os.environ.get("DEVICE", "cpu")
 

@@ -15,7 +15,7 @@ from scoring.core.settings import load_settings
 from scoring.model.entry import load_entry_script
 from scoring.observability.metrics import Metrics
 
-APP = Path(__file__).resolve().parent.parent
+APP = Path(__file__).resolve().parents[2]
 LARGE = INLINE_DECODE_BYTES + 1
 
 

@@ -22,7 +22,7 @@ from conftest import cached_digits
 from scoring.core import decode
 from scoring.core.decode import DecodeError, decode_scoring_bodies, decode_scoring_body, parse_bytes_on
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from payloads import json_body
 
 DEVICE = os.environ.get("DEVICE", "cpu")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from conftest import MakeServer, Server, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "monitoring"
 LISTS = MONITORING / "metrics"
 DCGM_COUNTERS = LISTS / "dcgm-exporter-4.5.3-4.8.2-default-counters.csv"
