@@ -6,12 +6,17 @@ at 64 clients and at 1 client, 64 rows at 64 clients; KServe v2 binary uint8 wit
 and 1,024 rows at 16 clients. Servers: this one (WORKERS = its 2 cores), the seed-style baseline, the
 trivial HTTP floor (bench/floor_server.py) in 1 and 2 processes, and the peers that are installed: the
 Azure ML inference server running the seed-style score.py (bench/seed_score.py), KServe's ModelServer
-(bench/kserve_peer.py; its JSON route is v1 :predict), MLServer (skipped with a note when absent).
+(bench/kserve_peer.py; its JSON route is v1 :predict), MLServer, and NVIDIA Triton through PyTriton
+(bench/pytriton_peer.py; the Open Inference Protocol's JSON tensor and binary extension), each skipped
+with a note when absent.
 Prints markdown tables (every row, this server's fraction of the floor, this server against each
 other) and, with --out, writes them to a file. Every answer is checked against the network's labels.
+With --repeat N every selected server runs every selected scenario N times, servers interleaved round by
+round (so drift hits all alike), and the tables give each cell's median and min-max (bench/bench_tables.py).
 
     python3 bench/run_bench.py --out bench/results-h200.md   # full run (GPU machine), a few minutes
     python3 bench/run_bench.py --short                       # seconds on CPU: every server answers correctly?
+    python3 bench/run_bench.py --servers "this server,NVIDIA Triton (PyTriton)" --repeat 3   # medians of 3
 
 Exits non-zero on any wrong answer, any failed request, or a scenario with no answers.
 """
@@ -43,7 +48,10 @@ APP = REPO / "app"
 sys.path.insert(0, str(APP))
 sys.path.insert(0, str(REPO / "bench"))
 
+import bench_tables  # noqa: E402
+import pytriton_peer  # noqa: E402
 import thread_cpu  # noqa: E402
+from bench_tables import fmt as fmt  # noqa: E402  # re-exported: bench/autoscale_metric.py formats with it
 from loadgen import Request, Result, Scenario, http_request, run_scenario  # noqa: E402
 from mnist_digits import load_digits  # noqa: E402
 from payloads import json_body  # noqa: E402
@@ -127,6 +135,47 @@ def stop(server: Server) -> None:
             server.process.wait()
 
 
+def _cpu_list(text: str) -> set[int]:
+    """A /proc status Cpus_allowed_list such as 0-1,4 -> {0, 1, 4}."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def pinning(root: int, cpus: Sequence[int]) -> str:
+    """Every process and thread the server has started (Triton's own, its stubs' and the peer's included)
+    and the cores they may run on: the pin is inherited, and nothing may have widened it."""
+    processes, threads, outside = 0, 0, []
+    for pid in thread_cpu.tree(root):
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue
+        processes += 1
+        for task in tasks:
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue
+            threads += 1
+            allowed = next(line for line in status.splitlines() if line.startswith("Cpus_allowed_list:"))
+            if not _cpu_list(allowed.partition(":")[2]) <= set(cpus):
+                outside.append(f"{pid}/{task.name}: {allowed.partition(':')[2].strip()}")
+    where = ",".join(str(cpu) for cpu in cpus)
+    if outside:
+        return f"NOT PINNED: {len(outside)} of {threads} threads may leave cores {where}: {outside[:5]}"
+    return f"{processes} processes, {threads} threads after start-up, every one allowed only on cores {where}"
+
+
+def reap(pids: Sequence[int]) -> None:
+    """Stops what a server started and left behind (a peer's children, e.g. tritonserver), by pid."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def clear_rows(device: str, count: int, every_nth: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Real digits whose top two logits differ by at least 0.05, with the network's labels for them.
 
@@ -168,7 +217,9 @@ def json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, varian
     return _json_variants(rows, labels, per_request, variants, "/score", lambda chunk: json_body(chunk, style))
 
 
-def binary_requests(pixels: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
+def binary_requests(
+    pixels: np.ndarray, labels: np.ndarray, per_request: int, variants: int, model: str = MODEL_NAME
+) -> list[Request]:
     requests = []
     for v in range(variants):
         start = (v * per_request * 7) % (pixels.shape[0] - per_request)
@@ -187,7 +238,7 @@ def binary_requests(pixels: np.ndarray, labels: np.ndarray, per_request: int, va
             }
         ).encode()
         raw = http_request(
-            f"/v2/models/{MODEL_NAME}/infer",
+            f"/v2/models/{model}/infer",
             header + chunk.tobytes(),
             KEY,
             "application/octet-stream",
@@ -238,10 +289,6 @@ def where_time_went(before: dict[str, float], after: dict[str, float], elapsed_s
     )
 
 
-def fmt(value: float, digits: int = 1) -> str:
-    return "n/a" if value != value else f"{value:,.{digits}f}"
-
-
 def v2_json_requests(rows: np.ndarray, labels: np.ndarray, per_request: int, variants: int) -> list[Request]:
     """The Open Inference Protocol's JSON tensor (MLServer's only JSON route) for the same rows as /score."""
 
@@ -272,6 +319,8 @@ class Spec:
     # "labels" (checked), "floor" (any 200), "kserve" (its v1 JSON route) or "v2json" (the OIP JSON tensor)
     answers: str
     ready_path: str = "/ready"
+    # The model the binary scenarios name: Triton types each model's input, so its UINT8 rows have their own.
+    binary_model: str = MODEL_NAME
 
 
 @dataclass(frozen=True)
@@ -304,7 +353,36 @@ def shapes(short: bool) -> list[Shape]:
     ]
 
 
-def peer_specs(common_env: dict[str, str]) -> tuple[list[Spec], list[str]]:
+TRITON = "NVIDIA Triton (PyTriton)"
+PEER_NAMES = ("Azure ML inference server (seed-style score.py)", "KServe ModelServer", "MLServer", TRITON)
+
+
+def triton_python() -> str | None:
+    """The interpreter that runs the Triton peer: PYTRITON_PYTHON (bench/unpack_pytriton.sh's environment,
+    which Triton's isolated Python-backend stub can see too), or this one where pytriton is installed."""
+    chosen = os.environ.get("PYTRITON_PYTHON", "")
+    if chosen:
+        return chosen if Path(chosen).is_file() else None
+    return sys.executable if importlib.util.find_spec("pytriton") is not None else None
+
+
+def triton_setup() -> str:
+    """What the Triton peer runs with, for the report (bench/pytriton_peer.py says why each is so)."""
+    tuning = pytriton_peer.settings()
+    # Triton's own default when unset: 8 (server/src/command_line_parser.h, http_thread_cnt_).
+    threads = tuning["http_threads"] if tuning["http_threads"] is not None else "8 (Triton's default)"
+    return (
+        f"{TRITON}: Triton 2.51 from nvidia-pytriton 0.7.0, Python backend; models `{MODEL_NAME}` (FP32, the JSON "
+        f"scenarios) and `{pytriton_peer.UINT8_MODEL_NAME}` (UINT8, the binary ones), each with "
+        f"{tuning['instances']} instances (NVIDIA's optimization guide: two overlap transfer and compute; one "
+        f"per pinned core, as this server's two workers), dynamic batching up to {pytriton_peer.MAX_BATCH_SIZE} "
+        f"rows (this server's MAX_BATCH_ROWS), max queue delay {tuning['max_queue_delay_us']} us and no preferred "
+        f"batch sizes (Triton's batcher guide for most models), HTTP threads: {threads}; gRPC off. Its JSON rows "
+        f"are the same digits as /score's, sent as the OIP JSON tensor to /v2/models/{MODEL_NAME}/infer"
+    )
+
+
+def peer_specs(common_env: dict[str, str], all_keys: tuple[str, ...] = ()) -> tuple[list[Spec], list[str]]:
     """The real peers that are installed, and a note for each that is not."""
     specs: list[Spec] = []
     notes: list[str] = []
@@ -367,6 +445,28 @@ def peer_specs(common_env: dict[str, str]) -> tuple[list[Spec], list[str]]:
         )
     else:
         notes.append("MLServer is not installed (set MLSERVER_SITE to a folder holding mlserver): its rows are skipped")
+    python = triton_python()
+    if python is not None:
+        # Its tunables (TRITON_INSTANCES, TRITON_MAX_QUEUE_DELAY_US, TRITON_HTTP_THREADS) reach it through the
+        # environment every server inherits (start_server).
+        specs.append(
+            Spec(
+                TRITON,
+                [python, str(REPO / "bench" / "pytriton_peer.py")],
+                REPO,
+                common_env,
+                all_keys,  # the OIP JSON tensor for the JSON scenarios, the binary extension for the others
+                "v2json",
+                # Models load one after the other; the last one ready means both are.
+                f"/v2/models/{pytriton_peer.UINT8_MODEL_NAME}/ready",
+                pytriton_peer.UINT8_MODEL_NAME,
+            )
+        )
+    else:
+        notes.append(
+            f"{TRITON} is not installed (bench/pack_pytriton.sh, then bench/unpack_pytriton.sh, which prints the "
+            "PYTRITON_PYTHON to set): its rows are skipped"
+        )
     return specs, notes
 
 
@@ -379,7 +479,11 @@ def main() -> int:
     parser.add_argument(
         "--style", default="float32repr", choices=["float32repr", "short"], help="number format of JSON bodies"
     )
-    parser.add_argument("--no-peers", action="store_true", help="skip the Azure ML, KServe and MLServer peers")
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="skip the peers (Azure ML, KServe, MLServer, Triton) unless --servers names one",
+    )
     parser.add_argument("--peers", action="store_true", help="run the peers in --short mode too")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
     parser.add_argument(
@@ -389,7 +493,18 @@ def main() -> int:
         help="another checkout's app/ folder (e.g. an older commit) to run beside this server, same settings",
     )
     parser.add_argument("--compare-label", default="before", help="its name in the tables")
-    parser.add_argument("--servers", default="", help="comma-separated server names to run (default: all)")
+    parser.add_argument(
+        "--servers",
+        default="",
+        help="comma-separated server names to run, peers included whatever --short or --no-peers say (default: all)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds: every server runs every scenario this many times, servers interleaved per round; the tables "
+        "give each cell's median and min-max, and every ratio from the medians",
+    )
     parser.add_argument("--scenarios", default="", help="comma-separated scenario keys to run (default: all)")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the servers' logs go")
     parser.add_argument(
@@ -425,9 +540,9 @@ def main() -> int:
     if args.scenarios:
         plan = [shape for shape in plan if shape.key in args.scenarios.split(",")]
 
-    def requests_for(shape: Shape, answers: str) -> list[Request]:
+    def requests_for(shape: Shape, answers: str, binary_model: str) -> list[Request]:
         if shape.path == "binary":
-            return binary_requests(pixels, pixel_labels, shape.per_request, variants)
+            return binary_requests(pixels, pixel_labels, shape.per_request, variants, binary_model)
         if answers == "kserve":
             return kserve_v1_requests(rows, labels, shape.per_request, variants)
         if answers == "v2json":
@@ -513,8 +628,9 @@ def main() -> int:
             Spec(f"{this.name} (WORKERS=1)", this.command, APP, {**this.env, "WORKERS": "1"}, all_keys, "labels"),
         )
     notes: list[str] = []
-    if args.peers or not (args.short or args.no_peers):
-        peers, notes = peer_specs(common_env)
+    # --servers may name a peer: then the peers are looked up whatever --short or --no-peers say.
+    if args.peers or args.servers or not (args.short or args.no_peers):
+        peers, notes = peer_specs(common_env, all_keys)
         specs += peers
     elif not args.short:
         notes.append("peers skipped (--no-peers)")
@@ -534,148 +650,139 @@ def main() -> int:
         )
 
     if args.servers:
-        specs = [spec for spec in specs if spec.name in args.servers.split(",")]
-    results: dict[tuple[str, str], Result] = {}
-    breakdown: dict[str, str] = {}
+        wanted = args.servers.split(",")
+        unknown = [name for name in wanted if name not in {spec.name for spec in specs}]
+        # A peer that is not installed has its note already; any other name is a typo.
+        typos = [name for name in unknown if name not in PEER_NAMES]
+        if typos:
+            raise SystemExit(f"--servers: no server named {typos}; known: {[spec.name for spec in specs]}")
+        specs = [spec for spec in specs if spec.name in wanted]
+    if any(spec.name == TRITON for spec in specs):
+        notes.append(triton_setup())
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    runs: dict[tuple[str, str], list[Result]] = {}
+    breakdown: list[tuple[str, str]] = []  # (scenario title, where this server's time went)
     # Cores used per process and thread (bench/thread_cpu.py), for this server's variants.
     cpu_profile: list[str] = []
-    for spec in specs:
-        command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
-        log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
-        profiled = args.profile_dir is not None and spec.name.startswith("this server")
-        if profiled:
-            # Sampling from outside (py-spy reads the interpreter's memory; no code in the app), every
-            # worker process, thread names kept so the event loop and the device thread stay apart.
-            args.profile_dir.mkdir(parents=True, exist_ok=True)
-            out_file = args.profile_dir / f"{log_name}.txt"
-            command = ["py-spy", "record", "--subprocesses", "--threads", "--rate", "200", "--format", "raw"]
-            command += ["--output", str(out_file), "--", *spec.command]
-        server = start_server(log_name, command, spec.cwd, spec.env, server_cpus, args.log_dir)
-        try:
-            try:
-                wait_ready(server, 180, spec.ready_path)
-            except SystemExit as not_ready:
-                if spec.name == "this server":
-                    raise
-                # A peer that cannot start here costs its rows, not the whole run's.
-                notes.append(f"{spec.name} did not start, its rows are skipped: {str(not_ready).splitlines()[-1]}")
-                print(not_ready, file=sys.stderr)
+    pinning_failed: list[str] = []
+    did_not_start: set[str] = set()
+    titles = {shape.key: shape.title for shape in plan}
+    for round_index in range(args.repeat):
+        # Rounds, not servers, outermost: each round runs every server once, so drift over the session
+        # (clocks, thermals, a noisy neighbour) lands on every server alike.
+        round_label = f" (round {round_index + 1})" if args.repeat > 1 else ""
+        for spec in specs:
+            if spec.name in did_not_start:
                 continue
-            for shape in plan:
-                if shape.key not in spec.scenarios:
+            command = [part.replace("{health_port}", str(free_port())) for part in spec.command]
+            log_name = "".join(ch if ch.isalnum() else "-" for ch in spec.name.lower())
+            profiled = args.profile_dir is not None and spec.name.startswith("this server")
+            if profiled:
+                # Sampling from outside (py-spy reads the interpreter's memory; no code in the app), every
+                # worker process, thread names kept so the event loop and the device thread stay apart.
+                args.profile_dir.mkdir(parents=True, exist_ok=True)
+                out_file = args.profile_dir / f"{log_name}{round_label.strip().replace(' ', '-')}.txt"
+                command = ["py-spy", "record", "--subprocesses", "--threads", "--rate", "200", "--format", "raw"]
+                command += ["--output", str(out_file), "--", *spec.command]
+            server = start_server(log_name, command, spec.cwd, spec.env, server_cpus, args.log_dir)
+            started_pids: list[int] = []
+            try:
+                try:
+                    wait_ready(server, 180, spec.ready_path)
+                except SystemExit as not_ready:
+                    if spec.name == "this server":
+                        raise
+                    # A peer that cannot start here costs its rows, not the whole run's.
+                    notes.append(f"{spec.name} did not start, its rows are skipped: {str(not_ready).splitlines()[-1]}")
+                    print(not_ready, file=sys.stderr)
+                    did_not_start.add(spec.name)
                     continue
-                answer = (
-                    "floor"
-                    if spec.answers == "floor"
-                    else "kserve-binary"
-                    if shape.path == "binary"
-                    else "kserve-v1"
-                    if spec.answers == "kserve"
-                    else "kserve-json"
-                    if spec.answers == "v2json"
-                    else "json-list"
-                )
-                scenario = Scenario(
-                    f"{spec.name} {shape.key}",
-                    requests_for(shape, spec.answers),
-                    shape.clients,
-                    duration,
-                    warmup,
-                    answer,
-                )
-                before, began = scrape(server), time.perf_counter()
-                cpu_before = thread_cpu.sample(server.process.pid)
-                results[(spec.name, shape.key)] = run_scenario(
-                    server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1
-                )
-                wall = time.perf_counter() - began
-                if spec.name.startswith("this server"):
-                    used = thread_cpu.cores_used(
-                        cpu_before, thread_cpu.sample(server.process.pid), wall, server.process.pid
+                started_pids = thread_cpu.tree(server.process.pid)
+                if server_cpus and round_index == 0:
+                    pinned = pinning(server.process.pid, server_cpus)
+                    notes.append(f"{spec.name}: {pinned}")
+                    if "NOT PINNED" in pinned:
+                        pinning_failed.append(f"{spec.name}: {pinned}")
+                for shape in plan:
+                    if shape.key not in spec.scenarios:
+                        continue
+                    answer = (
+                        "floor"
+                        if spec.answers == "floor"
+                        else "kserve-binary"
+                        if shape.path == "binary"
+                        else "kserve-v1"
+                        if spec.answers == "kserve"
+                        else "kserve-json"
+                        if spec.answers == "v2json"
+                        else "json-list"
                     )
-                    cpu_profile.append(f"- {spec.name}, {shape.key}: {used}")
-                    print(f"  cpu: {used}", flush=True)
-                if spec.name == "this server":
-                    breakdown[shape.key] = where_time_went(before, scrape(server), wall)
-        finally:
-            if profiled and server.process.poll() is None:
-                # py-spy writes its file on SIGINT; the server under it is stopped here, found first
-                # because it is no longer py-spy's child once py-spy has exited.
-                served = thread_cpu.tree(server.process.pid)[1:]
-                server.process.send_signal(signal.SIGINT)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    server.process.wait(timeout=30)
-                for pid in served:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
-                time.sleep(2)
-            stop(server)
+                    scenario = Scenario(
+                        f"{spec.name} {shape.key}",
+                        requests_for(shape, spec.answers, spec.binary_model),
+                        shape.clients,
+                        duration,
+                        warmup,
+                        answer,
+                    )
+                    before, began = scrape(server), time.perf_counter()
+                    cpu_before = thread_cpu.sample(server.process.pid)
+                    runs.setdefault((spec.name, shape.key), []).append(
+                        run_scenario(server.port, scenario, load_cpus, load_processes if shape.clients > 1 else 1)
+                    )
+                    wall = time.perf_counter() - began
+                    if spec.name.startswith("this server"):
+                        used = thread_cpu.cores_used(
+                            cpu_before, thread_cpu.sample(server.process.pid), wall, server.process.pid
+                        )
+                        cpu_profile.append(f"- {spec.name}, {shape.key}{round_label}: {used}")
+                        print(f"  cpu: {used}", flush=True)
+                    if spec.name == "this server":
+                        breakdown.append((f"{shape.title}{round_label}", where_time_went(before, scrape(server), wall)))
+            finally:
+                if profiled and server.process.poll() is None:
+                    # py-spy writes its file on SIGINT; the server under it is stopped here, found first
+                    # because it is no longer py-spy's child once py-spy has exited.
+                    served = thread_cpu.tree(server.process.pid)[1:]
+                    server.process.send_signal(signal.SIGINT)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        server.process.wait(timeout=30)
+                    for pid in served:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGTERM)
+                    time.sleep(2)
+                stop(server)
+                reap(started_pids[1:])
 
     versions = [f"torch {torch.__version__}", f"numpy {np.__version__}", f"Python {sys.version.split()[0]}"]
     for package in ("aiohttp", "orjson", "uvloop", "kserve", "azureml-inference-server-http"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions.append(f"{package} {importlib.metadata.version(package)}")
+    repeated = (
+        f" Each cell is the median of {args.repeat} runs (rounds interleaving the servers); every ratio is taken "
+        "from the medians."
+        if args.repeat > 1
+        else ""
+    )
+    cells = {cell: bench_tables.summarize(results) for cell, results in runs.items()}
     lines = [
         f"## Benchmark: {device_name}, {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"{', '.join(versions)}; device {device}; every server pinned to "
         f"{'the same 2 cores, one at a time' if server_cpus else 'shared cores'}, load generator on "
         f"{len(load_cpus) if load_cpus else 'shared'} cores; {duration:g} s measured after {warmup:g} s warm-up per scenario; "
-        f"JSON numbers in the {args.style!r} format; this server with WORKERS={workers}.",
+        f"JSON numbers in the {args.style!r} format; this server with WORKERS={workers}.{repeated}",
         "",
-        "| server | scenario | rows/s | requests/s | p50 ms | p99 ms | errors | wrong |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    titles = {shape.key: shape.title for shape in plan}
-    for (name, key), result in results.items():
-        lines.append(
-            f"| {name} | {titles[key]} | {fmt(result.rows_per_s, 0)} | {fmt(result.requests_per_s, 0)} | "
-            f"{fmt(result.percentile_ms(50), 2)} | {fmt(result.percentile_ms(99), 2)} | {result.errors} | {result.wrong} |"
-        )
-    lines += [
+        *bench_tables.results_table(cells, titles),
         "",
-        "| scenario | this server req/s | floor 1 process | floor 2 processes | aiohttp floor 2 processes | "
-        "fraction of the 2-process floor | fraction of the aiohttp floor |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *bench_tables.floor_table(cells, titles),
     ]
-    for shape in plan:
-        ours = results.get(("this server", shape.key))
-        one = results.get(("HTTP floor, 1 process", shape.key))
-        two = results.get(("HTTP floor, 2 processes", shape.key))
-        framework = results.get(("aiohttp floor, 2 processes", shape.key))
-        if ours is None or one is None or two is None:
-            continue
-
-        def share(floor: Result | None, ours: Result = ours) -> str:
-            if floor is None or not floor.requests_per_s:
-                return "–"
-            return f"{fmt(ours.requests_per_s / floor.requests_per_s * 100, 1)} %"
-
-        lines.append(
-            f"| {shape.title} | {fmt(ours.requests_per_s, 0)} | {fmt(one.requests_per_s, 0)} | "
-            f"{fmt(two.requests_per_s, 0)} | {fmt(framework.requests_per_s, 0) if framework else '–'} | "
-            f"{share(two)} | {share(framework)} |"
-        )
     others = [spec.name for spec in specs if spec.answers != "floor" and spec.name != "this server"]
-    lines += [
-        "",
-        "| scenario | " + " | ".join(f"x {name} (rows/s)" for name in others) + " |",
-        "| --- | " + " | ".join("---" for _ in others) + " |",
-    ]
-    for shape in plan:
-        ours = results.get(("this server", shape.key))
-        if ours is None:
-            continue
-        cells = []
-        for name in others:
-            theirs = results.get((name, shape.key))
-            cells.append(
-                "–" if theirs is None or not theirs.rows_per_s else f"{fmt(ours.rows_per_s / theirs.rows_per_s, 2)}x"
-            )
-        lines.append(f"| {shape.title} | " + " | ".join(cells) + " |")
+    lines += ["", *bench_tables.ratio_table(cells, titles, others)]
     lines += ["", "Where this server's time went (its own /metrics, over each scenario):", ""]
-    for shape_key, note in breakdown.items():
-        lines.append(f"- {titles[shape_key]}: {note}")
+    for title, note in breakdown:
+        lines.append(f"- {title}: {note}")
     if cpu_profile:
         lines += ["", "Cores this server used, by process and thread (bench/thread_cpu.py):", "", *cpu_profile]
     lines += [f"- note: {note}" for note in notes]
@@ -684,14 +791,17 @@ def main() -> int:
     if args.out:
         args.out.write_text(text + "\n")
 
-    failed = False
-    for (server_name, scenario_key), result in results.items():
-        if result.wrong or result.errors or result.completed == 0:
-            failed = True
-            print(
-                f"FAILED {server_name}, {titles[scenario_key]}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}",
-                file=sys.stderr,
-            )
+    failed = bool(pinning_failed)
+    for problem in pinning_failed:
+        print(f"FAILED {problem}", file=sys.stderr)
+    for (server_name, scenario_key), results in runs.items():
+        for result in results:
+            if result.wrong or result.errors or result.completed == 0:
+                failed = True
+                print(
+                    f"FAILED {server_name}, {titles[scenario_key]}: {result.completed} answered, {result.errors} errors, {result.wrong} wrong; {result.first_problem}",
+                    file=sys.stderr,
+                )
     return 1 if failed else 0
 
 

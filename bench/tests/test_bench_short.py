@@ -3,6 +3,7 @@ wrong answer."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BENCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH))
@@ -81,3 +83,33 @@ def test_load_generator_counts_wrong_answers() -> None:
     assert result.completed > 0  # the label-3 requests
     assert result.wrong > 0  # the label-5 requests got 3
     assert "wrong labels: got [3], expected [5]" in result.first_problem
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PYTRITON_PYTHON"),
+    reason="Triton is carried apart: bench/pack_pytriton.sh, then bench/unpack_pytriton.sh prints PYTRITON_PYTHON",
+)
+def test_triton_peer_answers_every_short_scenario_correctly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run_bench.py"),
+            "--short",
+            "--servers",
+            "this server,NVIDIA Triton (PyTriton)",
+            "--log-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| NVIDIA Triton (PyTriton) |")]
+    # JSON through the OIP JSON tensor, binary through the binary extension: all four, every answer checked.
+    assert len(rows) == 4, done.stdout
+    for line in rows:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert float(cells[2].replace(",", "")) > 0 and cells[6] == "0" and cells[7] == "0", line
+    assert "x NVIDIA Triton (PyTriton) (rows/s)" in done.stdout
