@@ -317,6 +317,29 @@ def test_pipelined_requests_are_answered_in_order(
     assert replies[3].json() == expected_labels(lane, heldout[0][5:6])
 
 
+def test_the_same_head_again_is_a_new_request(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """A keep-alive client's repeated head reuses the parsed fields, never the previous request: each
+    gets its own id and its own rows' labels, and a head that differs is parsed afresh."""
+    lane, _ = servers
+    first, second = pixels(heldout, 2)[:1], pixels(heldout, 2)[1:]
+    one, split = v2_binary(first)
+    two, _ = v2_binary(second)
+    head = (
+        f"POST {INFER} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PRIMARY_KEY}\r\n"
+        f"Inference-Header-Content-Length: {split}\r\nContent-Length: {len(one)}\r\n\r\n"
+    ).encode()
+    wrong_key = head.replace(PRIMARY_KEY.encode(), b"x" * len(PRIMARY_KEY))
+    replies = exchange(lane.port, head + one + head + two + head + two + wrong_key + one, answers=4)
+    assert [r.status for r in replies] == [200, 200, 200, 401]
+    ids = [r.header("x-request-id") for r in replies]
+    assert len(set(ids)) == 4
+    labels = [r.body[-8:] for r in replies[:3]]  # one INT64 label each, binary output
+    expected = [np.asarray(expected_labels(lane, heldout[0][i : i + 1]), dtype="<i8").tobytes() for i in (0, 1, 1)]
+    assert labels == expected
+
+
 def test_many_pipelined_requests_left_unread_for_a_while_are_all_answered(
     servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
 ) -> None:
