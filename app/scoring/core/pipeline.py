@@ -220,7 +220,10 @@ class Pipeline:
                     coalescer = self._coalescers[decode_many] = _Coalescer(decode_many, self.decoder)
                 result: T | DecodeError = await coalescer.submit(body)
                 if isinstance(result, DecodeError):
-                    raise result
+                    try:
+                        raise result
+                    finally:  # else this frame, in the error's traceback, keeps the error (and the body) in a cycle
+                        del result
                 return result
             finally:
                 reservation.release_bytes(transient)
@@ -326,6 +329,8 @@ class Pipeline:
             raise ScoringFailed(f"scoring failed: {exc}") from None
         finally:
             group.discard(future)
+            # A failed future holds its error, whose traceback holds this frame: no cycle left for the collector.
+            del future
 
 
 # The cancel message of a future whose deadline passed (a request cancelled otherwise has none).

@@ -10,9 +10,12 @@ that time the server's own code, bench/loop_cost.py, set them the same way).
   0, 137 of 1 and 11 full ones over 50,000 one-row binary requests at 64 clients), and each one walks
   every object of every request in flight, so the cost per request grows with the clients: 17 % of the
   event loop's CPU per request at 64 clients, 24 % at 1,024 (bench/loop_cost.py, December 2026). A
-  request's own objects are freed by reference counting (no cycles are left behind: a run with the
-  collector off ends with none of them in gc.garbage), so the collector is made to run about 70 times
-  less often; what it still finds is bounded by the 50,000 objects the young generation may hold.
+  answered request's objects are freed by reference counting (a run with the collector off ends with
+  none of them in gc.garbage; the error paths that raised an exception their own frame still held --
+  a cycle that kept a refused body alive until the next collection -- were fixed), so the collector is
+  made to run about 14 times less often: a young generation of 10,000 objects (50,000 measured a few
+  per cent cheaper at 1,024 clients, but a cycle some rare path still makes, with the body its frames
+  hold, would wait five times longer).
 - After start-up (imports, torch, the model) every object alive is moved out of the collector's reach
   (`gc.freeze`): they live as long as the process, and a full collection then walks only what serving
   created instead of the whole of torch.
@@ -26,7 +29,7 @@ import sys
 SWITCH_INTERVAL_S = 0.0005
 # Young generation: collected after this many more container objects were allocated than freed; the
 # older generations after 20 and 100 collections of the one below them.
-GC_THRESHOLDS = (50_000, 20, 100)
+GC_THRESHOLDS = (10_000, 20, 100)
 
 
 def tune_for_serving() -> None:

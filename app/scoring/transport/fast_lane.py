@@ -550,6 +550,9 @@ class FastLane(asyncio.Protocol):
             self._body = None
             timer.cancel()
             reservation.set_arriving(False)
+            # A failed wait's error holds this frame (its traceback) and the waiter's future holds the
+            # error: without this the cycle, and the body parts received, would wait for the collector.
+            del waiter
 
     async def _serve(self, request: _Request) -> None:
         exchange = request.exchange
