@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from scoring.core.runtime import freeze_startup_objects, tune_for_serving
 from scoring.core.settings import Settings, SettingsError, load_settings, workers_from_env
 from scoring.model.model_source import fetch_then_start
 from scoring.observability import logs
@@ -150,8 +151,13 @@ async def serve(settings: Settings, worker: int | None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # With MODEL_URI, the registered model version is fetched and verified first (retried until it loads).
+
+    async def start_model() -> None:
+        await pipeline.start_model()
+        freeze_startup_objects()  # torch and the model live as long as the process
+
     model = loop.create_task(
-        fetch_then_start(settings.model_source, settings.model_dir, pipeline.start_model, pipeline.note_not_ready)
+        fetch_then_start(settings.model_source, settings.model_dir, start_model, pipeline.note_not_ready)
     )
     stopper = loop.create_task(stop.wait())
     gauges = loop.create_task(observer.publish_gauges(pipeline), name="gauges")
@@ -323,11 +329,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _export_for_entry_script(settings)
-    # The event loop (reading bodies) and the device thread (decoding, scoring) share the GIL. With
-    # the default 5 ms switch interval the device thread waits whole intervals for it under load;
-    # 0.5 ms measured 4.73x -> 5.71x the baseline's rows/s for JSON at 64 clients on the H100
-    # (bench/RESULTS.md).
-    sys.setswitchinterval(0.0005)
+    # The GIL switch interval and the garbage collector's thresholds (scoring/core/runtime.py says why).
+    tune_for_serving()
     try:
         import uvloop  # a faster event loop where installed (it is in the image)
     except ImportError:

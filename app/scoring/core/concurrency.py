@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from types import TracebackType
 
 from scoring.core.errors import Unavailable
 
@@ -42,13 +43,16 @@ class ConcurrencyLimit:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> AbstractAsyncContextManager[None]:
         """Holds one of the slots for the body of the `async with`; raises Unavailable (503) when none
-        came free within the wait limit."""
+        came free within the wait limit. Without a limit, a shared context that does nothing: an
+        asynccontextmanager costs an async generator per request (and the loop's registration of it)."""
         if self.max_concurrent <= 0:
-            yield
-            return
+            return _NO_LIMIT
+        return self._held()
+
+    @asynccontextmanager
+    async def _held(self) -> AsyncIterator[None]:
         if self.active < self.max_concurrent and not self._waiters:
             self.active += 1
         else:
@@ -98,3 +102,16 @@ class ConcurrencyLimit:
             self.retry_after_s,
             reason="max_request_wait_time",
         )
+
+
+class _NoLimit:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()

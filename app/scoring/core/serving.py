@@ -50,9 +50,11 @@ class Serving:
         self.tracer = tracer
         self.in_flight = 0
 
-    async def serve(self, exchange: Exchange) -> Answer:
+    async def serve(self, exchange: Exchange, held: bool = False) -> Answer:
         """The request's answer, its protocol's refusals and failures included; recorded however it
-        ends (a request cancelled because its client went away is recorded as 499 and re-raised)."""
+        ends (a request cancelled because its client went away is recorded as 499 and re-raised).
+        held: the log line waits for the transport's `request_log.flush()`, which the transport calls
+        before it sends the answer (the fast lane, once per loop turn for all of the turn's answers)."""
         started = time.perf_counter()
         answer: Answer | None = None
         unit = exchange.unit
@@ -74,7 +76,7 @@ class Serving:
             return answer
         finally:
             self.in_flight -= 1
-            self._record(exchange, answer, time.perf_counter() - started)
+            self._record(exchange, answer, time.perf_counter() - started, held)
 
     async def serve_unmatched(self, exchange: Exchange, status: int, allow: str | None) -> Answer:
         """A request no route matched: the default protocol's 404 or 405 (no ids: it reached no route)."""
@@ -84,7 +86,7 @@ class Serving:
         self._record(exchange, answer, time.perf_counter() - started)
         return answer
 
-    def _record(self, exchange: Exchange, answer: Answer | None, elapsed: float) -> None:
+    def _record(self, exchange: Exchange, answer: Answer | None, elapsed: float, held: bool = False) -> None:
         # 499: cancelled (the client went away, or shutdown) before an answer was made.
         status = 499 if answer is None else answer.status
         reason = None if answer is None else answer.reason
@@ -107,6 +109,7 @@ class Serving:
                     "request_id": logged_id,
                     **self._log_fields,
                 },
+                held,
             )
         if self.tracer is not None:
             peer = exchange.peer

@@ -93,8 +93,9 @@ class Batcher:
             if not batch:
                 continue
             started = time.perf_counter()
+            queue_wait = self._metrics.queue_wait
             for job in batch:
-                self._metrics.queue_seconds.observe(started - job.enqueued_at)
+                queue_wait(started - job.enqueued_at)
             rows = sum(job.rows.shape[0] for job in batch)
             try:
                 if rows <= self._inline_rows:

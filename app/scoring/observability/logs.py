@@ -71,27 +71,56 @@ def configure(level: int = logging.INFO) -> None:
 class RequestLog:
     """The per-request line, {"time", "level": "info", "logger": "scoring.access", "message": "request",
     "event": "request", ...fields}, as JsonFormatter writes it for the `scoring.access` logger, written
-    before the response is sent (so a client that got its answer finds its line)."""
+    before the response is sent (so a client that got its answer finds its line).
+
+    A transport that sends its answers in groups (the fast lane, once per event-loop turn) has its
+    lines held (`held=True`) and written in one call by `flush` just before those answers: one system
+    call per turn instead of one per request (about 2 us each to a file, more to a pipe, 2026-12). A
+    line written without `held` goes out at once, after any held ones, so lines keep their order."""
 
     LOGGER = "scoring.access"
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
+        self._held: list[bytes] = []
 
-    def write(self, created: float, fields: dict[str, object]) -> None:
-        line = _line(created, "info", self.LOGGER, "request")
-        line["event"] = "request"
-        line.update(fields)
+    def write(self, created: float, fields: dict[str, object], held: bool = False) -> None:
+        line = {
+            "time": _iso_time(created),
+            "level": "info",
+            "logger": self.LOGGER,
+            "message": "request",
+            "event": "request",
+            **fields,
+        }
+        data = orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        if held:
+            self._held.append(data)
+            return
+        if self._held:
+            self._held.append(data)
+            self.flush()
+            return
+        self._emit(data)
+
+    def flush(self) -> None:
+        """Writes the held lines."""
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._emit(data)
+
+    def _emit(self, data: bytes) -> None:
         stream = self._stream or sys.stderr
         # Bytes straight to stderr's buffer when it has one: the text layer's decode and encode cost per
-        # line too. Every line is flushed whole, so it never interleaves with the logging module's lines.
+        # line too. Every write is flushed whole, so it never interleaves with the logging module's lines.
         binary = getattr(stream, "buffer", None) if self._stream is None else None
         try:
             if binary is not None:
-                binary.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+                binary.write(data)
                 binary.flush()
             else:
-                stream.write(orjson.dumps(line, default=str).decode() + "\n")
+                stream.write(data.decode())
                 stream.flush()
         except (OSError, ValueError):  # stderr closed or gone: a lost log line must not fail a request
             pass

@@ -7,15 +7,21 @@ the supervisor creates), and the metrics port, served by one process, sums count
 across all of them; gauges are summed too (in-flight requests, queue depth, pending bytes/rows are
 totals over the pod).
 
-Per request the hot path updates one cached counter child and one histogram child (`request_done`);
-the gauges of in-flight requests and pending bytes/rows are sampled (`sample_gauges`) once a second
+Per request the hot path only adds to plain numbers (`request_done`, `queue_wait`): they are folded
+into the counter and histogram children once per event-loop turn (`flush`, scheduled by the first
+update of a turn, and before every render), so the many requests a batch answers in one turn cost one
+update of each child instead of one per request (each update takes a lock, and in multiprocess mode
+writes the shared file). A scrape, even one from another worker process, sees every request answered
+before the turn it runs in. The gauges of in-flight requests and pending bytes/rows are sampled (`sample_gauges`) once a second
 in each process and at every scrape, not written on every request: in multiprocess mode each write
 is a locked store to a shared memory-mapped file, and a scrape every 15-30 s reads only the latest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import cast
 
@@ -95,16 +101,47 @@ class Metrics:
             registry=r,
         )
 
-        # (route, status) -> the labelled children; routes are the router's templates, so few.
-        self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        # (route, status) -> its requests not yet folded into the children; routes are the router's
+        # templates, so few.
+        self._pending: dict[tuple[str, int], _PendingRequests] = {}
+        self._queue_waits = _Folded(self.queue_seconds)
+        self._flush_scheduled = False
 
     def request_done(self, route: str, status: int, seconds: float) -> None:
-        children = self._request_children.get((route, status))
-        if children is None:
-            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
-            self._request_children[(route, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        pending = self._pending.get((route, status))
+        if pending is None:
+            pending = self._pending[(route, status)] = _PendingRequests(
+                self.requests.labels(route, str(status)), self.latency.labels(route)
+            )
+        pending.count += 1
+        pending.latency.observe(seconds)
+        if not self._flush_scheduled:
+            self._schedule_flush()
+
+    def queue_wait(self, seconds: float) -> None:
+        """One request's wait in the batch queue (scoring_queue_seconds), folded like request_done."""
+        self._queue_waits.observe(seconds)
+        if not self._flush_scheduled:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop (a test, a tool): no turn to wait for
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Writes the updates added up since the last flush to the counter and histogram children."""
+        self._flush_scheduled = False
+        for pending in self._pending.values():
+            if pending.count:
+                pending.counter.inc(pending.count)
+                pending.count = 0
+                pending.latency.flush()
+        self._queue_waits.flush()
 
     def sample_gauges(self, in_flight: int, pending_bytes: int, pending_rows: int) -> None:
         self.in_flight.set(in_flight)
@@ -112,6 +149,7 @@ class Metrics:
         self.pending_rows.set(pending_rows)
 
     def render(self) -> bytes:
+        self.flush()
         if multiprocess():
             from prometheus_client import multiprocess as mp
 
@@ -121,3 +159,44 @@ class Metrics:
             collect(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class _Folded:
+    """Observations of one histogram child, added up until `flush` writes them: the sum and one count
+    per bucket, exactly what Histogram.observe would have added one by one (the first bucket whose
+    upper bound is at least the value, as prometheus_client 0.26 picks it)."""
+
+    __slots__ = ("_bounds", "_counts", "_histogram", "_total", "_used")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._bounds: list[float] = list(histogram._upper_bounds)  # ends with +Inf, so every value has a bucket
+        self._counts = [0] * len(self._bounds)
+        self._total = 0.0
+        self._used = False
+
+    def observe(self, value: float) -> None:
+        self._counts[bisect_left(self._bounds, value)] += 1
+        self._total += value
+        self._used = True
+
+    def flush(self) -> None:
+        if not self._used:
+            return
+        histogram, counts = self._histogram, self._counts
+        histogram._sum.inc(self._total)
+        for i, count in enumerate(counts):
+            if count:
+                histogram._buckets[i].inc(count)
+                counts[i] = 0
+        self._total = 0.0
+        self._used = False
+
+
+class _PendingRequests:
+    __slots__ = ("count", "counter", "latency")
+
+    def __init__(self, counter: Counter, latency: Histogram) -> None:
+        self.counter = counter
+        self.latency = _Folded(latency)
+        self.count = 0

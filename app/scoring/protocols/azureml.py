@@ -46,7 +46,10 @@ def _decoder(row_length: int, device: str) -> Callable[[bytes], np.ndarray]:
     def decode(raw: bytes) -> np.ndarray:
         (result,) = decode_scoring_bodies([raw], row_length, device)
         if isinstance(result, DecodeError):
-            raise result
+            try:
+                raise result
+            finally:  # else this frame, in the error's traceback, keeps the error (and the body) in a cycle
+                del result
         return result
 
     return decode

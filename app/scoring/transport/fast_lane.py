@@ -36,7 +36,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import cast
@@ -50,6 +50,7 @@ from scoring.core.body import overloaded, too_large
 from scoring.core.errors import BadRequest, RequestTimeout
 from scoring.core.exchange import Answer, Exchange, ProtocolUnit
 from scoring.core.pipeline import Pipeline
+from scoring.observability.logs import RequestLog
 from scoring.transport.connections import Connections, LaneFactory
 from scoring.transport.observer import Observer
 
@@ -69,11 +70,8 @@ _MAX_LENGTH_DIGITS = 18
 _REQUEST_LINE = re.compile(rb"POST (/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*) HTTP/1\.1")
 # RFC 9112: field-line = field-name ":" OWS field-value OWS, lines ended by CRLF; field-name is a token.
 # A line that is not printable (a control character, a CR or LF outside a CRLF, or a HTAB, which is
-# legal but rare) or a name that is not a token goes to aiohttp's parser. str methods per line and a
-# memo of names already seen: a regular expression per line cost about 1 us a header (2026-12).
+# legal but rare) or a name that is not a token goes to aiohttp's parser.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_MEMO: dict[str, bool] = {}
-_TOKEN_MEMO_SIZE = 512  # bounded: a client inventing names must not grow it
 _OWS = " \t"
 _CONNECTION_TOKENS = frozenset(("close", "keep-alive"))
 # Fields aiohttp refuses to see twice (aiohttp 3.14 http_parser.SINGLETON_HEADERS, December 2026): a
@@ -92,8 +90,8 @@ _SINGLETONS = frozenset(
         "user-agent",
     )
 )
-
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+# Fields whose presence makes the request aiohttp's (framing or semantics the lane does not implement).
+_NOT_THE_LANES = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
 
 
 class _Request:
@@ -118,6 +116,45 @@ class LaneContext:
     connections: Connections
     # The protocols, each once (scoring/transport/server.py): each says which POSTs are its own.
     routes: tuple[ProtocolUnit, ...]
+    outbox: _Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outbox", _Outbox(self.observer.request_log))
+
+
+class _Outbox:
+    """The answers of one event-loop turn, sent together at its end, after their log lines (written in
+    one call): a request's line still goes out before its answer, at one system call per turn instead
+    of one per request. Answers of one connection keep their order (one list, sent in order)."""
+
+    __slots__ = ("_answers", "_request_log", "_scheduled")
+
+    def __init__(self, request_log: RequestLog | None) -> None:
+        self._request_log = request_log
+        self._answers: list[tuple[asyncio.Transport, bytes | None, bool]] = []
+        self._scheduled = False
+
+    def send(self, transport: asyncio.Transport, data: bytes | None, close: bool) -> None:
+        """data: the answer (None: none, only the close); close: the connection closes after it."""
+        self._answers.append((transport, data, close))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._request_log is not None:
+            self._request_log.flush()
+        answers, self._answers = self._answers, []
+        for transport, data, close in answers:
+            try:
+                if data is not None and not transport.is_closing():
+                    transport.write(data)
+            except Exception:  # nothing may leave the connection without its next request being read
+                log.exception("could not write an answer")
+                close = True
+            if close:
+                transport.close()
 
 
 def lane_factory(context: LaneContext) -> LaneFactory:
@@ -129,18 +166,65 @@ def lane_factory(context: LaneContext) -> LaneFactory:
     return factory
 
 
-def _is_token(name: str) -> bool:
-    known = _TOKEN_MEMO.get(name)
-    if known is None:
-        known = _TOKEN.fullmatch(name) is not None
-        if len(_TOKEN_MEMO) < _TOKEN_MEMO_SIZE:
-            _TOKEN_MEMO[name] = known
+_SINGLETON, _NOT_LANE, _CONNECTION = 1, 2, 3
+# A field name -> (a token?, lowercased, what it is to the lane): a memo, bounded, since a client
+# inventing names must not grow it. One lookup a field instead of a token check, a lower() and set
+# tests: a regular expression per line cost about 1 us a header (2026-12).
+_NAMES: dict[str, tuple[bool, str, int]] = {}
+_NAMES_SIZE = 512
+
+
+def _name_kind(name: str) -> tuple[bool, str, int]:
+    lower = name.lower()
+    if lower in _SINGLETONS:
+        kind = _SINGLETON
+    elif lower in _NOT_THE_LANES:
+        kind = _NOT_LANE
+    elif lower == "connection":
+        kind = _CONNECTION
+    else:
+        kind = 0
+    known = (_TOKEN.fullmatch(name) is not None, lower, kind)
+    if len(_NAMES) < _NAMES_SIZE:
+        _NAMES[name] = known
     return known
 
 
 def parse_head(head: bytes, routes: Sequence[ProtocolUnit]) -> _Request | None:
     """The request the lane serves, or None for aiohttp's. `head`: up to its blank line, exclusive;
     routes: the protocols' lane routes, asked in turn whether the request is theirs."""
+    parsed = _parse_fields(head)
+    return None if parsed is None else _match(parsed, routes)
+
+
+class _Fields:
+    """A head the lane takes, before any protocol is asked: a pure function of the head's bytes, so a
+    connection that sends the same head again (a keep-alive client's next request) reuses it."""
+
+    __slots__ = ("close", "headers", "length", "raw_path")
+
+    def __init__(self, raw_path: bytes, headers: CIMultiDictProxy[str], length: int, close: bool) -> None:
+        self.raw_path = raw_path
+        self.headers = headers  # read-only: shared by the requests that reuse it
+        self.length = length
+        self.close = close
+
+
+def _match(fields: _Fields, routes: Sequence[ProtocolUnit]) -> _Request | None:
+    for protocol in routes:
+        exchange = protocol.lane_match(fields.raw_path, fields.headers)
+        if exchange is not None:
+            return _Request(exchange.path, fields.length, fields.close, exchange)
+    return None
+
+
+def _parse_fields(head: bytes) -> _Fields | None:
+    """parse_head's syntax and hand-over rules.
+
+    A hand parser, not httptools (llhttp): llhttp validates the syntax in C, but the fields must still
+    be split, named and checked in Python to build the headers and to hand over exactly what aiohttp
+    refuses or treats differently, so llhttp's pass came on top: 0.6 us more per head and 3-6 % more
+    loop CPU per one-row request in the full path (bench/head_parse.py, bench/loop_cost.py, 2026-12)."""
     if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
         return None
     request_line, _, field_lines = head.partition(b"\r\n")
@@ -155,63 +239,72 @@ def parse_head(head: bytes, routes: Sequence[ProtocolUnit]) -> _Request | None:
         return None
     pairs: list[tuple[str, str]] = []
     singletons: set[str] = set()
+    length_text = ""
+    connection: list[str] = []
     for line in lines:
         name, colon, value = line.partition(":")
-        if not colon or not line.isprintable() or not _is_token(name):
+        if not colon or not line.isprintable():
             return None
-        lower = name.lower()
-        if lower in _SINGLETONS:
-            if lower in singletons:
+        known = _NAMES.get(name)
+        if known is None:
+            known = _name_kind(name)
+        token, lower, kind = known
+        if not token:
+            return None
+        value = value.strip(_OWS)
+        if kind:
+            if kind == _SINGLETON:
+                if lower in singletons:
+                    return None
+                singletons.add(lower)
+                if lower == "content-length":
+                    length_text = value
+            elif kind == _NOT_LANE:
                 return None
-            singletons.add(lower)
-        pairs.append((name, value.strip(_OWS)))
-    if "host" not in singletons:
+            else:
+                connection.append(value)
+        pairs.append((name, value))
+    if "host" not in singletons or "transfer-encoding" in singletons:
         return None
-    fields: CIMultiDict[str] = CIMultiDict(pairs)
-    if "transfer-encoding" in fields or "content-encoding" in fields or "expect" in fields or "upgrade" in fields:
-        return None
-    lengths = fields.getall("content-length", ())
-    if len(lengths) != 1:
-        return None
-    length_text = lengths[0]
     if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > _MAX_LENGTH_DIGITS:
         return None
-    tokens: set[str] = set()
-    if "connection" in fields:
-        tokens = {t.strip(_OWS).lower() for t in ",".join(fields.getall("connection")).split(",") if t.strip(_OWS)}
+    close = False
+    if connection:
+        tokens = {t.strip(_OWS).lower() for t in ",".join(connection).split(",") if t.strip(_OWS)}
         if not tokens <= _CONNECTION_TOKENS:
             return None
-    headers = CIMultiDictProxy(fields)
-    for protocol in routes:
-        exchange = protocol.lane_match(raw_path, headers)
-        if exchange is not None:
-            return _Request(exchange.path, int(length_text), "close" in tokens, exchange)
-    return None
+        close = "close" in tokens
+    return _Fields(raw_path, CIMultiDictProxy(CIMultiDict(pairs)), int(length_text), close)
 
 
-_date_second = -1
-_date_text = ""
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
+# (whole second, the Date and Server field lines every answer ends with): formatted once a second.
+_trailer: tuple[int, str] = (-1, "")
 
 
-def _http_date() -> str:
-    """The Date header's value, formatted once a second."""
-    global _date_second, _date_text
+def _date_and_server() -> str:
+    global _trailer
     now = int(time.time())
-    if now != _date_second:
-        _date_second, _date_text = now, formatdate(now, usegmt=True)
-    return _date_text
+    second, text = _trailer
+    if now != second:
+        text = f"Date: {formatdate(now, usegmt=True)}\r\nServer: {SERVER_SOFTWARE}\r\n"
+        _trailer = (now, text)
+    return text
 
 
 def _response(status: int, body: bytes, headers: list[tuple[str, str]], close: bool) -> bytes:
     """An answer's bytes, with the headers aiohttp's own answers carry (Content-Length, Date, Server)."""
-    head = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"]
-    head.extend(f"{name}: {value}\r\n" for name, value in headers)
-    head.append(f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: {SERVER_SOFTWARE}\r\n")
-    if close:
-        head.append("Connection: close\r\n")
-    head.append("\r\n")
+    head = "".join(
+        [
+            _STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n",
+            *[f"{name}: {value}\r\n" for name, value in headers],
+            f"Content-Length: {len(body)}\r\n",
+            _date_and_server(),
+            "Connection: close\r\n\r\n" if close else "\r\n",
+        ]
+    )
     # surrogateescape: an echoed client id goes back byte for byte, as it came.
-    return "".join(head).encode("utf-8", "surrogateescape") + body
+    return head.encode("utf-8", "surrogateescape") + body
 
 
 class _BodyWait:
@@ -268,6 +361,10 @@ class FastLane(asyncio.Protocol):
         # is searched once over, not once per read.
         self._scanned = 0
         self._request: _Request | None = None  # the request being answered
+        # The last head parsed and its fields: a keep-alive client sends the same head request after
+        # request (parsing it cost about 5 us of a one-row request's 45, 2026-12).
+        self._last_head = b""
+        self._last_fields: _Fields | None = None
         self._body_read = False
         self._body: _BodyWait | None = None
         self._task: asyncio.Task[None] | None = None
@@ -363,7 +460,15 @@ class FastLane(asyncio.Protocol):
                 self._hand_over()
             return
         context = self._context
-        request = parse_head(buffer[start:end], context.routes)
+        head = buffer[start:end]
+        if head == self._last_head:  # the previous request's head again: its fields as they were
+            fields: _Fields | None = self._last_fields
+        else:
+            fields = _parse_fields(head)
+            if fields is not None:
+                self._last_head, self._last_fields = head, fields
+        # The protocols are asked every time (readiness and request ids are per request).
+        request = None if fields is None else _match(fields, context.routes)
         if request is None or (request.close and len(buffer) > end + 4 + request.length):
             # Bytes after a request that closes the connection are aiohttp's to refuse.
             self._hand_over()
@@ -445,6 +550,9 @@ class FastLane(asyncio.Protocol):
             self._body = None
             timer.cancel()
             reservation.set_arriving(False)
+            # A failed wait's error holds this frame (its traceback) and the waiter's future holds the
+            # error: without this the cycle, and the body parts received, would wait for the collector.
+            del waiter
 
     async def _serve(self, request: _Request) -> None:
         exchange = request.exchange
@@ -452,22 +560,26 @@ class FastLane(asyncio.Protocol):
         answer: Answer | None = None
         try:
             # The protocol answers, refusals and failures included, and the request is recorded
-            # (scoring/core/serving.py), before the answer is written: a client that got its answer
-            # finds its log line. The lane only writes the bytes.
-            answer = await self._context.observer.serve(exchange)
+            # (scoring/core/serving.py), its log line held until the turn's answers are sent (_Outbox),
+            # which writes it before them: a client that got its answer finds its log line. The lane
+            # only writes the bytes.
+            answer = await self._context.observer.serve(exchange, held=True)
         except Exception:  # a bug in a protocol's hooks: no answer can be trusted, so none is written
             log.exception("unhandled error on POST %s", request.path)
+        data: bytes | None = None
         if answer is None:
-            self._done(True)
-            return
-        close = answer.close or request.close or not self._skip_unread_body()
-        transport = self._transport
-        try:
-            if not self._closed and transport is not None:
-                transport.write(_response(answer.status, answer.body, answer.headers, close))
-        except Exception:  # nothing may leave the connection without its next request being read
-            log.exception("could not write the answer to POST %s", request.path)
             close = True
+        else:
+            close = answer.close or request.close or not self._skip_unread_body()
+            try:
+                data = _response(answer.status, answer.body, answer.headers, close)
+            except Exception:  # nothing may leave the connection without its next request being read
+                log.exception("could not write the answer to POST %s", request.path)
+                close = True
+        transport = self._transport
+        if transport is not None:
+            # The answer goes out at the end of this loop turn, with the others of the turn.
+            self._context.outbox.send(transport, None if self._closed else data, close)
         self._done(close)
 
     def _skip_unread_body(self) -> bool:
@@ -487,7 +599,7 @@ class FastLane(asyncio.Protocol):
         if transport is None:
             return
         if close or self._closed:
-            transport.close()
+            self._closed = True  # the outbox closes the transport once the answer is written
             return
         self.waiting_since = time.monotonic()
         self._update_reading()

@@ -185,3 +185,15 @@ def test_stack_knobs_reach_the_settings(tmp_path: Path) -> None:
     assert settings.max_concurrent_requests == 32
     assert settings.max_request_wait_s == 0.5
     assert settings.scoring_timeout_s == 60.0
+
+
+def test_without_a_limit_a_slot_holds_nothing_and_with_one_it_still_counts() -> None:
+    async def use(limit: ConcurrencyLimit) -> list[int]:
+        seen = []
+        async with limit.slot():
+            seen.append(limit.active)
+        seen.append(limit.active)
+        return seen
+
+    assert asyncio.run(use(ConcurrencyLimit(0, 0.1, 1))) == [0, 0]
+    assert asyncio.run(use(ConcurrencyLimit(2, 0.1, 1))) == [1, 0]

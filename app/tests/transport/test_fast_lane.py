@@ -73,33 +73,45 @@ def test_the_common_case_is_the_lanes(path: str, route: str, params: dict[str, s
     assert closing is not None and closing.close
 
 
+# Each with exactly one Host, so that the rule it breaks is the only reason it is aiohttp's.
+_NOT_THE_COMMON_CASE = [
+    ("GET /score HTTP/1.1", "Content-Length: 0"),
+    ("post /score HTTP/1.1", "Content-Length: 0"),
+    ("POST /score HTTP/1.0", "Content-Length: 0"),
+    ("POST /score?x=1 HTTP/1.1", "Content-Length: 0"),
+    ("POST /sc%6Fre HTTP/1.1", "Content-Length: 0"),
+    ("POST /v2/models/../infer HTTP/1.1", "Content-Length: 0"),
+    ("POST /v2/models/mnist/versions/./infer HTTP/1.1", "Content-Length: 0"),
+    ("POST /v2/models/mnist/ready HTTP/1.1", "Content-Length: 0"),
+    ("POST /score HTTP/1.1",),  # no Content-Length
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Length: 5"),
+    ("POST /score HTTP/1.1", "Content-Length: +5"),
+    ("POST /score HTTP/1.1", "Content-Length: 0x5"),
+    ("POST /score HTTP/1.1", "Content-Length: 1234567890123456789"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Transfer-Encoding: chunked"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Encoding: gzip"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Expect: 100-continue"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Connection: Upgrade", "Upgrade: websocket"),
+    ("POST /score HTTP/1.1", "Content-Length : 5"),  # space before the colon
+    ("POST /score HTTP/1.1", "Content-Length: 5", "X-Folded: a", " b"),  # obs-fold
+    ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bad: a\x01b"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bare: a\nInjected: 1"),
+    ("POST  /score HTTP/1.1", "Content-Length: 0"),
+    ("POST /score HTTP/1.1", "Content-Length: 0", "X-Long: " + "a" * 8190),  # past aiohttp's line limit
+    ("POST /score HTTP/1.1", "Content-Length: 0", *(f"X-{i}: v" for i in range(128))),  # past its 128 fields
+    ("POST /score HTTP/1.1", "Content-Length: 5", "X-Tab: a\tb"),  # legal, but the lane leaves tabs to aiohttp
+    ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bytes: a\xffb"),  # not UTF-8
+    ("POST /score HTTP/1.1", "Content-Length: 5", "Connection: keep-alive, foo"),  # a token it does not know
+    ("POST /score HTTP/1.1", "Content-Length: 5", "TRANSFER-ENCODING: chunked"),
+    ("POST /score HTTP/1.1", "Content-Length: 5", "x-bad(name): 1"),  # a name that is not a token
+    ("POST /score HTTP/1.1", "Content-Length:"),
+]
+
+
 @pytest.mark.parametrize(
     "lines",
     [
-        ("GET /score HTTP/1.1", "Content-Length: 0"),
-        ("post /score HTTP/1.1", "Content-Length: 0"),
-        ("POST /score HTTP/1.0", "Content-Length: 0"),
-        ("POST /score?x=1 HTTP/1.1", "Content-Length: 0"),
-        ("POST /sc%6Fre HTTP/1.1", "Content-Length: 0"),
-        ("POST /v2/models/../infer HTTP/1.1", "Content-Length: 0"),
-        ("POST /v2/models/mnist/versions/./infer HTTP/1.1", "Content-Length: 0"),
-        ("POST /v2/models/mnist/ready HTTP/1.1", "Content-Length: 0"),
-        ("POST /score HTTP/1.1",),  # no Content-Length
-        ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Length: 5"),
-        ("POST /score HTTP/1.1", "Content-Length: +5"),
-        ("POST /score HTTP/1.1", "Content-Length: 0x5"),
-        ("POST /score HTTP/1.1", "Content-Length: 1234567890123456789"),
-        ("POST /score HTTP/1.1", "Content-Length: 5", "Transfer-Encoding: chunked"),
-        ("POST /score HTTP/1.1", "Content-Length: 5", "Content-Encoding: gzip"),
-        ("POST /score HTTP/1.1", "Content-Length: 5", "Expect: 100-continue"),
-        ("POST /score HTTP/1.1", "Content-Length: 5", "Connection: Upgrade", "Upgrade: websocket"),
-        ("POST /score HTTP/1.1", "Content-Length : 5"),  # space before the colon
-        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Folded: a", " b"),  # obs-fold
-        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bad: a\x01b"),
-        ("POST /score HTTP/1.1", "Content-Length: 5", "X-Bare: a\nInjected: 1"),
-        ("POST  /score HTTP/1.1", "Content-Length: 0"),
-        ("POST /score HTTP/1.1", "Content-Length: 0", "X-Long: " + "a" * 8190),  # past aiohttp's line limit
-        ("POST /score HTTP/1.1", "Content-Length: 0", *(f"X-{i}: v" for i in range(128))),  # past its 128 fields
+        *((lines[0], "Host: x", *lines[1:]) for lines in _NOT_THE_COMMON_CASE),
         # What aiohttp refuses or treats differently: no Host, or a singleton field twice.
         ("POST /score HTTP/1.1", "Content-Length: 0"),
         ("POST /score HTTP/1.1", "Host: a", "Host: b", "Content-Length: 0"),
@@ -305,6 +317,29 @@ def test_pipelined_requests_are_answered_in_order(
     assert replies[3].json() == expected_labels(lane, heldout[0][5:6])
 
 
+def test_the_same_head_again_is_a_new_request(
+    servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """A keep-alive client's repeated head reuses the parsed fields, never the previous request: each
+    gets its own id and its own rows' labels, and a head that differs is parsed afresh."""
+    lane, _ = servers
+    first, second = pixels(heldout, 2)[:1], pixels(heldout, 2)[1:]
+    one, split = v2_binary(first)
+    two, _ = v2_binary(second)
+    head = (
+        f"POST {INFER} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PRIMARY_KEY}\r\n"
+        f"Inference-Header-Content-Length: {split}\r\nContent-Length: {len(one)}\r\n\r\n"
+    ).encode()
+    wrong_key = head.replace(PRIMARY_KEY.encode(), b"x" * len(PRIMARY_KEY))
+    replies = exchange(lane.port, head + one + head + two + head + two + wrong_key + one, answers=4)
+    assert [r.status for r in replies] == [200, 200, 200, 401]
+    ids = [r.header("x-request-id") for r in replies]
+    assert len(set(ids)) == 4
+    labels = [r.body[-8:] for r in replies[:3]]  # one INT64 label each, binary output
+    expected = [np.asarray(expected_labels(lane, heldout[0][i : i + 1]), dtype="<i8").tobytes() for i in (0, 1, 1)]
+    assert labels == expected
+
+
 def test_many_pipelined_requests_left_unread_for_a_while_are_all_answered(
     servers: tuple[Server, Server], heldout: tuple[np.ndarray, np.ndarray]
 ) -> None:
@@ -353,6 +388,12 @@ def test_malformed_heads_get_aiohttps_answer(servers: tuple[Server, Server]) -> 
         b"POST /score HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",  # no Host
         b"POST /score HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}",
         b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nx-bad(name): 1\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nContent-Length: +2\r\n\r\n{}",
+        b"POST  /score HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /score HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n{}",
     ):
         on, off = exchange(lane.port, data), exchange(plain.port, data)
         assert [r.status for r in on] == [r.status for r in off], data
