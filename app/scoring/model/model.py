@@ -106,6 +106,12 @@ def _new_cuda_stream(device: torch.device) -> torch.cuda.Stream:
     return new_stream(device)
 
 
+def _new_blocking_event() -> torch.cuda.Event:
+    # torch.cuda.Event.__new__ is untyped too (torch/cuda/streams.py); its documented signature.
+    new_event = cast("Callable[..., torch.cuda.Event]", torch.cuda.Event)
+    return new_event(blocking=True)
+
+
 def _check_rows(rows: np.ndarray) -> None:
     if not isinstance(rows, np.ndarray):
         raise TypeError(f"rows must be a numpy array, got {type(rows).__name__}")
@@ -143,6 +149,14 @@ class Predictor:
             }
             self._device_out = torch.zeros((max_batch_rows,), dtype=torch.int64, device=self.device)
             self._host_out = torch.empty((max_batch_rows,), dtype=torch.int64, pin_memory=True)
+            # The wait for a batch's labels sleeps instead of spinning: an event made with
+            # cudaEventBlockingSync blocks the thread in cudaEventSynchronize, where a stream's
+            # synchronize busy-waits (CUDA runtime API, "cudaEventBlockingSync"; read December 2026; vLLM
+            # made the same change, vllm-project/vllm#47081). The spin held a core for every batch's
+            # whole GPU round trip: on an H200 a pod read 82 % of its 2 cores at a quarter of its
+            # throughput (bench/autoscale_metric.py), so its CPU tracked time-with-a-request-in-flight,
+            # not work, and the autoscaler's CPU trigger read it (docs/autoscaling.md).
+            self._labels_ready = _new_blocking_event()
 
     @property
     def is_warm(self) -> bool:
@@ -216,5 +230,6 @@ class Predictor:
             else:
                 self._device_forward(dtype, bucket)
             self._host_out[:count].copy_(self._device_out[:count], non_blocking=True)
-        self._stream.synchronize()
+            self._labels_ready.record(self._stream)
+        self._labels_ready.synchronize()
         return self._host_out[:count].numpy().copy()
