@@ -33,7 +33,10 @@ from scoring.core.pipeline import Pipeline
 from scoring.protocols.azureml import AzureMLProtocol
 from scoring.protocols.azureml_http import AzureML
 from scoring.protocols.v2 import V2Protocol
-from scoring.transport.fast_lane import parse_head
+
+# The lane's own hand-over sets, so the llhttp variant applies exactly its rules.
+from scoring.transport.fast_lane import _NOT_THE_LANES, parse_head
+from scoring.transport.fast_lane import _SINGLETONS as _ALL_SINGLETONS
 
 HEAD = (
     b"POST /score HTTP/1.1\r\nHost: 10.0.0.4:5001\r\nUser-Agent: python-requests/2.32.3\r\n"
@@ -133,21 +136,6 @@ class _Syntax:
 
 _SYNTAX = _Syntax()
 _PATH = re.compile(rb"/[!$&'()*+,\-./0-9:;=@A-Z_a-z~]*")
-_ALL_SINGLETONS = frozenset(
-    (
-        "content-length",
-        "content-location",
-        "content-range",
-        "content-type",
-        "etag",
-        "host",
-        "max-forwards",
-        "server",
-        "transfer-encoding",
-        "user-agent",
-    )
-)
-_NOT_THE_LANES = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
 
 
 def httptools_lane(head: bytes, routes: tuple[ProtocolUnit, ...]) -> object:
