@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from run_bench import KEY, Server, free_port, start_server, stop, wait_ready  # noqa: E402
+from thread_cpu import tree  # noqa: E402
 
 INFER = "/v2/models/mnist/infer"
 ROW = 784
@@ -46,18 +47,6 @@ def request(port: int, method: str, path: str, body: bytes | None, headers: dict
         return reply.status
     finally:
         conn.close()
-
-
-def tree(pid: int) -> list[int]:
-    """pid and all its descendants."""
-    out = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            for child in (task / "children").read_text().split():
-                out += tree(int(child))
-        except OSError:
-            pass
-    return out
 
 
 def rss(pid: int) -> int:

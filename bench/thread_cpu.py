@@ -19,13 +19,19 @@ Sample = dict[tuple[int, int, str], float]  # (pid, tid, name) -> CPU seconds
 
 
 def tree(pid: int) -> list[int]:
+    """pid and all its descendants (a process or thread that ends while being read is skipped)."""
     found = [pid]
     try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found += tree(int(child))
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
-        pass
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += tree(int(child))
     return found
 
 
