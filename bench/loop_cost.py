@@ -42,6 +42,7 @@ SCENARIOS = {
 def _request(scenario: str) -> bytes:
     sys.path.insert(0, str(REPO / "bench"))
     import numpy as np
+    from loadgen import http_request
     from payloads import json_body
 
     pixels = (np.arange(784) * 7 % 256).astype(np.uint8)
@@ -58,16 +59,7 @@ def _request(scenario: str) -> bytes:
         ).encode()
         path, body, content_type = "/v2/models/mnist/infer", header + pixels.tobytes(), "application/octet-stream"
         extra = {"Inference-Header-Content-Length": str(len(header))}
-    # The same head bench/loadgen.py sends.
-    headers = {
-        "Host": "127.0.0.1",
-        "Authorization": f"Bearer {KEY}",
-        "Content-Type": content_type,
-        "Content-Length": str(len(body)),
-        **extra,
-    }
-    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    return head.encode() + body
+    return http_request(path, body, KEY, content_type, extra)  # the head bench/loadgen.py sends
 
 
 def worker(app_dir: Path, scenario: str, clients: int, requests: int, profile_to: str = "") -> dict[str, float]:
