@@ -88,7 +88,6 @@ class Pipeline:
         # The largest JSON bodies are decoded in a child process, away from this process's GIL.
         self.decode_process = DecodeProcess()
         # The largest JSON body whose decoding transient fits the byte budget.
-        self.json_limit = json_limit(settings.max_pending_bytes)
         self._deadlines = _Deadlines()
         # decode_many -> its coalescer. Any: each value's result type is its key's, which a dict cannot say.
         self._coalescers: dict[object, _Coalescer[Any]] = {}
@@ -252,11 +251,7 @@ class Pipeline:
                     await asyncio.get_running_loop().run_in_executor(self.decoder, precheck, body)
             except DecodeError as error:
                 raise BadRequest(str(error)) from None
-        limit = (
-            self.json_limit
-            if transient_factor == JSON_TRANSIENT_FACTOR
-            else json_limit(self.settings.max_pending_bytes, transient_factor)
-        )
+        limit = json_limit(self.settings.max_pending_bytes, transient_factor)
         if json_size > limit:
             raise too_large_json(json_size, limit, transient_factor)
         transient = transient_factor * json_size
